@@ -1,0 +1,43 @@
+/**
+ * The plan's output: what to change in one workload. Plain data, produced by
+ * `plan()` in plan.ts and carried out by the patcher.
+ */
+import type { WorkloadKey } from "./kube/workload.ts";
+
+/** The pod-template annotation that records the image ID each tag had when rolled. */
+export const ROLLOUT_ANNOTATION = "veryfreshpod.io/image-ids";
+/** A workload (or its namespace's) annotation that opts out when "true". */
+export const IGNORE_ANNOTATION = "veryfreshpod.io/ignore";
+
+/** One container's image moves to another tag. */
+export interface ImageUpdate {
+  readonly container: string;
+  readonly init: boolean;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** One container's tag now names a new image ID; the pods are rolled. */
+export interface Rebuild {
+  readonly container: string;
+  readonly init: boolean;
+  readonly image: string;
+  readonly previousId: string | undefined;
+  readonly id: string;
+}
+
+/** Everything to change in one workload, as one patch. */
+export interface WorkloadUpdate {
+  readonly workload: WorkloadKey;
+  /** The resourceVersion the plan was made from (a precondition for the patch). */
+  readonly resourceVersion: string;
+  readonly imageUpdates: readonly ImageUpdate[];
+  readonly rebuilds: readonly Rebuild[];
+  /**
+   * The full new value of ROLLOUT_ANNOTATION when rebuilds is not empty
+   * (JSON object: normalised `repo:tag` -> image ID), else undefined.
+   */
+  readonly rolloutAnnotation: string | undefined;
+  /** Things the user should know (pull policy Always on a local image, managed by Helm…). */
+  readonly warnings: readonly string[];
+}
