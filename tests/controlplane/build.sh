@@ -7,7 +7,8 @@ out=${1:?usage: build.sh OUTPUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 [ -f "$out/stamp" ] && exit 0
 
-k8s=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/go.mod")
+k8s=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2} $1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/go.mod")
+[ -n "$k8s" ] || { echo "build.sh: no k8s.io/kubernetes version in go.mod" >&2; exit 1; }
 minor=$(echo "$k8s" | cut -d. -f2)
 pkg=k8s.io/component-base/version
 ldflags="-s -w -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
