@@ -1,0 +1,146 @@
+/**
+ * The Docker Engine as an Engine: tagged images from `GET /images/json`,
+ * changes from `GET /events`. Works with daemons from API 1.41 (Docker
+ * 20.10) on, with the graph-driver and the containerd image store.
+ */
+import { errorMessage, ExitCode, UserError } from "../errors.ts";
+import { imageKey, parseReference } from "../image_ref.ts";
+import {
+  describeDockerHost,
+  DockerClient,
+  type DockerClientOptions,
+  responseError,
+} from "./docker_client.ts";
+import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events.ts";
+import { type DockerHost, resolveDockerHost } from "./docker_host.ts";
+import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
+
+/** Options of DockerEngine.create. */
+export interface DockerEngineOptions extends DockerClientOptions {
+  /** The `--docker-host` value; `DOCKER_HOST` or the default socket when absent. */
+  readonly host?: string;
+  /** Reads environment variables (`DOCKER_HOST`); injectable for tests. */
+  readonly getEnv?: (name: string) => string | undefined;
+}
+
+function stringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
+}
+
+/** The normalised repository of a reference, or undefined when it does not parse. */
+function repositoryOf(text: string): string | undefined {
+  try {
+    return parseReference(text).repository;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The snapshot of a `GET /images/json` answer. Untagged images
+ * (`<none>:<none>` before API 1.43, empty arrays after) and tags that do not
+ * parse are skipped, never thrown: one odd image must not stop the watch.
+ *
+ * `fromRegistry` is true when the image has a repo digest for the tag's own
+ * repository: an image pulled as `alpine` and tagged `app:dev` has a digest
+ * for `alpine` only, and `app:dev` cannot be pulled. Caveat: with the
+ * containerd image store Docker reports a repo digest for every tagged image,
+ * pulled or not, so every tag counts as from a registry there.
+ */
+export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
+  const snapshot = new Map<string, TaggedImage>();
+  if (!Array.isArray(list)) return snapshot;
+  for (const image of list) {
+    if (typeof image !== "object" || image === null) continue;
+    const record = image as Record<string, unknown>;
+    const id = record.Id;
+    if (typeof id !== "string" || id === "") continue;
+    const digestRepositories = new Set(
+      stringArray(record.RepoDigests).map(repositoryOf).filter((repo) => repo !== undefined),
+    );
+    for (const tag of stringArray(record.RepoTags)) {
+      if (tag === "<none>:<none>") continue;
+      let key: string | undefined;
+      let repository: string;
+      try {
+        const ref = parseReference(tag);
+        key = imageKey(ref);
+        repository = ref.repository;
+      } catch {
+        continue;
+      }
+      if (key === undefined) continue;
+      snapshot.set(key, { id, fromRegistry: digestRepositories.has(repository) });
+    }
+  }
+  return snapshot;
+}
+
+/** A Docker daemon, reached over its socket or plain TCP. */
+export class DockerEngine implements Engine {
+  readonly client: DockerClient;
+  readonly description: string;
+
+  constructor(client: DockerClient) {
+    this.client = client;
+    this.description = `docker ${client.host.url}`;
+  }
+
+  /** An engine for `--docker-host`, `DOCKER_HOST` or the default socket; throws a UserError for a bad value. */
+  static create(options: DockerEngineOptions = {}): DockerEngine {
+    const host: DockerHost = resolveDockerHost(options.host, options.getEnv);
+    return new DockerEngine(new DockerClient(host, options));
+  }
+
+  async connect(): Promise<void> {
+    await this.client.negotiate();
+  }
+
+  async snapshot(): Promise<ImageSnapshot> {
+    if (this.client.apiVersion === undefined) await this.client.negotiate();
+    return snapshotFromImageList(await this.client.json("/images/json"));
+  }
+
+  async *imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    if (signal.aborted) return;
+    if (this.client.apiVersion === undefined) await this.client.negotiate();
+    const where = describeDockerHost(this.client.host);
+    const path = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ["image"] }))}`;
+    let response: Response;
+    try {
+      response = await this.client.request("GET", path, { signal });
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    }
+    if (!response.ok) throw await responseError(this.client.host, "GET", "/events", response);
+    if (response.body === null) {
+      throw new UserError(`${where} sent no event stream`, ExitCode.engine);
+    }
+    try {
+      for await (const line of decodeJsonLines(response.body)) {
+        if (!line.ok) {
+          yield unreadableEvent(line.line);
+          continue;
+        }
+        const event = toEngineEvent(line.value);
+        if (event !== undefined) yield event;
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw new UserError(
+        `Lost the event stream of ${where}: ${errorMessage(error)}`,
+        ExitCode.engine,
+        { cause: error },
+      );
+    }
+    if (signal.aborted) return;
+    // The daemon ends the stream only when it stops; the caller reconnects.
+    throw new UserError(`${where} closed the event stream`, ExitCode.engine);
+  }
+
+  /** Releases the connection pool. */
+  close(): void {
+    this.client.close();
+  }
+}

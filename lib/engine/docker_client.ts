@@ -1,0 +1,284 @@
+/**
+ * A small Docker Engine API client: HTTP over the daemon's unix socket (or
+ * plain TCP) with `fetch`, API version negotiation, and errors a user can act
+ * on. It knows nothing about images; DockerEngine and the installer build on
+ * its generic `request`.
+ */
+import { ExitCode, UserError } from "../errors.ts";
+import { baseUrl, type DockerHost } from "./docker_host.ts";
+
+/** The newest API version this client speaks (Docker 27.2–27.5). */
+export const NEWEST_API_VERSION = "1.47";
+/** The oldest API version this client speaks (Docker 20.10). */
+export const OLDEST_API_VERSION = "1.41";
+const OLDEST_DOCKER_RELEASE = "20.10";
+
+/** What `GET /version` says about the daemon. */
+export interface DockerVersion {
+  /** The newest API version the daemon speaks. */
+  readonly apiVersion: string;
+  /** The oldest API version the daemon accepts, when it says. */
+  readonly minApiVersion: string | undefined;
+  /** The Docker release, for messages. */
+  readonly version: string | undefined;
+}
+
+/** Options of DockerClient. */
+export interface DockerClientOptions {
+  /** How long a non-streaming call may take before it fails; 30 s by default. */
+  readonly timeoutMs?: number;
+}
+
+/** `the Docker socket "/var/run/docker.sock"` or `Docker at tcp://host:2375`, for messages. */
+export function describeDockerHost(host: DockerHost): string {
+  return host.transport === "unix" ? `the Docker socket "${host.path}"` : `Docker at ${host.url}`;
+}
+
+/** Numeric comparison of `major.minor` versions: negative when a < b. */
+export function compareApiVersions(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
+  return aMajor !== bMajor ? aMajor - bMajor : aMinor - bMinor;
+}
+
+/**
+ * The API version to use with a daemon: the newer of what both speak, or a
+ * UserError when there is none. `where` names the daemon in messages.
+ */
+export function negotiateApiVersion(daemon: DockerVersion, where: string): string {
+  const release = daemon.version === undefined ? "" : ` (Docker ${daemon.version})`;
+  if (compareApiVersions(daemon.apiVersion, OLDEST_API_VERSION) < 0) {
+    throw new UserError(
+      `${where} speaks Docker API ${daemon.apiVersion}${release}, but veryfreshpod needs API ` +
+        `${OLDEST_API_VERSION} or newer; upgrade Docker to ${OLDEST_DOCKER_RELEASE} or later`,
+      ExitCode.engine,
+    );
+  }
+  const chosen = compareApiVersions(daemon.apiVersion, NEWEST_API_VERSION) < 0
+    ? daemon.apiVersion
+    : NEWEST_API_VERSION;
+  if (
+    daemon.minApiVersion !== undefined && compareApiVersions(chosen, daemon.minApiVersion) < 0
+  ) {
+    throw new UserError(
+      `${where} accepts Docker API ${daemon.minApiVersion} or newer only${release}, but this ` +
+        `veryfreshpod speaks up to ${NEWEST_API_VERSION}; upgrade veryfreshpod`,
+      ExitCode.engine,
+    );
+  }
+  return chosen;
+}
+
+const VERSION_PATTERN = /^\d+\.\d+$/;
+
+/** Reads the body of `GET /version`; undefined when it is not a Docker answer. */
+export function parseVersionBody(body: unknown): DockerVersion | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const record = body as Record<string, unknown>;
+  const apiVersion = record.ApiVersion;
+  if (typeof apiVersion !== "string" || !VERSION_PATTERN.test(apiVersion)) return undefined;
+  const min = record.MinAPIVersion;
+  return {
+    apiVersion,
+    minApiVersion: typeof min === "string" && VERSION_PATTERN.test(min) ? min : undefined,
+    version: typeof record.Version === "string" ? record.Version : undefined,
+  };
+}
+
+// strerror texts and Linux errno values, as they appear in Deno's fetch
+// errors ("… (os error 2)"); the texts also cover other platforms' numbers.
+const CAUSES: ReadonlyArray<{ pattern: RegExp; unix: string; tcp: string }> = [
+  {
+    pattern: /No such file or directory|os error 2\)/i,
+    unix: "no such file; start Docker or pass --docker-host",
+    tcp: "not found; check --docker-host",
+  },
+  {
+    pattern: /Permission denied|os error 13\)/i,
+    unix: "permission denied; run veryfreshpod as root or add the user to the docker group " +
+      "(sudo usermod -aG docker $USER, then log in again)",
+    tcp: "permission denied",
+  },
+  {
+    pattern: /Connection refused|os error 111\)/i,
+    unix: "connection refused; the file is not a socket or no daemon listens on it " +
+      "(is dockerd running?)",
+    tcp: "connection refused; start Docker or check --docker-host",
+  },
+  {
+    pattern: /dns error|failed to lookup address|Name or service not known/i,
+    unix: "name resolution failed",
+    tcp: "unknown host name; check --docker-host",
+  },
+  {
+    pattern: /timed out|os error 110\)/i,
+    unix: "timed out; is dockerd hung?",
+    tcp: "timed out; check --docker-host and the network",
+  },
+];
+
+/** The full text of an error and its causes, where Deno puts the OS error. */
+function errorText(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current !== undefined && parts.length < 10) {
+    parts.push(current instanceof Error ? `${current.name}: ${current.message}` : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(" / ");
+}
+
+/** Turns a failed connection into one line naming the cause and the fix. */
+export function connectionError(host: DockerHost, error: unknown): UserError {
+  const text = errorText(error);
+  const cause = CAUSES.find((candidate) => candidate.pattern.test(text));
+  let why: string;
+  if (cause !== undefined) {
+    why = host.transport === "unix" ? cause.unix : cause.tcp;
+  } else if (/NotCapable|Requires (read|write|net) access/.test(text)) {
+    why = "Deno permissions do not allow it; run with --allow-all";
+  } else {
+    // The innermost message is usually the informative one.
+    const innermost = text.split(" / ").at(-1) ?? text;
+    why = `${innermost}; is it a Docker Engine?`;
+  }
+  return new UserError(`Cannot connect to ${describeDockerHost(host)}: ${why}`, ExitCode.engine, {
+    cause: error,
+  });
+}
+
+/** The error for an answer that is not 2xx, with the daemon's own message when it sent one. */
+export async function responseError(
+  host: DockerHost,
+  method: string,
+  path: string,
+  response: Response,
+): Promise<UserError> {
+  let detail = "";
+  try {
+    const text = (await response.text()).trim();
+    let message: unknown = text;
+    try {
+      message = (JSON.parse(text) as { message?: unknown }).message ?? text;
+    } catch {
+      // Not JSON: keep the text itself.
+    }
+    if (typeof message === "string" && message !== "") detail = `: ${message.slice(0, 300)}`;
+  } catch {
+    // The body is only decoration for the message.
+  }
+  return new UserError(
+    `${describeDockerHost(host)} answered ${response.status} to ${method} ${path}${detail}`,
+    ExitCode.engine,
+  );
+}
+
+/** An HTTP client for one Docker daemon. Call `close()` when done. */
+export class DockerClient {
+  readonly host: DockerHost;
+  readonly #timeoutMs: number;
+  readonly #http: Deno.HttpClient | undefined;
+  #apiVersion: string | undefined;
+
+  constructor(host: DockerHost, options: DockerClientOptions = {}) {
+    this.host = host;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#http = host.transport === "unix"
+      ? Deno.createHttpClient({ proxy: { transport: "unix", path: host.path } })
+      : undefined;
+  }
+
+  /** The negotiated API version; undefined until `negotiate()` succeeded. */
+  get apiVersion(): string | undefined {
+    return this.#apiVersion;
+  }
+
+  /**
+   * Asks the daemon for its versions and picks the API version every later
+   * request uses. Throws a UserError when the daemon cannot be reached, is
+   * not a Docker Engine, or speaks no version in common.
+   */
+  async negotiate(): Promise<DockerVersion> {
+    const path = "/version";
+    const where = describeDockerHost(this.host);
+    const notDocker = (why: string) =>
+      new UserError(
+        `${where} answered, but not like a Docker Engine (${why}); check --docker-host`,
+        ExitCode.engine,
+      );
+    const response = await this.#fetch("GET", path, { signal: this.#timeout() });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw notDocker(`HTTP ${response.status} to GET ${path}`);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      throw notDocker(`GET ${path} did not return JSON`);
+    }
+    const version = parseVersionBody(body);
+    if (version === undefined) throw notDocker(`GET ${path} has no ApiVersion`);
+    this.#apiVersion = negotiateApiVersion(version, where);
+    return version;
+  }
+
+  /**
+   * Sends one request. `path` is the API path with its query
+   * (`/images/json?all=1`); it gets the negotiated `/vX.Y` prefix once
+   * `negotiate()` has run. Any status is returned as is; a failure to connect
+   * becomes a UserError. Streaming bodies need `init.signal` to stop them.
+   */
+  request(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const prefix = this.#apiVersion === undefined ? "" : `/v${this.#apiVersion}`;
+    return this.#fetch(method, `${prefix}${path}`, init);
+  }
+
+  /** `GET path` (or another method) and its JSON body; non-2xx answers throw a UserError. */
+  async json(path: string, init: RequestInit = {}): Promise<unknown> {
+    const method = init.method ?? "GET";
+    const signals = [this.#timeout(), ...(init.signal ? [init.signal] : [])];
+    const response = await this.request(method, path, {
+      ...init,
+      signal: AbortSignal.any(signals),
+    });
+    if (!response.ok) throw await responseError(this.host, method, path, response);
+    try {
+      return await response.json();
+    } catch (error) {
+      throw new UserError(
+        `${describeDockerHost(this.host)} sent an unreadable answer to ${method} ${path}`,
+        ExitCode.engine,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Releases the connection pool. */
+  close(): void {
+    this.#http?.close();
+  }
+
+  #timeout(): AbortSignal {
+    return AbortSignal.timeout(this.#timeoutMs);
+  }
+
+  async #fetch(method: string, path: string, init: RequestInit): Promise<Response> {
+    const url = `${baseUrl(this.host)}${path}`;
+    try {
+      return await fetch(url, { ...init, method, ...(this.#http ? { client: this.#http } : {}) });
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "TimeoutError") {
+        throw new UserError(
+          `${describeDockerHost(this.host)} did not answer ${method} ${path} within ` +
+            `${this.#timeoutMs / 1000} s; is dockerd hung?`,
+          ExitCode.engine,
+          { cause: error },
+        );
+      }
+      // A caller's own abort is not a fault: pass it through unchanged.
+      if (init.signal?.aborted) throw error;
+      throw connectionError(this.host, error);
+    }
+  }
+}

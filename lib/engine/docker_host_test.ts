@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { ExitCode, UserError } from "../errors.ts";
+import { baseUrl, parseDockerHost, resolveDockerHost } from "./docker_host.ts";
+
+function env(values: Record<string, string>): (name: string) => string | undefined {
+  return (name) => values[name];
+}
+
+function assertRefused(text: string, includes: string, source?: "DOCKER_HOST"): void {
+  assert.throws(() => parseDockerHost(text, source), (error: unknown) => {
+    assert.ok(error instanceof UserError, `${text}: ${error}`);
+    assert.equal(error.exitCode, ExitCode.usage);
+    assert.ok(error.message.startsWith(`Invalid ${source ?? "--docker-host"} "${text}": `));
+    assert.ok(error.message.includes(includes), `${text}: ${error.message}`);
+    assert.ok(!error.message.includes("\n"), "one line");
+    return true;
+  });
+}
+
+Deno.test("unix hosts", () => {
+  assert.deepEqual(parseDockerHost("unix:///var/run/docker.sock"), {
+    transport: "unix",
+    path: "/var/run/docker.sock",
+    url: "unix:///var/run/docker.sock",
+  });
+  assert.deepEqual(parseDockerHost("unix:///tmp/x y/d.sock").transport, "unix");
+  // `unix://` alone is the default socket, as for the docker CLI.
+  assert.equal(parseDockerHost("unix://").url, "unix:///var/run/docker.sock");
+  assert.equal(parseDockerHost("UNIX:///run/d.sock").url, "unix:///run/d.sock");
+  assert.equal(baseUrl(parseDockerHost("unix:///run/d.sock")), "http://docker");
+});
+
+Deno.test("tcp hosts, http:// as a synonym, default port 2375", () => {
+  assert.deepEqual(parseDockerHost("tcp://127.0.0.1:2375"), {
+    transport: "tcp",
+    hostname: "127.0.0.1",
+    port: 2375,
+    url: "tcp://127.0.0.1:2375",
+  });
+  assert.equal(parseDockerHost("tcp://docker.local").url, "tcp://docker.local:2375");
+  assert.equal(parseDockerHost("tcp://docker:80/").url, "tcp://docker:80");
+  assert.equal(parseDockerHost("http://localhost:2375").url, "tcp://localhost:2375");
+  assert.equal(parseDockerHost("tcp://[::1]:2376").url, "tcp://[::1]:2376");
+  assert.equal(baseUrl(parseDockerHost("tcp://[::1]:2376")), "http://[::1]:2376");
+  assert.equal(baseUrl(parseDockerHost("tcp://h:1234")), "http://h:1234");
+});
+
+Deno.test("every unsupported or malformed host is refused with a one-line reason", () => {
+  assertRefused("ssh://me@box", "ssh:// is not supported");
+  assertRefused("ssh://me@box", "unix:///tmp/docker.sock");
+  assertRefused("npipe:////./pipe/docker_engine", "named pipes are not supported");
+  assertRefused("fd://", "only meaningful to dockerd");
+  assertRefused("https://docker:2376", "TLS connections to Docker are not supported");
+  assertRefused("ftp://x", 'unknown scheme "ftp://"');
+  assertRefused("/var/run/docker.sock", "did you mean unix:///var/run/docker.sock?");
+  assertRefused("localhost:2375", "expected unix:///path/to/docker.sock or tcp://host:port");
+  assertRefused("garbage", "expected unix://");
+  assertRefused("", "expected unix://");
+  assertRefused("unix://relative.sock", "must be absolute");
+  assertRefused("unix:///a?b", "contains ?");
+  assertRefused("tcp://", "expected unix://");
+  assertRefused("tcp://host:", "port must be a number");
+  assertRefused("tcp://host:0", "port must be a number");
+  assertRefused("tcp://host:65536", "port must be a number");
+  assertRefused("tcp://host:port", "expected unix://");
+  assertRefused("tcp://host:2375/base", "no path");
+  assertRefused("tcp://user@host:2375", "no path, user");
+  assertRefused("tcp://host:2375?x=1", "no path, user or query");
+  assertRefused("tcp://-bad-:1", "expected");
+  assertRefused("ssh://box", "ssh://", "DOCKER_HOST");
+});
+
+Deno.test("resolve: flag, then DOCKER_HOST, then the default", () => {
+  const environment = env({ DOCKER_HOST: "tcp://from-env:1" });
+  assert.equal(resolveDockerHost("unix:///flag.sock", environment).url, "unix:///flag.sock");
+  assert.equal(resolveDockerHost(undefined, environment).url, "tcp://from-env:1");
+  assert.equal(resolveDockerHost(undefined, env({})).url, "unix:///var/run/docker.sock");
+  assert.equal(
+    resolveDockerHost(undefined, env({ DOCKER_HOST: " " })).url,
+    "unix:///var/run/docker.sock",
+  );
+  assert.throws(() => resolveDockerHost("", env({})), /--docker-host is empty/);
+  assert.throws(
+    () => resolveDockerHost(undefined, env({ DOCKER_HOST: "npipe://x" })),
+    /^UserError: Invalid DOCKER_HOST "npipe:\/\/x"/,
+  );
+});
+
+Deno.test("resolve: DOCKER_TLS_VERIFY with a tcp host is refused, with a unix host ignored", () => {
+  assert.throws(
+    () =>
+      resolveDockerHost(undefined, env({ DOCKER_HOST: "tcp://h:2376", DOCKER_TLS_VERIFY: "1" })),
+    /DOCKER_TLS_VERIFY is set .* TLS connections to Docker are not supported/,
+  );
+  assert.equal(
+    resolveDockerHost(undefined, env({ DOCKER_HOST: "unix:///d.sock", DOCKER_TLS_VERIFY: "1" }))
+      .url,
+    "unix:///d.sock",
+  );
+});
