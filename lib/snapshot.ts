@@ -1,0 +1,74 @@
+/**
+ * The difference between two image snapshots. Engines report events whose
+ * fields differ between versions (and some builds report nothing), so
+ * veryfreshpod never trusts an event's content: it re-reads the whole image
+ * list and acts on what this diff says changed.
+ */
+import type { ImageSnapshot } from "./engine/engine.ts";
+import { splitImageKey } from "./image_ref.ts";
+
+/** A tag that appeared (`added`) or now names another image ID (`moved`). */
+export interface TagChanged {
+  readonly kind: "added" | "moved";
+  /** The snapshot key, `repository:tag`. */
+  readonly key: string;
+  readonly repository: string;
+  readonly tag: string;
+  /** The image ID the tag names now. */
+  readonly id: string;
+  /** The image ID it named before; undefined for `added`. */
+  readonly previousId: string | undefined;
+  /** Copied from the new snapshot entry: false when the image exists only on this node. */
+  readonly fromRegistry: boolean;
+}
+
+/** A tag that is gone. */
+export interface TagRemoved {
+  readonly kind: "removed";
+  readonly key: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly previousId: string;
+}
+
+/** One difference between two snapshots. */
+export type ImageChange = TagChanged | TagRemoved;
+
+/**
+ * What changed from `before` to `after`, one change per key, sorted by key
+ * (UTF-16 code unit order) so that equal inputs always give equal output,
+ * whatever order the engine listed its images in. A change of `fromRegistry`
+ * alone is not a change: the image is the same. Keys that are not
+ * `repository:tag` cannot match any workload and are left out.
+ */
+export function diffSnapshots(before: ImageSnapshot, after: ImageSnapshot): ImageChange[] {
+  const changes: ImageChange[] = [];
+  for (const [key, image] of after) {
+    const previous = before.get(key);
+    if (previous !== undefined && previous.id === image.id) continue;
+    const parts = splitImageKey(key);
+    if (parts === undefined) continue;
+    changes.push({
+      kind: previous === undefined ? "added" : "moved",
+      key,
+      repository: parts.repository,
+      tag: parts.tag,
+      id: image.id,
+      previousId: previous?.id,
+      fromRegistry: image.fromRegistry,
+    });
+  }
+  for (const [key, image] of before) {
+    if (after.has(key)) continue;
+    const parts = splitImageKey(key);
+    if (parts === undefined) continue;
+    changes.push({
+      kind: "removed",
+      key,
+      repository: parts.repository,
+      tag: parts.tag,
+      previousId: image.id,
+    });
+  }
+  return changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
