@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { ExitCode, UserError } from "../errors.ts";
+import {
+  compareApiVersions,
+  connectionError,
+  DockerClient,
+  negotiateApiVersion,
+  parseVersionBody,
+} from "./docker_client.ts";
+import { parseDockerHost } from "./docker_host.ts";
+import { fakeDocker, json, versionBody } from "./fake_docker_test.ts";
+
+const SOCKET = parseDockerHost("unix:///var/run/docker.sock");
+
+function daemon(apiVersion: string, minApiVersion?: string) {
+  return { apiVersion, minApiVersion, version: "x" };
+}
+
+Deno.test("API versions compare numerically", () => {
+  assert.ok(compareApiVersions("1.9", "1.41") < 0);
+  assert.ok(compareApiVersions("1.47", "1.41") > 0);
+  assert.equal(compareApiVersions("1.41", "1.41"), 0);
+  assert.ok(compareApiVersions("2.0", "1.99") > 0);
+});
+
+Deno.test("negotiation picks min(ours, the daemon's) within bounds", () => {
+  assert.equal(negotiateApiVersion(daemon("1.41", "1.12"), "d"), "1.41");
+  assert.equal(negotiateApiVersion(daemon("1.44", "1.24"), "d"), "1.44");
+  assert.equal(negotiateApiVersion(daemon("1.47", "1.24"), "d"), "1.47");
+  assert.equal(negotiateApiVersion(daemon("1.52", "1.44"), "d"), "1.47");
+  assert.equal(negotiateApiVersion(daemon("1.55", "1.40"), "d"), "1.47");
+  assert.equal(negotiateApiVersion(daemon("1.55"), "d"), "1.47");
+});
+
+Deno.test("negotiation refuses a daemon that is too old or too new", () => {
+  assert.throws(
+    () => negotiateApiVersion({ apiVersion: "1.40", minApiVersion: "1.12", version: "19.03" }, "D"),
+    (error: unknown) =>
+      error instanceof UserError && error.exitCode === ExitCode.engine &&
+      error.message ===
+        "D speaks Docker API 1.40 (Docker 19.03), but veryfreshpod needs API 1.41 or newer; " +
+          "upgrade Docker to 20.10 or later",
+  );
+  assert.throws(
+    () => negotiateApiVersion(daemon("1.60", "1.50"), "D"),
+    /^UserError: D accepts Docker API 1.50 or newer only \(Docker x\), but this veryfreshpod speaks up to 1.47; upgrade veryfreshpod$/,
+  );
+});
+
+Deno.test("version bodies", () => {
+  assert.deepEqual(parseVersionBody(versionBody("1.47", "1.24")), {
+    apiVersion: "1.47",
+    minApiVersion: "1.24",
+    version: "27.5.1",
+  });
+  assert.deepEqual(parseVersionBody({ ApiVersion: "1.41" }), {
+    apiVersion: "1.41",
+    minApiVersion: undefined,
+    version: undefined,
+  });
+  assert.equal(parseVersionBody({ ApiVersion: 1.41 }), undefined);
+  assert.equal(parseVersionBody({ ApiVersion: "v1" }), undefined);
+  assert.equal(parseVersionBody("1.41"), undefined);
+  assert.equal(parseVersionBody(null), undefined);
+});
+
+Deno.test("negotiate against a fake daemon, then requests carry the version prefix", async () => {
+  await using fake = await fakeDocker((_request, path) =>
+    path === "/version" ? json(versionBody("1.52", "1.44")) : json([])
+  );
+  assert.equal(fake.client.apiVersion, undefined);
+  const version = await fake.client.negotiate();
+  assert.equal(version.apiVersion, "1.52");
+  assert.equal(fake.client.apiVersion, "1.47");
+  assert.deepEqual(await fake.client.json("/images/json"), []);
+  const response = await fake.client.request("POST", "/images/create?fromSrc=-", { body: "x" });
+  await response.body?.cancel();
+  assert.deepEqual(fake.requests, [
+    "/version",
+    "/v1.47/images/json",
+    "/v1.47/images/create?fromSrc=-",
+  ]);
+});
+
+Deno.test("an old daemon is refused through the fake too", async () => {
+  await using fake = await fakeDocker(() => json(versionBody("1.40", "1.12")));
+  await assert.rejects(() => fake.client.negotiate(), /speaks Docker API 1.40/);
+  assert.equal(fake.client.apiVersion, undefined);
+});
+
+Deno.test("a non-Docker answer is named as such", async () => {
+  const answers: Array<[Response, RegExp]> = [
+    [new Response("404 page not found", { status: 404 }), /\(HTTP 404 to GET \/version\)/],
+    [new Response("<html>hello</html>"), /\(GET \/version did not return JSON\)/],
+    [json({ version: "1.0" }), /\(GET \/version has no ApiVersion\)/],
+  ];
+  for (const [answer, pattern] of answers) {
+    await using fake = await fakeDocker(() => answer);
+    await assert.rejects(() => fake.client.negotiate(), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.match(error.message, /^the Docker socket ".*" answered, but not like a Docker Engine/);
+      assert.match(error.message, pattern);
+      assert.match(error.message, /check --docker-host$/);
+      return true;
+    });
+  }
+});
+
+Deno.test("daemon errors carry the daemon's message", async () => {
+  await using fake = await fakeDocker(() => json({ message: "boom" }, 500));
+  await assert.rejects(
+    () => fake.client.json("/images/json"),
+    /^UserError: the Docker socket ".*" answered 500 to GET \/images\/json: boom$/,
+  );
+});
+
+Deno.test("a daemon that does not answer times out", async () => {
+  let release = () => {};
+  const hung = new Promise<void>((resolve) => release = resolve);
+  await using fake = await fakeDocker(async () => {
+    await hung;
+    return json({});
+  }, { timeoutMs: 100 });
+  await assert.rejects(
+    () => fake.client.negotiate(),
+    /^UserError: the Docker socket ".*" did not answer GET \/version within 0.1 s; is dockerd hung\?$/,
+  );
+  release();
+});
+
+Deno.test("a missing socket names the fix", async () => {
+  const directory = await Deno.makeTempDir();
+  const path = `${directory}/docker.sock`;
+  const client = new DockerClient(parseDockerHost(`unix://${path}`));
+  try {
+    await assert.rejects(() => client.negotiate(), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.engine);
+      assert.equal(
+        error.message,
+        `Cannot connect to the Docker socket "${path}": no such file; start Docker or pass --docker-host`,
+      );
+      return true;
+    });
+  } finally {
+    client.close();
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("a file that is not a listening socket is a refused connection", async () => {
+  const directory = await Deno.makeTempDir();
+  const path = `${directory}/docker.sock`;
+  await Deno.writeTextFile(path, "");
+  const client = new DockerClient(parseDockerHost(`unix://${path}`));
+  try {
+    await assert.rejects(
+      () => client.negotiate(),
+      /^UserError: Cannot connect to the Docker socket ".*": connection refused; the file is not a socket or no daemon listens on it \(is dockerd running\?\)$/,
+    );
+  } finally {
+    client.close();
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+// Root ignores file modes, so a real permission-denied socket cannot be made
+// in the test environment; the mapping is checked on Deno's error shape.
+Deno.test("error mapping: permission denied, refused, tcp, unknown", () => {
+  const denoError = (os: string) => {
+    const inner = new Error(
+      `error sending request for url (http://docker/version): client error (Connect): ${os}`,
+    );
+    return new TypeError("fetch failed", { cause: inner });
+  };
+  assert.equal(
+    connectionError(SOCKET, denoError("Permission denied (os error 13)")).message,
+    'Cannot connect to the Docker socket "/var/run/docker.sock": permission denied; run ' +
+      "veryfreshpod as root or add the user to the docker group " +
+      "(sudo usermod -aG docker $USER, then log in again)",
+  );
+  assert.match(
+    connectionError(SOCKET, denoError("Connection refused (os error 111)")).message,
+    /: connection refused; the file is not a socket/,
+  );
+  const tcp = parseDockerHost("tcp://127.0.0.1:2375");
+  assert.equal(
+    connectionError(tcp, denoError("Connection refused (os error 111)")).message,
+    "Cannot connect to Docker at tcp://127.0.0.1:2375: connection refused; start Docker or " +
+      "check --docker-host",
+  );
+  assert.match(
+    connectionError(tcp, denoError("dns error: failed to lookup address information")).message,
+    /unknown host name; check --docker-host$/,
+  );
+  const odd = connectionError(SOCKET, denoError("something else (os error 71)"));
+  assert.match(
+    odd.message,
+    /: error sending request .*something else \(os error 71\); is it a Docker Engine\?$/,
+  );
+  assert.equal(odd.exitCode, ExitCode.engine);
+  assert.ok(odd.cause instanceof TypeError);
+});
