@@ -117,5 +117,6 @@ export const KUBE_OPTIONS = {
   context: { type: "string" },
 } as const satisfies ParseArgsOptionsConfig;
 
-export const KUBE_HELP = `  --kubeconfig PATH       kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+export const KUBE_HELP =
+  `  --kubeconfig PATH       kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --context NAME          kubeconfig context to use (default: the current context)`;

@@ -11,7 +11,12 @@ import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
 import { apiMessage, apiStatus, forbiddenMessage } from "./api_errors.ts";
-import { collectionPath, type KubeObject, toTrackedWorkload, type WorkloadKindInfo } from "./kinds.ts";
+import {
+  collectionPath,
+  type KubeObject,
+  toTrackedWorkload,
+  type WorkloadKindInfo,
+} from "./kinds.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 
 const log = logger("kube");

@@ -1,0 +1,160 @@
+/**
+ * `veryfreshpod run`: the watch loop. Builds the real parts from flags and
+ * environment, then hands them to the Controller until SIGINT/SIGTERM.
+ */
+import "../quiet_deprecations.ts";
+import { KubernetesObjectApi } from "@kubernetes/client-node";
+import { Controller, defineControllerMetrics } from "../controller.ts";
+import { DockerEngine } from "../engine/docker.ts";
+import { serveHealth } from "../health.ts";
+import { logger, setupLogging } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import { DEFAULT_EXCLUDED_NAMESPACES } from "../plan.ts";
+import { VERSION } from "../version.ts";
+import { checkCluster } from "../kube/cluster.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { EventRecorder } from "../kube/events.ts";
+import { kindInfo, type KubeObject, toTrackedWorkload, WORKLOAD_KINDS } from "../kube/kinds.ts";
+import { WorkloadPatcher } from "../kube/patcher.ts";
+import { WorkloadIndex } from "../kube/workload_index.ts";
+import { WorkloadWatcher } from "../kube/watcher.ts";
+import {
+  type Command,
+  KUBE_HELP,
+  KUBE_OPTIONS,
+  listFlag,
+  LOGGING_HELP,
+  LOGGING_OPTIONS,
+  loggingFlags,
+  parseFlags,
+  stringFlag,
+  usageError,
+} from "./flags.ts";
+
+const log = logger();
+
+const HELP = `Watch the node's container engine and update every workload that runs another
+tag of an image that was just built, tagged, pulled or loaded.
+
+Usage: veryfreshpod run [flags]
+
+Flags:
+${KUBE_HELP}
+  --docker-host URL       Docker Engine address, unix:///path or tcp://host:port
+                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+  -n, --namespace NS      only update workloads in NS (repeatable; default: all)
+  --exclude-namespace NS  never update workloads in NS (repeatable; kube-system,
+                          kube-public, kube-node-lease and veryfreshpod always are,
+                          unless named with --namespace)
+  --dry-run               log what would change, change nothing
+  --health-addr ADDR      serve /healthz, /readyz and /metrics on ADDR, e.g. :8081
+                          (default: off)
+  --resync-period SECONDS re-read the image list this often without an event
+                          (default 3; some daemons emit no event for some builds)
+${LOGGING_HELP}
+  -h, --help              show this help`;
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "watch the engine and update workloads (the default)",
+  help: HELP,
+  async run(args, context) {
+    const flags = parseFlags("run", args, {
+      ...KUBE_OPTIONS,
+      ...LOGGING_OPTIONS,
+      "docker-host": { type: "string" },
+      namespace: { type: "string", short: "n", multiple: true },
+      "exclude-namespace": { type: "string", multiple: true },
+      "dry-run": { type: "boolean" },
+      "health-addr": { type: "string" },
+      "resync-period": { type: "string" },
+    });
+    if (flags.help) {
+      context.stdout(HELP + "\n");
+      return 0;
+    }
+    const logging = loggingFlags("run", flags);
+    const resyncSeconds = Number(stringFlag(flags, "resync-period") ?? "3");
+    if (!(resyncSeconds > 0 && resyncSeconds <= 3600)) {
+      throw usageError("run", `invalid value for --resync-period: must be 0 < seconds <= 3600`);
+    }
+    const namespaces = listFlag(flags, "namespace");
+    const dryRun = flags["dry-run"] === true;
+    setupLogging(logging);
+
+    const engine = DockerEngine.create({
+      host: stringFlag(flags, "docker-host"),
+      getEnv: context.env,
+    });
+    const kube = loadKubeConfig({
+      kubeconfig: stringFlag(flags, "kubeconfig"),
+      context: stringFlag(flags, "context"),
+      env: context.env,
+    });
+    const server = kube.getCurrentCluster()?.server;
+    // Fail fast, in one line, when either side is unreachable.
+    await engine.connect();
+    const serverVersion = await checkCluster(kube);
+    log.info("veryfreshpod {version} started; cluster {server} ({serverVersion}){dryRun}", {
+      version: VERSION,
+      server,
+      serverVersion,
+      dryRun: dryRun ? "; dry run: nothing will be changed" : "",
+    });
+
+    const index = new WorkloadIndex();
+    const scopes = (namespaces.length > 0 ? namespaces : [undefined]).flatMap((namespace) =>
+      WORKLOAD_KINDS.map((info) => ({ info, namespace }))
+    );
+    const watcher = new WorkloadWatcher(kube, index, scopes);
+    const metrics = new Metrics();
+    defineControllerMetrics(metrics);
+    const events = new EventRecorder(kube, context.env("HOSTNAME") ?? Deno.hostname());
+    const patcher = new WorkloadPatcher(kube, events, { dryRun, concurrency: 4 });
+    const objects = KubernetesObjectApi.makeApiClient(kube);
+    const refresh = async (
+      key: { kind: typeof WORKLOAD_KINDS[number]["kind"]; namespace: string; name: string },
+    ) => {
+      const info = kindInfo(key.kind);
+      const object = await objects.read({
+        apiVersion: info.apiVersion,
+        kind: key.kind,
+        metadata: { name: key.name, namespace: key.namespace },
+      }) as KubeObject;
+      const tracked = toTrackedWorkload(info, object);
+      if (tracked) index.upsert(tracked);
+      else index.remove(key);
+    };
+    const excluded = flags["exclude-namespace"] === undefined && namespaces.length > 0
+      ? []
+      : DEFAULT_EXCLUDED_NAMESPACES;
+    const controller = new Controller(
+      { engine, index, watcher, patcher, refresh, metrics, kube },
+      {
+        plan: {
+          namespaces,
+          excludeNamespaces: [
+            ...excluded.filter((ns) => !namespaces.includes(ns)),
+            ...listFlag(flags, "exclude-namespace"),
+          ],
+        },
+        resyncMs: resyncSeconds * 1000,
+        debounceMs: 150,
+      },
+    );
+    const healthAddress = stringFlag(flags, "health-addr");
+    if (healthAddress !== undefined) {
+      const server = serveHealth(healthAddress, {
+        get ready() {
+          return controller.ready;
+        },
+        metrics,
+      }, context.signal);
+      log.info("Serving /healthz, /readyz and /metrics on {address}", { address: healthAddress });
+      void server.finished;
+    }
+    await controller.run(context.signal);
+    log.info("Stopped");
+    return 0;
+  },
+};

@@ -1,0 +1,242 @@
+/**
+ * Wires the streams together and owns their lifecycle:
+ *
+ *   engine events / periodic re-read -> snapshot diff -> plan -> patches + Events
+ *   Kubernetes list+watch             -> workload index ----^
+ *
+ * Start: connect to the engine and the cluster (failing fast with a clear
+ * line), take the baseline snapshot, list every workload. From then on only
+ * differences against the last snapshot count, so restarting veryfreshpod
+ * never restarts the cluster. A lost engine connection is retried with backoff;
+ * the snapshot taken after reconnecting is diffed against the last good one, so
+ * nothing tagged meanwhile is missed.
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Backoff, sleep } from "./backoff.ts";
+import type { Engine, ImageSnapshot } from "./engine/engine.ts";
+import { errorMessage } from "./errors.ts";
+import { logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { plan, type PlanOptions } from "./plan.ts";
+import type { WorkloadUpdate } from "./plan_types.ts";
+import { diffSnapshots, type ImageChange } from "./snapshot.ts";
+import { startupChanges } from "./startup.ts";
+import { describeWorkload } from "./kube/workload.ts";
+import type { TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
+import type { WorkloadIndex } from "./kube/workload_index.ts";
+import type { WorkloadWatcher } from "./kube/watcher.ts";
+import type { PatchResult, Replan, WorkloadPatcher } from "./kube/patcher.ts";
+
+const log = logger("controller");
+
+export interface ControllerOptions {
+  readonly plan: PlanOptions;
+  /** How often the image list is re-read without an event (some builds emit none). */
+  readonly resyncMs: number;
+  /** How long to gather a burst of events into one change. */
+  readonly debounceMs: number;
+}
+
+/** The parts the controller drives; real ones in `run`, others in tests. */
+export interface ControllerParts {
+  readonly engine: Engine;
+  readonly index: WorkloadIndex;
+  readonly watcher: WorkloadWatcher;
+  readonly patcher: WorkloadPatcher;
+  /** Re-reads one workload from the API server into the index. */
+  readonly refresh: (key: WorkloadKey) => Promise<void>;
+  readonly metrics: Metrics;
+  readonly kube: KubeConfig;
+}
+
+/** Declares the controller's metrics on a registry. */
+export function defineControllerMetrics(metrics: Metrics): void {
+  metrics.define("veryfreshpod_engine_connected", "gauge", "1 while the engine stream is up");
+  metrics.define("veryfreshpod_engine_reconnects_total", "counter", "Engine reconnections");
+  metrics.define("veryfreshpod_image_events_total", "counter", "Image events from the engine");
+  metrics.define("veryfreshpod_image_changes_total", "counter", "Tag changes seen, by kind");
+  metrics.define("veryfreshpod_tracked_workloads", "gauge", "Workloads in the index");
+  metrics.define("veryfreshpod_workload_updates_total", "counter", "Updates, by result");
+}
+
+export class Controller {
+  readonly #parts: ControllerParts;
+  readonly #options: ControllerOptions;
+  #snapshot: ImageSnapshot = new Map();
+  #engineConnected = false;
+  #synced = false;
+  #requested = false;
+  #running: Promise<void> | undefined;
+  #signal: AbortSignal = new AbortController().signal;
+
+  constructor(parts: ControllerParts, options: ControllerOptions) {
+    this.#parts = parts;
+    this.#options = options;
+  }
+
+  /** True once the workloads are listed and the engine stream is up (for /readyz). */
+  get ready(): boolean {
+    return this.#synced && this.#engineConnected;
+  }
+
+  /**
+   * Runs until `signal` aborts. Throws (a UserError) only for faults at start:
+   * engine or cluster unreachable.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const { engine, watcher, index, metrics } = this.#parts;
+    this.#signal = signal;
+    await engine.connect();
+    this.#snapshot = await engine.snapshot();
+    log.info("Watching {engine}: {count} tagged images", {
+      engine: engine.description,
+      count: this.#snapshot.size,
+    });
+    const { done: watching } = await watcher.start(signal);
+    if (signal.aborted) return;
+    this.#synced = true;
+    metrics.set("veryfreshpod_tracked_workloads", index.size);
+    log.info("Tracking {count} workloads", { count: index.size });
+
+    // The one exception to "only differences count": workloads whose recorded
+    // image ID is stale were rebuilt while veryfreshpod was down.
+    const stale = startupChanges(index.values(), this.#snapshot);
+    if (stale.length > 0) await this.#act(stale, this.#snapshot, signal, true);
+
+    const resync = this.#resyncLoop(signal);
+    await this.#eventLoop(signal);
+    await Promise.all([resync, watching, this.#running]);
+  }
+
+  /** Follows the engine's image events; reconnects with backoff when the stream breaks. */
+  async #eventLoop(signal: AbortSignal): Promise<void> {
+    const { engine, metrics } = this.#parts;
+    const backoff = new Backoff(500, 15_000);
+    let lost = false;
+    while (!signal.aborted) {
+      try {
+        if (lost) {
+          await engine.connect();
+          metrics.inc("veryfreshpod_engine_reconnects_total");
+          log.info("Reconnected to {engine}", { engine: engine.description });
+          // Diff against the last good snapshot: catches what was tagged meanwhile.
+          this.request();
+        }
+        this.#setEngineConnected(true);
+        lost = false;
+        for await (const event of engine.imageEvents(signal)) {
+          metrics.inc("veryfreshpod_image_events_total");
+          log.debug("Image event {action} {subject}", { ...event });
+          backoff.reset();
+          this.request();
+        }
+        if (signal.aborted) break;
+        throw new Error("the event stream ended");
+      } catch (error) {
+        if (signal.aborted) break;
+        this.#setEngineConnected(false);
+        if (!lost || backoff.attempts === 0) {
+          log.warn("Lost the connection to {engine}: {error}; reconnecting", {
+            engine: engine.description,
+            error: errorMessage(error),
+          });
+        }
+        lost = true;
+        await backoff.wait(signal);
+      }
+    }
+    this.#setEngineConnected(false);
+  }
+
+  async #resyncLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await sleep(this.#options.resyncMs, signal);
+      if (!signal.aborted) this.request();
+    }
+  }
+
+  /** Asks for a re-read of the image list; bursts collapse into one. */
+  request(): void {
+    this.#requested = true;
+    this.#running ??= this.#drain().finally(() => this.#running = undefined);
+  }
+
+  /** Reconciles until no request is pending; one at a time. */
+  async #drain(): Promise<void> {
+    while (this.#requested) {
+      await sleep(this.#options.debounceMs);
+      this.#requested = false;
+      try {
+        await this.#reconcile();
+      } catch (error) {
+        log.error("Reconciling failed: {error}", { error: errorMessage(error) });
+      }
+    }
+  }
+
+  async #reconcile(): Promise<void> {
+    let after: ImageSnapshot;
+    try {
+      after = await this.#parts.engine.snapshot();
+    } catch (error) {
+      // Keep the last good snapshot: the diff after reconnecting covers the gap.
+      log.debug("Cannot read the image list: {error}", { error: errorMessage(error) });
+      return;
+    }
+    const changes = diffSnapshots(this.#snapshot, after);
+    this.#snapshot = after;
+    if (changes.length === 0) return;
+    await this.#act(changes, after, this.#signal, false);
+  }
+
+  async #act(
+    changes: readonly ImageChange[],
+    snapshot: ImageSnapshot,
+    signal: AbortSignal,
+    atStartup: boolean,
+  ): Promise<void> {
+    const { index, patcher, metrics } = this.#parts;
+    for (const change of changes) {
+      metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
+      log.debug("Image {key} {kind}", { key: change.key, kind: change.kind });
+    }
+    metrics.set("veryfreshpod_tracked_workloads", index.size);
+    const planned = this.#plan(changes, index.values(), snapshot, atStartup);
+    const replan: Replan = async (key) => {
+      await this.#parts.refresh(key);
+      const fresh = index.get(key);
+      return fresh ? this.#plan(changes, [fresh], this.#snapshot, atStartup)[0] : undefined;
+    };
+    const results = await patcher.applyAll(planned, replan, signal);
+    results.forEach((result: PatchResult) =>
+      metrics.inc("veryfreshpod_workload_updates_total", { result })
+    );
+  }
+
+  #plan(
+    changes: readonly ImageChange[],
+    workloads: Iterable<TrackedWorkload>,
+    snapshot: ImageSnapshot,
+    atStartup: boolean,
+  ): WorkloadUpdate[] {
+    const result = plan(changes, workloads, snapshot, this.#options.plan);
+    for (const skip of result.skipped) {
+      const where = skip.workload ? describeWorkload(skip.workload) : "";
+      log.debug("Skipped {where} {container}: {reason}", {
+        where,
+        container: skip.container ?? "",
+        reason: skip.reason,
+      });
+    }
+    if (!atStartup) return result.updates;
+    // At start only rebuilds count: the stale records are not new tags.
+    return result.updates
+      .map((u) => ({ ...u, imageUpdates: [] }))
+      .filter((u) => u.rebuilds.length > 0);
+  }
+
+  #setEngineConnected(connected: boolean): void {
+    this.#engineConnected = connected;
+    this.#parts.metrics.set("veryfreshpod_engine_connected", connected ? 1 : 0);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The first contact with the API server: proves it is reachable and that our
+ * credentials work, so a wrong context fails at start with one clear line
+ * instead of as a stream of watch warnings.
+ */
+import "../quiet_deprecations.ts";
+import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { ExitCode, UserError } from "../errors.ts";
+import { explainKubeError } from "./api_errors.ts";
+
+/** Asks the API server for its version; throws a UserError when it can't be reached. */
+export async function checkCluster(config: KubeConfig, timeoutMs = 15_000): Promise<string> {
+  const server = config.getCurrentCluster()?.server ?? "(no server)";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new UserError(
+            `Cannot reach the Kubernetes API server at ${server}: no answer in ${
+              timeoutMs / 1000
+            } s; check that the cluster is running and that --context points at it`,
+            ExitCode.kubernetes,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    const info = await Promise.race([config.makeApiClient(VersionApi).getCode(), timeout]);
+    return info.gitVersion;
+  } catch (error) {
+    throw explainKubeError(error, server, { verb: "get", resource: "version" });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Carries out the plan: one strategic-merge patch per workload, with the
+ * workload's resourceVersion as a precondition so a concurrent writer causes a
+ * 409 and a fresh plan instead of a silent overwrite. Retries conflicts,
+ * throttling and server errors with backoff; drops a 404; reports a 403 in one
+ * line and goes on. Every change is one log line and one Kubernetes Event.
+ */
+import "../quiet_deprecations.ts";
+import {
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from "@kubernetes/client-node";
+import { Backoff } from "../backoff.ts";
+import { logger } from "../log.ts";
+import type { WorkloadUpdate } from "../plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
+import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
+import { kindInfo } from "./kinds.ts";
+import { describeWorkload, type WorkloadKey } from "./workload.ts";
+
+const log = logger("update");
+const MAX_ATTEMPTS = 6;
+
+/** What became of one update. */
+export type PatchResult = "applied" | "dry-run" | "superseded" | "gone" | "forbidden" | "failed";
+
+/** Re-reads a workload after a conflict and plans it again; undefined: nothing left to do. */
+export type Replan = (workload: WorkloadKey) => Promise<WorkloadUpdate | undefined>;
+
+export interface PatcherOptions {
+  readonly dryRun: boolean;
+  /** How many workloads are patched at once. */
+  readonly concurrency: number;
+}
+
+/** The strategic-merge patch body for one update (pure; exported for tests). */
+export function patchBody(update: WorkloadUpdate): KubernetesObject & { spec: unknown } {
+  const info = kindInfo(update.workload.kind);
+  const containers = update.imageUpdates.filter((u) => !u.init).map((u) => ({
+    name: u.container,
+    image: u.to,
+  }));
+  const initContainers = update.imageUpdates.filter((u) => u.init).map((u) => ({
+    name: u.container,
+    image: u.to,
+  }));
+  const template: Record<string, unknown> = {};
+  if (update.rolloutAnnotation !== undefined) {
+    template.metadata = { annotations: { [ROLLOUT_ANNOTATION]: update.rolloutAnnotation } };
+  }
+  if (containers.length > 0 || initContainers.length > 0) {
+    template.spec = {
+      ...(containers.length > 0 ? { containers } : {}),
+      ...(initContainers.length > 0 ? { initContainers } : {}),
+    };
+  }
+  // Nest the template under the kind's path (CronJobs keep it in jobTemplate).
+  let spec: Record<string, unknown> = template;
+  for (const step of [...info.templatePath].reverse()) spec = { [step]: spec };
+  return {
+    apiVersion: info.apiVersion,
+    kind: update.workload.kind,
+    metadata: {
+      name: update.workload.name,
+      namespace: update.workload.namespace,
+      resourceVersion: update.resourceVersion,
+    },
+    spec,
+  };
+}
+
+/** The log lines / event messages of one update, one per changed container. */
+export function describeChanges(update: WorkloadUpdate): WorkloadEvent[] {
+  const type = update.warnings.length > 0 ? "Warning" : "Normal";
+  const suffix = update.warnings.length > 0 ? `; ${update.warnings.join("; ")}` : "";
+  const base = { workload: update.workload, uid: undefined, resourceVersion: undefined, type };
+  return [
+    ...update.imageUpdates.map((u): WorkloadEvent => ({
+      ...base,
+      type,
+      reason: "ImageUpdated",
+      message: `${containerLabel(u)} "${u.container}" image ${u.from} -> ${u.to}${suffix}`,
+    })),
+    ...update.rebuilds.map((r): WorkloadEvent => ({
+      ...base,
+      type,
+      reason: "ImageRebuilt",
+      message: `${containerLabel(r)} "${r.container}" image ${r.image} was rebuilt ` +
+        `(${shortId(r.previousId)} -> ${shortId(r.id)}): rolling the pods${suffix}`,
+    })),
+  ];
+}
+
+function containerLabel(change: { init: boolean }): string {
+  return change.init ? "initContainer" : "container";
+}
+
+/** `sha256:0123456789ab`, or `unknown`. */
+export function shortId(id: string | undefined): string {
+  if (!id) return "unknown";
+  const [algorithm, hex] = id.includes(":") ? id.split(":", 2) : ["sha256", id];
+  return `${algorithm}:${(hex ?? "").slice(0, 12)}`;
+}
+
+/** Applies updates to the cluster (or only logs them with --dry-run). */
+export class WorkloadPatcher {
+  readonly #objects: KubernetesObjectApi;
+  readonly #events: EventRecorder;
+  readonly #options: PatcherOptions;
+
+  constructor(config: KubeConfig, events: EventRecorder, options: PatcherOptions) {
+    this.#objects = KubernetesObjectApi.makeApiClient(config);
+    this.#events = events;
+    this.#options = options;
+  }
+
+  /** Applies all updates, `concurrency` at a time; resolves with each result. */
+  async applyAll(
+    updates: readonly WorkloadUpdate[],
+    replan: Replan,
+    signal: AbortSignal,
+  ): Promise<PatchResult[]> {
+    const results: PatchResult[] = new Array(updates.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < updates.length) {
+        const index = next++;
+        results[index] = await this.apply(updates[index]!, replan, signal);
+      }
+    };
+    const workers = Math.max(1, Math.min(this.#options.concurrency, updates.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+    return results;
+  }
+
+  /** Applies one update, retrying as the module comment says. */
+  async apply(update: WorkloadUpdate, replan: Replan, signal: AbortSignal): Promise<PatchResult> {
+    const workload = describeWorkload(update.workload);
+    if (this.#options.dryRun) {
+      this.#logChanges(update, true);
+      return "dry-run";
+    }
+    const backoff = new Backoff(250, 8_000);
+    let current = update;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS && !signal.aborted; attempt++) {
+      try {
+        const patched = await this.#objects.patch(
+          patchBody(current),
+          undefined,
+          undefined,
+          COMPONENT,
+          undefined,
+          PatchStrategy.StrategicMergePatch,
+        );
+        this.#logChanges(current, false);
+        for (const event of describeChanges(current)) {
+          await this.#events.record({
+            ...event,
+            uid: patched.metadata?.uid,
+            resourceVersion: patched.metadata?.resourceVersion,
+          });
+        }
+        return "applied";
+      } catch (error) {
+        const status = apiStatus(error);
+        if (status === 404) {
+          log.debug("{workload} is gone; nothing to update", { workload });
+          return "gone";
+        }
+        if (status === 403) {
+          const info = kindInfo(current.workload.kind);
+          log.error(forbiddenMessage({
+            verb: "patch",
+            resource: `${info.plural}.${info.group}`,
+            namespace: current.workload.namespace,
+          }));
+          return "forbidden";
+        }
+        if (!isRetryable(error) || attempt === MAX_ATTEMPTS) {
+          log.error("Cannot update {workload}: {error}", { workload, error: apiMessage(error) });
+          return "failed";
+        }
+        if (status === 409) {
+          // Someone else changed the workload since we read it: plan it again from its
+          // current state rather than overwrite their change.
+          log.debug("{workload} changed meanwhile (409 Conflict); planning it again", { workload });
+          const fresh = await replan(current.workload).catch(() => current);
+          if (!fresh) return "superseded";
+          current = fresh;
+        } else {
+          log.debug("Updating {workload} failed: {error}; retrying", {
+            workload,
+            error: apiMessage(error),
+          });
+        }
+        await backoff.wait(signal);
+      }
+    }
+    return "failed";
+  }
+
+  #logChanges(update: WorkloadUpdate, dryRun: boolean): void {
+    const workload = describeWorkload(update.workload);
+    const verb = dryRun ? "Would update" : "Updated";
+    const fields = { ...update.workload, workload, dryRun };
+    for (const u of update.imageUpdates) {
+      log.info(`${verb} {workload} ${containerLabel(u)} {container}: {from} -> {to}`, {
+        ...fields,
+        action: "update",
+        container: u.container,
+        from: u.from,
+        to: u.to,
+      });
+    }
+    for (const r of update.rebuilds) {
+      log.info(
+        `${dryRun ? "Would roll" : "Rolled"} {workload} ${containerLabel(r)} {container}: ` +
+          "{image} rebuilt, {from} -> {to}",
+        {
+          ...fields,
+          action: "rebuild",
+          container: r.container,
+          image: r.image,
+          from: shortId(r.previousId),
+          to: shortId(r.id),
+        },
+      );
+    }
+    for (const warning of update.warnings) {
+      log.warn("{workload}: {warning}", { workload, warning });
+    }
+  }
+}
