@@ -1,0 +1,80 @@
+/**
+ * Key material for the test control plane, made at run time with the openssl
+ * CLI: a CA, serving certificates for 127.0.0.1, and the service-account
+ * signing key pair that the TokenRequest API needs. EC P-256 keys, because
+ * they are generated in milliseconds where RSA keys take noticeable time.
+ */
+
+import { binary } from "./paths.ts";
+import { run } from "./process.ts";
+
+export interface CertificateAuthority {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface KeyPair {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  await run(binary("openssl"), args);
+}
+
+async function ecKey(keyFile: string): Promise<void> {
+  await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile]);
+}
+
+/** A self-signed CA in `dir`. */
+export async function makeCA(dir: string, commonName: string): Promise<CertificateAuthority> {
+  const keyFile = `${dir}/ca.key`;
+  const certFile = `${dir}/ca.crt`;
+  await ecKey(keyFile);
+  await openssl([
+    ...["req", "-x509", "-new", "-key", keyFile, "-out", certFile, "-days", "2"],
+    ...["-subj", `/CN=${commonName}`, "-addext", "basicConstraints=critical,CA:TRUE"],
+    ...["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+  ]);
+  return { certFile, keyFile };
+}
+
+/** A serving certificate for 127.0.0.1 and localhost, signed by `ca`. */
+export async function makeServingCert(
+  ca: CertificateAuthority,
+  dir: string,
+  name: string,
+): Promise<KeyPair> {
+  const keyFile = `${dir}/${name}.key`;
+  const csrFile = `${dir}/${name}.csr`;
+  const certFile = `${dir}/${name}.crt`;
+  const extFile = `${dir}/${name}.ext`;
+  await ecKey(keyFile);
+  await openssl(["req", "-new", "-key", keyFile, "-out", csrFile, "-subj", `/CN=${name}`]);
+  Deno.writeTextFileSync(
+    extFile,
+    [
+      "basicConstraints=critical,CA:FALSE",
+      "keyUsage=critical,digitalSignature,keyEncipherment",
+      "extendedKeyUsage=serverAuth",
+      // The in-cluster names too, so that tokens and clients that use them still verify.
+      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
+    ].join("\n"),
+  );
+  await openssl([
+    ...["x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile],
+    ...["-CAcreateserial", "-out", certFile, "-days", "2", "-extfile", extFile],
+  ]);
+  return { certFile, keyFile };
+}
+
+/** The service-account signing key (private) and its public key, as PEM files. */
+export async function makeSigningKey(
+  dir: string,
+): Promise<{ privateKeyFile: string; publicKeyFile: string }> {
+  const privateKeyFile = `${dir}/sa.key`;
+  const publicKeyFile = `${dir}/sa.pub`;
+  await ecKey(privateKeyFile);
+  await openssl(["pkey", "-in", privateKeyFile, "-pubout", "-out", publicKeyFile]);
+  return { privateKeyFile, publicKeyFile };
+}

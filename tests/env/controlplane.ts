@@ -1,0 +1,229 @@
+/**
+ * A Kubernetes control plane of the test run's own: etcd, kube-apiserver and
+ * kube-controller-manager built from tests/controlplane, on loopback ports,
+ * with certificates made at run time. There is no kubelet or scheduler: pods
+ * are created but never run, which is all veryfreshpod's tests need (it acts
+ * on workloads; the controllers prove that a change makes Kubernetes roll).
+ *
+ * Authentication is by static bearer tokens (an admin in system:masters, and
+ * the controller-manager) and by service-account tokens, which the
+ * TokenRequest API issues (`serviceAccountToken` below); authorization is
+ * RBAC, so a token without a permission really gets 403.
+ */
+
+import { makeCA, makeServingCert, makeSigningKey } from "./certs.ts";
+import { startEtcd } from "./etcd.ts";
+import { controlPlaneBinary } from "./paths.ts";
+import {
+  type Daemon,
+  freePort,
+  makeDir,
+  spawnDaemon,
+  stopDaemon,
+  waitReady,
+} from "./process.ts";
+
+export interface KubeResponse {
+  readonly status: number;
+  /** Parsed JSON, or the text when the body is not JSON. */
+  // deno-lint-ignore no-explicit-any
+  readonly body: any;
+}
+
+export interface Kubernetes {
+  /** Path of a kubeconfig file for the admin user (token auth, cluster CA). */
+  readonly kubeconfig: string;
+  /** `https://127.0.0.1:<port>`. */
+  readonly server: string;
+  /** Bearer token of a user in the group system:masters. */
+  readonly adminToken: string;
+  /** PEM file of the CA that signed the API server's certificate. */
+  readonly caFile: string;
+  /**
+   * One API request; `token` defaults to the admin's. Reads the whole body,
+   * so nothing is left open.
+   */
+  request(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; contentType?: string },
+  ): Promise<KubeResponse>;
+  /** Stops kube-apiserver and starts it again on the same port; resolves once it is ready. */
+  restartApiServer(): Promise<void>;
+}
+
+const apiServerTimeoutMs = 180_000;
+
+function kubeconfigText(server: string, caFile: string, user: string, token: string): string {
+  // JSON is YAML, and every kubeconfig loader reads it.
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "test", cluster: { server, "certificate-authority": caFile } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: "test", context: { cluster: "test", user } }],
+    "current-context": "test",
+  }, null, 2);
+}
+
+async function httpsReady(url: string, caCert: string, token?: string): Promise<boolean> {
+  const client = Deno.createHttpClient({ caCerts: [caCert] });
+  try {
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const response = await fetch(url, { client, headers });
+    await response.body?.cancel();
+    return response.status === 200;
+  } finally {
+    client.close();
+  }
+}
+
+async function start(): Promise<Kubernetes> {
+  const dir = makeDir("kubernetes");
+  const [etcd, ca, signingKey] = await Promise.all([
+    startEtcd(),
+    makeCA(dir, "veryfreshpod-test-ca"),
+    makeSigningKey(dir),
+  ]);
+  const [apiServerCert, controllerCert] = await Promise.all([
+    makeServingCert(ca, dir, "kube-apiserver"),
+    makeServingCert(ca, dir, "kube-controller-manager"),
+  ]);
+  const caCert = Deno.readTextFileSync(ca.certFile);
+  const adminToken = crypto.randomUUID();
+  const controllerToken = crypto.randomUUID();
+  Deno.writeTextFileSync(
+    `${dir}/tokens.csv`,
+    `${adminToken},admin,admin,"system:masters"\n` +
+      `${controllerToken},system:kube-controller-manager,kcm,"system:masters"\n`,
+  );
+  const port = freePort();
+  const server = `https://127.0.0.1:${port}`;
+  const apiServerArgs = [
+    ...["--etcd-servers", etcd.clientUrl, "--bind-address", "127.0.0.1"],
+    ...["--secure-port", String(port), "--advertise-address", "127.0.0.1"],
+    ...["--tls-cert-file", apiServerCert.certFile, "--tls-private-key-file", apiServerCert.keyFile],
+    ...["--client-ca-file", ca.certFile, "--token-auth-file", `${dir}/tokens.csv`],
+    ...["--service-account-issuer", "https://kubernetes.default.svc.cluster.local"],
+    ...["--service-account-key-file", signingKey.publicKeyFile],
+    ...["--service-account-signing-key-file", signingKey.privateKeyFile],
+    ...["--authorization-mode", "Node,RBAC", "--service-cluster-ip-range", "10.96.0.0/24"],
+    // No Service endpoints for a loopback address; they are never used here.
+    ...["--endpoint-reconciler-type", "none", "--cert-dir", `${dir}/apiserver-certs`],
+    ...["--enable-priority-and-fairness=false", "--profiling=false", "--allow-privileged=true"],
+  ];
+  let apiServer: Daemon;
+  const startApiServer = async () => {
+    apiServer = spawnDaemon("kube-apiserver", controlPlaneBinary("kube-apiserver"), apiServerArgs);
+    await waitReady(
+      apiServer,
+      () => httpsReady(`${server}/readyz`, caCert, adminToken),
+      apiServerTimeoutMs,
+    );
+  };
+  await startApiServer();
+
+  const kubeconfig = `${dir}/admin.kubeconfig`;
+  Deno.writeTextFileSync(kubeconfig, kubeconfigText(server, ca.certFile, "admin", adminToken));
+  const controllerKubeconfig = `${dir}/kube-controller-manager.kubeconfig`;
+  Deno.writeTextFileSync(
+    controllerKubeconfig,
+    kubeconfigText(server, ca.certFile, "kube-controller-manager", controllerToken),
+  );
+  const controllers = [
+    ...["deployment", "replicaset", "statefulset", "daemonset", "cronjob", "job"],
+    ...["serviceaccount", "serviceaccount-token", "namespace", "garbage-collector"],
+    "root-ca-certificate-publisher",
+  ].map((name) => `${name}-controller`);
+  const controllerPort = freePort();
+  const controllerManager = spawnDaemon(
+    "kube-controller-manager",
+    controlPlaneBinary("kube-controller-manager"),
+    [
+      ...["--kubeconfig", controllerKubeconfig, "--authentication-kubeconfig", controllerKubeconfig],
+      ...["--authorization-kubeconfig", controllerKubeconfig, "--leader-elect=false"],
+      ...["--bind-address", "127.0.0.1", "--secure-port", String(controllerPort)],
+      ...["--tls-cert-file", controllerCert.certFile],
+      ...["--tls-private-key-file", controllerCert.keyFile],
+      ...["--controllers", controllers.join(","), "--use-service-account-credentials=false"],
+      ...["--service-account-private-key-file", signingKey.privateKeyFile],
+      ...["--root-ca-file", ca.certFile],
+    ],
+  );
+  await waitReady(
+    controllerManager,
+    () => httpsReady(`https://127.0.0.1:${controllerPort}/healthz`, caCert),
+  );
+
+  return {
+    kubeconfig,
+    server,
+    adminToken,
+    caFile: ca.certFile,
+    async request(method, path, options = {}) {
+      const client = Deno.createHttpClient({ caCerts: [caCert] });
+      try {
+        const headers: Record<string, string> = {
+          authorization: `Bearer ${options.token ?? adminToken}`,
+          accept: "application/json",
+        };
+        let body: string | undefined;
+        if (options.body !== undefined) {
+          body = JSON.stringify(options.body);
+          headers["content-type"] = options.contentType ?? "application/json";
+        }
+        const response = await fetch(`${server}${path}`, { method, headers, body, client });
+        const text = await response.text();
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON: keep the text
+        }
+        return { status: response.status, body: parsed };
+      } finally {
+        client.close();
+      }
+    },
+    async restartApiServer() {
+      await stopDaemon(apiServer);
+      await startApiServer();
+    },
+  };
+}
+
+let shared: Promise<Kubernetes> | undefined;
+
+/** The Kubernetes control plane of this test run, started on first use. */
+export function kubernetes(): Promise<Kubernetes> {
+  shared ??= start();
+  return shared;
+}
+
+/**
+ * A token for `namespace/serviceAccount` from the TokenRequest API, as a pod
+ * of that service account would get it. The service account must exist.
+ */
+export async function serviceAccountToken(
+  namespace: string,
+  serviceAccount: string,
+  expirationSeconds = 3600,
+): Promise<string> {
+  const kube = await kubernetes();
+  const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`;
+  const response = await kube.request("POST", path, {
+    body: {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds },
+    },
+  });
+  const token = response.body?.status?.token;
+  if (response.status !== 201 || typeof token !== "string") {
+    throw new Error(
+      `TokenRequest for ${namespace}/${serviceAccount} failed (${response.status}): ` +
+        JSON.stringify(response.body),
+    );
+  }
+  return token;
+}

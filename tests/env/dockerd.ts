@@ -1,0 +1,90 @@
+/**
+ * A Docker Engine of the test run's own: every path it writes is under the
+ * run root, it listens on a unix socket there, and it has no networking of
+ * its own (`docker run --network none` still works).
+ *
+ * It gets a private containerd through `--containerd`: left to itself,
+ * dockerd 20.10 uses the machine's containerd whenever
+ * /run/containerd/containerd.sock exists, and would share it with the
+ * machine. Its own `/etc/docker/daemon.json` and `/etc/docker/key.json` are
+ * kept out with `--config-file` (which also sets the trust-key path).
+ * 127.0.0.0/8 registries are insecure by default, which is what lets it pull
+ * from the test registry over plain HTTP (checked in `docker()`).
+ */
+
+import { startContainerd } from "./containerd.ts";
+import { binary } from "./paths.ts";
+import { makeDir, run, spawnDaemon, waitReady } from "./process.ts";
+
+export interface Docker {
+  /** The daemon's unix socket path. */
+  readonly socket: string;
+  /** `unix://<socket>`, for DOCKER_HOST. */
+  readonly host: string;
+  /** Environment for running the docker CLI against this daemon. */
+  readonly env: Record<string, string>;
+  /** Runs the docker CLI against this daemon; returns stdout trimmed, throws with stderr. */
+  run(args: string[]): Promise<string>;
+}
+
+/** fetch() over a unix socket; the client must be closed after use. */
+export function unixHttpClient(socket: string): Deno.HttpClient {
+  return Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
+}
+
+async function start(): Promise<Docker> {
+  const engineContainerd = await startContainerd("docker-containerd", { cri: false });
+  const dir = makeDir("docker");
+  const socket = `${dir}/docker.sock`;
+  const cliConfig = makeDir("docker/cli");
+  Deno.writeTextFileSync(
+    `${dir}/daemon.json`,
+    JSON.stringify({ "deprecated-key-path": `${dir}/key.json` }),
+  );
+  const args = [
+    ...["--config-file", `${dir}/daemon.json`, "--data-root", `${dir}/data`],
+    ...["--exec-root", `${dir}/exec`, "--pidfile", `${dir}/docker.pid`],
+    ...["-H", `unix://${socket}`, "--containerd", engineContainerd.socket],
+    ...["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
+    ...["--ip-forward=false", "--ip-masq=false", "--userland-proxy=false"],
+    // Containers of a test run are disposable: do not wait long for them at shutdown.
+    "--shutdown-timeout=2",
+  ];
+  // SIGTERM and time to stop containers, so that no shim or mount outlives it.
+  const daemon = spawnDaemon("dockerd", binary("dockerd"), args, { graceMs: 10_000 });
+  await waitReady(daemon, async () => {
+    const client = unixHttpClient(socket);
+    try {
+      const response = await fetch("http://localhost/_ping", { client });
+      return response.ok && (await response.text()) === "OK";
+    } finally {
+      client.close();
+    }
+  });
+  const host = `unix://${socket}`;
+  // The CLI's own config dir, so that no credential helper or context of the machine applies.
+  const env = { DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, DOCKER_CONTEXT: "default" };
+  const docker: Docker = {
+    socket,
+    host,
+    env,
+    run: async (cliArgs) => (await run(binary("docker"), cliArgs, { env })).trim(),
+  };
+  const insecure = await docker.run([
+    "info",
+    "--format",
+    "{{json .RegistryConfig.InsecureRegistryCIDRs}}",
+  ]);
+  if (!insecure.includes("127.0.0.0/8")) {
+    throw new Error(`the test dockerd does not treat 127.0.0.0/8 as insecure: ${insecure}`);
+  }
+  return docker;
+}
+
+let shared: Promise<Docker> | undefined;
+
+/** The Docker Engine of this test run, started on first use. */
+export function docker(): Promise<Docker> {
+  shared ??= start();
+  return shared;
+}

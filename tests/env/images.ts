@@ -1,0 +1,96 @@
+/**
+ * Test images, made without any outside registry. An image is a root file
+ * system with a static busybox (and links for a few of its applets) plus a
+ * file with random content, imported with `docker import`: every call makes
+ * a new image ID, as a real rebuild does, and the image can run commands
+ * (`docker run --network none <ref> echo hi`).
+ */
+
+import { containerd } from "./containerd.ts";
+import { docker } from "./dockerd.ts";
+import { busyboxPath } from "./paths.ts";
+import { makeDir, run } from "./process.ts";
+import { registry } from "./registry.ts";
+
+const applets = ["sh", "true", "false", "echo", "cat", "ls", "sleep", "env"];
+
+function scratchDir(): string {
+  return Deno.makeTempDirSync({ dir: makeDir("images") });
+}
+
+/**
+ * Makes a new image in the test dockerd and tags it `ref`; returns its ID
+ * (`sha256:…`). `files` adds files (path in the image → content).
+ */
+export async function makeImage(
+  ref: string,
+  files: Record<string, string> = {},
+): Promise<string> {
+  const engine = await docker();
+  const dir = scratchDir();
+  try {
+    const rootfs = `${dir}/rootfs`;
+    Deno.mkdirSync(`${rootfs}/bin`, { recursive: true });
+    Deno.copyFileSync(busyboxPath, `${rootfs}/bin/busybox`);
+    for (const applet of applets) Deno.symlinkSync("busybox", `${rootfs}/bin/${applet}`);
+    Deno.writeTextFileSync(`${rootfs}/build-id`, `${crypto.randomUUID()}\n`);
+    for (const [path, content] of Object.entries(files)) {
+      const target = `${rootfs}/${path.replace(/^\/+/, "")}`;
+      Deno.mkdirSync(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      Deno.writeTextFileSync(target, content);
+    }
+    await run("tar", ["-C", rootfs, "-cf", `${dir}/rootfs.tar`, "."]);
+    return await engine.run([
+      ...["import", "--change", "ENV PATH=/bin", "--change", 'CMD ["sh"]'],
+      ...[`${dir}/rootfs.tar`, ref],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** The ID of the image `ref` names in the test dockerd. */
+export async function imageId(ref: string): Promise<string> {
+  return await (await docker()).run(["image", "inspect", "--format", "{{.Id}}", ref]);
+}
+
+/**
+ * Tags `ref` as `<registry>/<name>` (default: `ref` itself, e.g. `app:v1`)
+ * and pushes it to the test registry; returns the registry reference.
+ */
+export async function pushToRegistry(ref: string, name = ref): Promise<string> {
+  const engine = await docker();
+  const remote = `${(await registry()).address}/${name}`;
+  await engine.run(["tag", ref, remote]);
+  await engine.run(["push", remote]);
+  return remote;
+}
+
+/** Writes `refs` with `docker save` into a new tarball; returns its path. */
+export async function saveImage(...refs: string[]): Promise<string> {
+  const path = `${scratchDir()}/images.tar`;
+  await (await docker()).run(["save", "-o", path, ...refs]);
+  return path;
+}
+
+/** `docker load` of a tarball made by saveImage. */
+export async function loadImage(path: string): Promise<void> {
+  await (await docker()).run(["load", "-i", path]);
+}
+
+/**
+ * Copies `refs` from the test dockerd into the standalone containerd with
+ * `docker save` and `ctr images import`, as `k3s ctr images import` does on a
+ * node; returns the names containerd gave them (`docker.io/library/app:v1`).
+ */
+export async function importIntoContainerd(...refs: string[]): Promise<string[]> {
+  const tarball = await saveImage(...refs);
+  try {
+    const ctr = await containerd();
+    const output = await ctr.ctr(["images", "import", tarball]);
+    // One line per image: `unpacking docker.io/library/app:v1 (sha256:…)...done`.
+    return [...output.matchAll(/^unpacking (\S+) \(/gm)].map((match) => match[1] ?? "");
+  } finally {
+    Deno.removeSync(tarball.slice(0, tarball.lastIndexOf("/")), { recursive: true });
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The private, real test environment: daemons started by the tests on
+ * temporary paths and free loopback ports, never the machine's own docker or
+ * cluster. Run `deno run -A tests/env/prepare.ts` (part of `deno task test`)
+ * once per machine to install and build what they need.
+ *
+ * Each daemon starts on first use and at most once per `deno test` process,
+ * shared by every test file (the module-level promise is the singleton; a
+ * failed start stays failed, so every test that needs it fails loudly):
+ *
+ *   docker(): Promise<Docker>  socket, host (unix://…), env (DOCKER_HOST, DOCKER_CONFIG),
+ *     run(args): Promise<string>  the docker CLI; stdout trimmed; throws with stderr
+ *   containerd(): Promise<Containerd>  socket, namespace ("k8s.io"), ctr(args): Promise<string>
+ *   registry(): Promise<Registry>  address (127.0.0.1:port, plain HTTP: the test dockerd
+ *     accepts it)
+ *   kubernetes(): Promise<Kubernetes>  kubeconfig (admin kubeconfig path), server, adminToken,
+ *     caFile, request(method, path, { token?, body?, contentType? }): Promise<{ status, body }>,
+ *     restartApiServer(): Promise<void>
+ *   serviceAccountToken(namespace, name, expirationSeconds?): Promise<string>  TokenRequest API
+ *
+ * Images (images.ts), all in the test dockerd: makeImage(ref, files?) → image ID (new each
+ * call, runnable: busybox applets on PATH); imageId(ref); pushToRegistry(ref, name?) → remote
+ * ref; saveImage(...refs) → tarball path; loadImage(path); importIntoContainerd(...refs) →
+ * containerd names.
+ *
+ * Tests that use these daemons must be declared with `e2eTest` (or turn off
+ * `sanitizeOps` and `sanitizeResources` themselves): a daemon outlives the
+ * test that started it, and its child process handle would trip the
+ * sanitizers. The children are unref'd, so they never hold `deno test` open;
+ * everything is stopped and removed on exit, also after failures and on
+ * SIGINT/SIGTERM (see process.ts).
+ */
+
+export { type Containerd, containerd } from "./containerd.ts";
+export { type Docker, docker, unixHttpClient } from "./dockerd.ts";
+export { type KubeResponse, type Kubernetes, kubernetes, serviceAccountToken } from "./controlplane.ts";
+export { type Registry, registry } from "./registry.ts";
+export {
+  imageId,
+  importIntoContainerd,
+  loadImage,
+  makeImage,
+  pushToRegistry,
+  saveImage,
+} from "./images.ts";
+export { daemonVersions } from "./versions.ts";
+
+/** Deno.test for tests against the real daemons: sanitizers off (see above). */
+export function e2eTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}

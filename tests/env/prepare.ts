@@ -1,0 +1,124 @@
+/**
+ * Makes this machine able to run the end-to-end tests, then prints the
+ * versions of the daemons they will run against. `deno task test` runs it
+ * before `deno test`:
+ *
+ *   deno run -A tests/env/prepare.ts
+ *
+ * Installs the Debian packages of the daemons when their programs are missing
+ * (as root, with apt-get), and builds the control plane from tests/controlplane
+ * into the cache directory when this version has no complete build there.
+ * Where it cannot install (not root, not Debian) it fails with one line naming
+ * what to install.
+ */
+
+import {
+  busyboxPath,
+  controlPlaneBuilt,
+  controlPlaneDir,
+  controlPlaneModuleDir,
+  findBinary,
+  isStaticExecutable,
+  kubernetesVersion,
+} from "./paths.ts";
+import { daemonVersions } from "./versions.ts";
+
+interface Requirement {
+  /** What is missing, as the message names it. */
+  readonly what: string;
+  /** The Debian package that provides it. */
+  readonly pkg: string;
+  readonly present: () => boolean;
+}
+
+const onPath = (name: string, pkg: string): Requirement => ({
+  what: name,
+  pkg,
+  present: () => findBinary(name) !== undefined,
+});
+
+const requirements: Requirement[] = [
+  onPath("dockerd", "docker.io"),
+  onPath("docker", "docker.io"),
+  onPath("runc", "runc"),
+  onPath("containerd", "containerd"),
+  onPath("ctr", "containerd"),
+  onPath("containerd-shim-runc-v2", "containerd"),
+  onPath("docker-registry", "docker-registry"),
+  onPath("openssl", "openssl"),
+  onPath("tar", "tar"),
+  onPath("setsid", "util-linux"),
+  onPath("umount", "mount"),
+  // Test images run it in `FROM scratch`-like images, so it must be static.
+  {
+    what: `a static ${busyboxPath}`,
+    pkg: "busybox-static",
+    present: () => isStaticExecutable(busyboxPath),
+  },
+];
+
+function fail(message: string): never {
+  console.error(`tests/env/prepare.ts: ${message}`);
+  Deno.exit(1);
+}
+
+async function sh(command: string, args: string[], env?: Record<string, string>): Promise<void> {
+  const status = await new Deno.Command(command, { args, env, stdin: "null" }).spawn().status;
+  if (!status.success) fail(`\`${command} ${args.join(" ")}\` failed with exit code ${status.code}`);
+}
+
+const isRoot = Deno.uid() === 0;
+const aptGet = findBinary("apt-get");
+const missing = requirements.filter((requirement) => !requirement.present());
+const needsBuild = !controlPlaneBuilt();
+const go = findBinary("go");
+
+const problems: string[] = [];
+if (missing.length > 0 && !(isRoot && aptGet)) {
+  const packages = [...new Set(missing.map((r) => r.pkg))].join(" ");
+  const what = missing.map((r) => r.what).join(", ");
+  problems.push(`missing ${what}: install the Debian packages ${packages} (apt-get install)`);
+}
+if (needsBuild && !go) {
+  problems.push(
+    `the test control plane (k8s.io/kubernetes ${kubernetesVersion()}) must be built and ` +
+      "there is no `go`: install Go >= 1.24 (https://go.dev/dl/)",
+  );
+}
+if (problems.length > 0) fail(problems.join("; and "));
+
+if (missing.length > 0 && aptGet) {
+  const packages = [...new Set(missing.map((r) => r.pkg))];
+  console.log(`Installing ${packages.join(" ")} (missing: ${missing.map((r) => r.what).join(", ")})`);
+  // needrestart (Ubuntu, some Debian images) would otherwise ask which services to restart.
+  const env = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_MODE: "l" };
+  await sh(aptGet, ["update"], env);
+  await sh(aptGet, ["install", "-y", "--no-install-recommends", ...packages], env);
+  const still = missing.filter((requirement) => !requirement.present());
+  if (still.length > 0) fail(`still missing after apt-get: ${still.map((r) => r.what).join(", ")}`);
+}
+
+if (needsBuild && go) {
+  const out = controlPlaneDir();
+  // A stamp from another version or an interrupted build would make build.sh skip the build.
+  try {
+    Deno.removeSync(out, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  console.log(`Building the test control plane ${kubernetesVersion()} into ${out}`);
+  const started = Date.now();
+  // go build is silent for minutes; a heartbeat keeps CI from thinking it hangs.
+  const heartbeat = setInterval(() => {
+    console.log(`  …still building (${Math.round((Date.now() - started) / 1000)}s)`);
+  }, 60_000);
+  try {
+    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out]);
+  } finally {
+    clearInterval(heartbeat);
+  }
+  if (!controlPlaneBuilt()) fail(`the control-plane build left no complete build in ${out}`);
+  console.log(`Built the control plane in ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+console.log(`Daemons for the end-to-end tests:\n${await daemonVersions()}`);
