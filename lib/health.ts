@@ -14,7 +14,7 @@ export interface HealthSource {
 
 /** Parses `host:port`, `:port` or `port` (an empty host means all interfaces). */
 export function parseListenAddress(text: string): { hostname: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):?(\d+)$/.exec(text);
+  const match = /^(?:(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):)?(\d+)$/.exec(text);
   const port = match ? Number(match[3]) : NaN;
   if (!match || !(port >= 0 && port <= 65535)) {
     throw new UserError(
