@@ -1,0 +1,115 @@
+/**
+ * containerd as an Engine (k3s, kind, minikube with containerd): tagged images
+ * from the Images service in one namespace (`k8s.io`, where the kubelet looks),
+ * changes from the Events service.
+ */
+import { imageKey, parseReference } from "../image_ref.ts";
+import {
+  ContainerdClient,
+  type ContainerdClientOptions,
+  DEFAULT_CONTAINERD_NAMESPACE,
+  DEFAULT_CONTAINERD_SOCKET,
+} from "./containerd_client.ts";
+import { imageEventName, type ImageMessage } from "./containerd_proto.ts";
+import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
+
+/** Options of ContainerdEngine.create. */
+export interface ContainerdEngineOptions extends ContainerdClientOptions {
+  /** The socket path (no `unix://`); /run/containerd/containerd.sock by default. */
+  readonly socket?: string;
+  /** The namespace; `k8s.io` by default. */
+  readonly namespace?: string;
+}
+
+// A name that is only a digest: the CRI plugin adds `sha256:<config digest>`
+// as an ID ref of every image. It would otherwise parse as repository
+// `sha256` with a 64-character tag.
+const DIGEST_ONLY_NAME = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+
+/**
+ * The snapshot of an image list. Only names that are references with a tag
+ * count; ID refs (`sha256:…`), digest refs (`repo@sha256:…`), tagless names
+ * and names that do not parse are skipped, never thrown.
+ *
+ * The ID is the target digest (the manifest or index). `fromRegistry` is true
+ * when a repo-digest name of the same repository points at the same target:
+ * the CRI plugin adds one on every pull, `ctr images import` never does. An
+ * image pulled with `ctr images pull` has none either and counts as local;
+ * that only makes the warning about `imagePullPolicy: Always` over-cautious.
+ */
+export function snapshotFromContainerdImages(
+  images: readonly ImageMessage[],
+): Map<string, TaggedImage> {
+  const repoDigests = new Set<string>();
+  const tagged: Array<{ key: string; repository: string; id: string }> = [];
+  for (const image of images) {
+    const id = image.target?.digest ?? "";
+    if (id === "" || DIGEST_ONLY_NAME.test(image.name)) continue;
+    let ref;
+    try {
+      ref = parseReference(image.name);
+    } catch {
+      continue;
+    }
+    if (ref.digest !== undefined) {
+      if (ref.digest === id) repoDigests.add(`${ref.repository}@${id}`);
+      continue;
+    }
+    const key = imageKey(ref);
+    if (ref.tag === undefined || key === undefined) continue;
+    tagged.push({ key, repository: ref.repository, id });
+  }
+  const snapshot = new Map<string, TaggedImage>();
+  for (const { key, repository, id } of tagged) {
+    snapshot.set(key, { id, fromRegistry: repoDigests.has(`${repository}@${id}`) });
+  }
+  return snapshot;
+}
+
+/** The Subscribe filter for image events of one namespace (`,` is AND; filters are ORed). */
+export function imageEventFilter(namespace: string): string {
+  return `topic~="/images/",namespace==${JSON.stringify(namespace)}`;
+}
+
+/** A containerd daemon and one of its namespaces. */
+export class ContainerdEngine implements Engine {
+  readonly client: ContainerdClient;
+  readonly description: string;
+
+  constructor(client: ContainerdClient) {
+    this.client = client;
+    this.description = `containerd unix://${client.socket} namespace ${client.namespace}`;
+  }
+
+  /** An engine for the given socket and namespace, or the defaults. */
+  static create(options: ContainerdEngineOptions = {}): ContainerdEngine {
+    const socket = options.socket ?? DEFAULT_CONTAINERD_SOCKET;
+    const namespace = options.namespace ?? DEFAULT_CONTAINERD_NAMESPACE;
+    return new ContainerdEngine(new ContainerdClient(socket, namespace, options));
+  }
+
+  async connect(): Promise<void> {
+    await this.client.version();
+  }
+
+  async snapshot(): Promise<ImageSnapshot> {
+    return snapshotFromContainerdImages(await this.client.listImages());
+  }
+
+  async *imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    const namespace = this.client.namespace;
+    for await (const envelope of this.client.subscribe([imageEventFilter(namespace)], signal)) {
+      // The daemon filters already; this guards against a filter it ignored.
+      if (envelope.namespace !== namespace || !envelope.topic.startsWith("/images/")) continue;
+      yield {
+        action: envelope.topic.slice("/images/".length),
+        subject: imageEventName(envelope.event) ?? "",
+      };
+    }
+  }
+
+  /** Closes the gRPC channel. */
+  close(): void {
+    this.client.close();
+  }
+}

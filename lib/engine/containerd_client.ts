@@ -1,0 +1,190 @@
+/**
+ * A small containerd gRPC client over its unix socket: image List/Get, the
+ * event stream and the version, each call in one namespace (the
+ * `containerd-namespace` metadata header). Errors become one-line UserErrors.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { MethodDefinition } from "@grpc/proto-loader";
+import { ExitCode, UserError } from "../errors.ts";
+import {
+  type EnvelopeMessage,
+  EventsSubscribe,
+  type ImageMessage,
+  ImagesGet,
+  ImagesList,
+  type VersionMessage,
+  VersionVersion,
+} from "./containerd_proto.ts";
+
+export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
+export const K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
+/** Kubernetes' CRI keeps its images here; Docker's own containerd store uses `moby`. */
+export const DEFAULT_CONTAINERD_NAMESPACE = "k8s.io";
+
+/** Options of ContainerdClient. */
+export interface ContainerdClientOptions {
+  /** How long a unary call may take; 30 s by default. */
+  readonly timeoutMs?: number;
+}
+
+/** `the containerd socket "/run/containerd/containerd.sock"`, for messages. */
+export function describeContainerdSocket(socket: string): string {
+  return `the containerd socket "${socket}"`;
+}
+
+function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === "number";
+}
+
+// Node-style error codes as grpc-js reports them in `details` ("connect ENOENT …").
+const CAUSES: ReadonlyArray<{ pattern: RegExp; why: string }> = [
+  {
+    pattern: /ENOENT|No such file/i,
+    why:
+      `no such file; start containerd or pass --containerd-socket (k3s: ${K3S_CONTAINERD_SOCKET})`,
+  },
+  {
+    pattern: /EACCES|Permission denied/i,
+    why: "permission denied; run veryfreshpod as root",
+  },
+  {
+    pattern: /ECONNREFUSED|Connection refused/i,
+    why: "connection refused; the file is not a socket or no daemon listens on it " +
+      "(is containerd running?)",
+  },
+];
+
+/**
+ * Turns a failed call into one line naming the cause and the fix. `action`
+ * says what was being done, for errors that are not about connecting.
+ */
+export function containerdError(socket: string, action: string, error: unknown): UserError {
+  const where = describeContainerdSocket(socket);
+  const code = isServiceError(error) ? error.code : undefined;
+  const details = isServiceError(error) ? error.details : String(error);
+  const options = { cause: error };
+  if (code === grpc.status.UNAVAILABLE) {
+    const cause = CAUSES.find((candidate) => candidate.pattern.test(details));
+    const why = cause?.why ?? `${details}; is it a containerd socket?`;
+    return new UserError(`Cannot connect to ${where}: ${why}`, ExitCode.engine, options);
+  }
+  if (code === grpc.status.DEADLINE_EXCEEDED) {
+    return new UserError(
+      `${where} did not answer ${action} in time; is containerd hung?`,
+      ExitCode.engine,
+      options,
+    );
+  }
+  if (code === grpc.status.UNIMPLEMENTED) {
+    return new UserError(
+      `${where} does not implement ${action}; is it a containerd socket?`,
+      ExitCode.engine,
+      options,
+    );
+  }
+  return new UserError(`${where} failed ${action}: ${details}`, ExitCode.engine, options);
+}
+
+/** A gRPC connection to one containerd, for one namespace. Call `close()` when done. */
+export class ContainerdClient {
+  readonly socket: string;
+  readonly namespace: string;
+  readonly #client: grpc.Client;
+  readonly #timeoutMs: number;
+
+  constructor(socket: string, namespace: string, options: ContainerdClientOptions = {}) {
+    this.socket = socket;
+    this.namespace = namespace;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+  }
+
+  /** The daemon's version, which also proves that it answers. */
+  version(): Promise<VersionMessage> {
+    return this.#unary(VersionVersion, {}, "Version");
+  }
+
+  /** Every image in the namespace (filters, when given, are ORed by containerd). */
+  async listImages(filters: string[] = []): Promise<ImageMessage[]> {
+    return (await this.#unary(ImagesList, { filters }, "Images/List")).images;
+  }
+
+  /** One image by its exact name, or undefined when there is none. */
+  async getImage(name: string): Promise<ImageMessage | undefined> {
+    try {
+      return (await this.#unary(ImagesGet, { name }, "Images/Get")).image ?? undefined;
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (isServiceError(cause) && cause.code === grpc.status.NOT_FOUND) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Events matching `filters` (ORed; join conditions with `,` to AND them),
+   * from now on, until `signal` aborts (then it returns) or the stream breaks
+   * (then it throws a UserError).
+   */
+  async *subscribe(filters: string[], signal: AbortSignal): AsyncGenerator<EnvelopeMessage> {
+    if (signal.aborted) return;
+    const call = this.#client.makeServerStreamRequest(
+      EventsSubscribe.path,
+      EventsSubscribe.requestSerialize,
+      EventsSubscribe.responseDeserialize,
+      { filters },
+      this.#metadata(),
+    );
+    const cancel = () => call.cancel();
+    signal.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const envelope of call) yield envelope as EnvelopeMessage;
+    } catch (error) {
+      if (signal.aborted) return;
+      throw containerdError(this.socket, "Events/Subscribe", error);
+    } finally {
+      signal.removeEventListener("abort", cancel);
+      // Ends the call when the consumer stops early.
+      call.cancel();
+    }
+    if (signal.aborted) return;
+    throw new UserError(
+      `${describeContainerdSocket(this.socket)} closed the event stream`,
+      ExitCode.engine,
+    );
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+
+  #metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set("containerd-namespace", this.namespace);
+    return metadata;
+  }
+
+  #unary<Request, Response>(
+    method: MethodDefinition<Request, Response>,
+    request: Request,
+    action: string,
+  ): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      this.#client.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        this.#metadata(),
+        { deadline: Date.now() + this.#timeoutMs },
+        (error, value) => {
+          if (error) reject(containerdError(this.socket, action, error));
+          else if (value === undefined) reject(containerdError(this.socket, action, "no answer"));
+          else resolve(value);
+        },
+      );
+    });
+  }
+}

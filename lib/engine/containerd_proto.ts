@@ -1,0 +1,230 @@
+/**
+ * The part of containerd's gRPC API veryfreshpod uses, as a protobufjs JSON
+ * descriptor embedded in the source: the program is compiled into one binary
+ * and must not read .proto files at run time. Field numbers follow
+ * containerd's `api/` protos (1.x and 2.x share the wire format); messages
+ * are cut down to the fields read here, which protobuf allows. Field names
+ * are written in camelCase: protobufjs's JSON form takes them as the names of
+ * the JavaScript properties (the wire format only knows the numbers).
+ */
+import type { MessageTypeDefinition, MethodDefinition } from "@grpc/proto-loader";
+import { fromJSON } from "@grpc/proto-loader";
+
+const string = (id: number) => ({ type: "string", id });
+const stringMap = (id: number) => ({ keyType: "string", type: "string", id });
+const repeatedString = (id: number) => ({ rule: "repeated", type: "string", id });
+
+const DESCRIPTOR = {
+  nested: {
+    google: {
+      nested: {
+        protobuf: {
+          nested: {
+            Timestamp: {
+              fields: { seconds: { type: "int64", id: 1 }, nanos: { type: "int32", id: 2 } },
+            },
+            Any: { fields: { typeUrl: string(1), value: { type: "bytes", id: 2 } } },
+            Empty: { fields: {} },
+          },
+        },
+      },
+    },
+    containerd: {
+      nested: {
+        types: {
+          nested: {
+            Descriptor: {
+              fields: {
+                mediaType: string(1),
+                digest: string(2),
+                size: { type: "int64", id: 3 },
+                annotations: stringMap(5),
+              },
+            },
+          },
+        },
+        services: {
+          nested: {
+            images: {
+              nested: {
+                v1: {
+                  nested: {
+                    Images: {
+                      methods: {
+                        Get: { requestType: "GetImageRequest", responseType: "GetImageResponse" },
+                        List: {
+                          requestType: "ListImagesRequest",
+                          responseType: "ListImagesResponse",
+                        },
+                      },
+                    },
+                    Image: {
+                      fields: {
+                        name: string(1),
+                        labels: stringMap(2),
+                        target: { type: "containerd.types.Descriptor", id: 3 },
+                        createdAt: { type: "google.protobuf.Timestamp", id: 7 },
+                        updatedAt: { type: "google.protobuf.Timestamp", id: 8 },
+                      },
+                    },
+                    GetImageRequest: { fields: { name: string(1) } },
+                    GetImageResponse: { fields: { image: { type: "Image", id: 1 } } },
+                    ListImagesRequest: { fields: { filters: repeatedString(1) } },
+                    ListImagesResponse: {
+                      fields: { images: { rule: "repeated", type: "Image", id: 1 } },
+                    },
+                    // Event payloads (api/events/image.proto), published on /images/*.
+                    ImageCreate: { fields: { name: string(1), labels: stringMap(2) } },
+                    ImageUpdate: { fields: { name: string(1), labels: stringMap(2) } },
+                    ImageDelete: { fields: { name: string(1) } },
+                  },
+                },
+              },
+            },
+            events: {
+              nested: {
+                v1: {
+                  nested: {
+                    Events: {
+                      methods: {
+                        Subscribe: {
+                          requestType: "SubscribeRequest",
+                          responseType: "Envelope",
+                          responseStream: true,
+                        },
+                      },
+                    },
+                    SubscribeRequest: { fields: { filters: repeatedString(1) } },
+                    Envelope: {
+                      fields: {
+                        timestamp: { type: "google.protobuf.Timestamp", id: 1 },
+                        namespace: string(2),
+                        topic: string(3),
+                        event: { type: "google.protobuf.Any", id: 4 },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            version: {
+              nested: {
+                v1: {
+                  nested: {
+                    Version: {
+                      methods: {
+                        Version: {
+                          requestType: "google.protobuf.Empty",
+                          responseType: "VersionResponse",
+                        },
+                      },
+                    },
+                    VersionResponse: { fields: { version: string(1), revision: string(2) } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+// Decoded shapes, with the loader options below: int64 as string, every
+// field present (empty, or null for a message, when unset).
+
+export interface DescriptorMessage {
+  mediaType: string;
+  digest: string;
+  size: string;
+  annotations: Record<string, string>;
+}
+
+export interface ImageMessage {
+  name: string;
+  labels: Record<string, string>;
+  /** Absent only when the daemon sends none, which it never should. */
+  target: DescriptorMessage | null;
+}
+
+export interface AnyMessage {
+  typeUrl: string;
+  value: Uint8Array;
+}
+
+export interface EnvelopeMessage {
+  namespace: string;
+  topic: string;
+  event: AnyMessage | null;
+}
+
+export interface VersionMessage {
+  version: string;
+  revision: string;
+}
+
+const definition = fromJSON(DESCRIPTOR as Parameters<typeof fromJSON>[0], {
+  longs: String,
+  defaults: true,
+  arrays: true,
+  objects: true,
+  oneofs: false,
+});
+
+function method<Request, Response>(service: string, name: string) {
+  const found = definition[service]?.[name as never] as unknown;
+  if (found === undefined) throw new Error(`containerd_proto: no method ${service}/${name}`);
+  return found as MethodDefinition<Request, Response>;
+}
+
+export const ImagesList = method<{ filters: string[] }, { images: ImageMessage[] }>(
+  "containerd.services.images.v1.Images",
+  "List",
+);
+export const ImagesGet = method<{ name: string }, { image: ImageMessage | null }>(
+  "containerd.services.images.v1.Images",
+  "Get",
+);
+export const EventsSubscribe = method<{ filters: string[] }, EnvelopeMessage>(
+  "containerd.services.events.v1.Events",
+  "Subscribe",
+);
+export const VersionVersion = method<Record<string, never>, VersionMessage>(
+  "containerd.services.version.v1.Version",
+  "Version",
+);
+
+/** The image event payloads, by the full name `Any.type_url` carries. */
+const IMAGE_EVENT_TYPES = [
+  "containerd.services.images.v1.ImageCreate",
+  "containerd.services.images.v1.ImageUpdate",
+  "containerd.services.images.v1.ImageDelete",
+];
+
+/**
+ * The image name an image event payload carries, or undefined for another
+ * payload or one that does not decode. `type_url` may have a `host/` prefix.
+ */
+export function imageEventName(any: AnyMessage | null): string | undefined {
+  if (any === null) return undefined;
+  const typeName = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
+  if (!IMAGE_EVENT_TYPES.includes(typeName)) return undefined;
+  const type = definition[typeName] as MessageTypeDefinition<object, { name?: string }> | undefined;
+  try {
+    const name = type?.deserialize(any.value as never).name;
+    return typeof name === "string" && name !== "" ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Encodes an image event payload; tests use it to build envelopes. */
+export function encodeImageEvent(typeName: string, name: string): Uint8Array {
+  const type = definition[typeName] as MessageTypeDefinition<object, object> | undefined;
+  if (type === undefined) throw new Error(`containerd_proto: no message ${typeName}`);
+  return type.serialize({ name });
+}
+
+/** The method and message definitions, for tests that play the server. */
+export const packageDefinition = definition;
