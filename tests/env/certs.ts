@@ -23,7 +23,15 @@ async function openssl(args: string[]): Promise<void> {
 }
 
 async function ecKey(keyFile: string): Promise<void> {
-  await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile]);
+  await openssl([
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    keyFile,
+  ]);
 }
 
 /** A self-signed CA in `dir`. */

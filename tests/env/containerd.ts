@@ -22,7 +22,9 @@ export async function startContainerd(
   const dir = makeDir(name);
   const socket = `${dir}/containerd.sock`;
   // Snapshotters that need kernel modules or special file systems only add noise.
-  const disabled = ["aufs", "btrfs", "devmapper", "zfs"].map((s) => `io.containerd.snapshotter.v1.${s}`);
+  const disabled = ["aufs", "btrfs", "devmapper", "zfs"].map((s) =>
+    `io.containerd.snapshotter.v1.${s}`
+  );
   if (!options.cri) disabled.push("io.containerd.grpc.v1.cri");
   const config = `
 version = 2

@@ -14,14 +14,7 @@
 import { makeCA, makeServingCert, makeSigningKey } from "./certs.ts";
 import { startEtcd } from "./etcd.ts";
 import { controlPlaneBinary } from "./paths.ts";
-import {
-  type Daemon,
-  freePort,
-  makeDir,
-  spawnDaemon,
-  stopDaemon,
-  waitReady,
-} from "./process.ts";
+import { type Daemon, freePort, makeDir, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
 export interface KubeResponse {
   readonly status: number;
@@ -56,14 +49,18 @@ const apiServerTimeoutMs = 180_000;
 
 function kubeconfigText(server: string, caFile: string, user: string, token: string): string {
   // JSON is YAML, and every kubeconfig loader reads it.
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "test", cluster: { server, "certificate-authority": caFile } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: "test", context: { cluster: "test", user } }],
-    "current-context": "test",
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "test", cluster: { server, "certificate-authority": caFile } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: "test", context: { cluster: "test", user } }],
+      "current-context": "test",
+    },
+    null,
+    2,
+  );
 }
 
 async function httpsReady(url: string, caCert: string, token?: string): Promise<boolean> {
@@ -140,7 +137,12 @@ async function start(): Promise<Kubernetes> {
     "kube-controller-manager",
     controlPlaneBinary("kube-controller-manager"),
     [
-      ...["--kubeconfig", controllerKubeconfig, "--authentication-kubeconfig", controllerKubeconfig],
+      ...[
+        "--kubeconfig",
+        controllerKubeconfig,
+        "--authentication-kubeconfig",
+        controllerKubeconfig,
+      ],
       ...["--authorization-kubeconfig", controllerKubeconfig, "--leader-elect=false"],
       ...["--bind-address", "127.0.0.1", "--secure-port", String(controllerPort)],
       ...["--tls-cert-file", controllerCert.certFile],

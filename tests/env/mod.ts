@@ -33,7 +33,12 @@
 
 export { type Containerd, containerd } from "./containerd.ts";
 export { type Docker, docker, unixHttpClient } from "./dockerd.ts";
-export { type KubeResponse, type Kubernetes, kubernetes, serviceAccountToken } from "./controlplane.ts";
+export {
+  type KubeResponse,
+  type Kubernetes,
+  kubernetes,
+  serviceAccountToken,
+} from "./controlplane.ts";
 export { type Registry, registry } from "./registry.ts";
 export {
   imageId,

@@ -17,7 +17,9 @@ export function kubernetesVersion(): string {
   const goMod = Deno.readTextFileSync(`${controlPlaneModule}go.mod`);
   // Matches both `require k8s.io/kubernetes v1.x.y` and a line inside a `require (` block.
   const match = goMod.match(/^\s*(?:require\s+)?k8s\.io\/kubernetes\s+(v\d+\.\d+\.\d+\S*)/m);
-  if (!match?.[1]) throw new Error(`no k8s.io/kubernetes requirement in ${controlPlaneModule}go.mod`);
+  if (!match?.[1]) {
+    throw new Error(`no k8s.io/kubernetes requirement in ${controlPlaneModule}go.mod`);
+  }
   return match[1];
 }
 
@@ -25,7 +27,9 @@ function cacheHome(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
   if (xdg) return xdg;
   const home = Deno.env.get("HOME");
-  if (!home) throw new Error("neither XDG_CACHE_HOME nor HOME is set: no place for the build cache");
+  if (!home) {
+    throw new Error("neither XDG_CACHE_HOME nor HOME is set: no place for the build cache");
+  }
   return `${home}/.cache`;
 }
 

@@ -64,7 +64,9 @@ function fail(message: string): never {
 
 async function sh(command: string, args: string[], env?: Record<string, string>): Promise<void> {
   const status = await new Deno.Command(command, { args, env, stdin: "null" }).spawn().status;
-  if (!status.success) fail(`\`${command} ${args.join(" ")}\` failed with exit code ${status.code}`);
+  if (!status.success) {
+    fail(`\`${command} ${args.join(" ")}\` failed with exit code ${status.code}`);
+  }
 }
 
 const isRoot = Deno.uid() === 0;
@@ -89,7 +91,9 @@ if (problems.length > 0) fail(problems.join("; and "));
 
 if (missing.length > 0 && aptGet) {
   const packages = [...new Set(missing.map((r) => r.pkg))];
-  console.log(`Installing ${packages.join(" ")} (missing: ${missing.map((r) => r.what).join(", ")})`);
+  console.log(
+    `Installing ${packages.join(" ")} (missing: ${missing.map((r) => r.what).join(", ")})`,
+  );
   // needrestart (Ubuntu, some Debian images) would otherwise ask which services to restart.
   const env = { DEBIAN_FRONTEND: "noninteractive", NEEDRESTART_MODE: "l" };
   await sh(aptGet, ["update"], env);
