@@ -85,6 +85,22 @@ export function containerdError(socket: string, action: string, error: unknown):
   return new UserError(`${where} failed ${action}: ${details}`, ExitCode.engine, options);
 }
 
+/**
+ * A broken event stream: a connection cause when one is recognised (the
+ * socket is gone), else the daemon's own words.
+ */
+function streamError(socket: string, error: unknown): UserError {
+  const details = isServiceError(error) ? error.details : String(error);
+  if (CAUSES.some((cause) => cause.pattern.test(details))) {
+    return containerdError(socket, "Events/Subscribe", error);
+  }
+  return new UserError(
+    `Lost the event stream of ${describeContainerdSocket(socket)}: ${details}`,
+    ExitCode.engine,
+    { cause: error },
+  );
+}
+
 /** A gRPC connection to one containerd, for one namespace. Call `close()` when done. */
 export class ContainerdClient {
   readonly socket: string;
@@ -142,7 +158,7 @@ export class ContainerdClient {
       for await (const envelope of call) yield envelope as EnvelopeMessage;
     } catch (error) {
       if (signal.aborted) return;
-      throw containerdError(this.socket, "Events/Subscribe", error);
+      throw streamError(this.socket, error);
     } finally {
       signal.removeEventListener("abort", cancel);
       // Ends the call when the consumer stops early.

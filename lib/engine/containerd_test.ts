@@ -1,0 +1,243 @@
+import * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { ExitCode, UserError } from "../errors.ts";
+import { ContainerdEngine, imageEventFilter, snapshotFromContainerdImages } from "./containerd.ts";
+import { ContainerdClient, containerdError } from "./containerd_client.ts";
+import { encodeImageEvent, type EnvelopeMessage, imageEventName } from "./containerd_proto.ts";
+import type { EngineEvent } from "./engine.ts";
+import { fakeContainerd, image } from "./fake_containerd_test.ts";
+
+const A = "sha256:" + "a".repeat(64);
+const B = "sha256:" + "b".repeat(64);
+const CONFIG = "sha256:" + "c".repeat(64);
+
+Deno.test("snapshot keeps tagged names only; fromRegistry needs a repo digest of the same target", () => {
+  const snapshot = snapshotFromContainerdImages([
+    // Imported: a tag and the CRI plugin's ID ref.
+    image("docker.io/library/app:v1", A),
+    image(CONFIG, A),
+    // Pulled through CRI: the tag plus a repo digest of the same target.
+    image("docker.io/library/nginx:1.27", B),
+    image(`docker.io/library/nginx@${B}`, B),
+    // A repo digest left from an earlier pull, while the tag moved on: local now.
+    image("registry.local/team/api:dev", A),
+    image(`registry.local/team/api@${B}`, B),
+    // Names that are not tags.
+    image("docker.io/library/tagless", A),
+    image("Not A Reference", A),
+    image("docker.io/library/no-target:1", ""),
+    { name: "docker.io/library/null-target:1", labels: {}, target: null },
+    // ctr can store unnormalised names; they are normalised like any reference.
+    image("short:v2", B),
+  ]);
+  assert.deepEqual(
+    snapshot,
+    new Map([
+      ["docker.io/library/app:v1", { id: A, fromRegistry: false }],
+      ["docker.io/library/nginx:1.27", { id: B, fromRegistry: true }],
+      ["registry.local/team/api:dev", { id: A, fromRegistry: false }],
+      ["docker.io/library/short:v2", { id: B, fromRegistry: false }],
+    ]),
+  );
+});
+
+Deno.test("the event filter ANDs topic and namespace in one filter", () => {
+  assert.equal(imageEventFilter("k8s.io"), 'topic~="/images/",namespace=="k8s.io"');
+});
+
+Deno.test("image event payloads decode to the image name", () => {
+  const value = encodeImageEvent("containerd.services.images.v1.ImageUpdate", "docker.io/x/y:z");
+  assert.equal(
+    imageEventName({ typeUrl: "containerd.services.images.v1.ImageUpdate", value }),
+    "docker.io/x/y:z",
+  );
+  // A type URL with a host prefix is accepted as well.
+  assert.equal(
+    imageEventName({
+      typeUrl: "types.containerd.io/containerd.services.images.v1.ImageUpdate",
+      value,
+    }),
+    "docker.io/x/y:z",
+  );
+  assert.equal(imageEventName({ typeUrl: "containerd.events.TaskStart", value }), undefined);
+  assert.equal(
+    imageEventName({
+      typeUrl: "containerd.services.images.v1.ImageDelete",
+      value: Uint8Array.of(0xff, 0xff),
+    }),
+    undefined,
+  );
+  assert.equal(imageEventName(null), undefined);
+});
+
+function serviceError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(`${code} ${details}`), {
+    code,
+    details,
+    metadata: new grpc.Metadata(),
+  });
+}
+
+Deno.test("error mapping names the cause and the fix", () => {
+  const socket = "/run/containerd/containerd.sock";
+  const unavailable = (errno: string) =>
+    containerdError(
+      socket,
+      "Version",
+      serviceError(
+        grpc.status.UNAVAILABLE,
+        `No connection established. Last error: connect ${errno} ${socket}`,
+      ),
+    ).message;
+  assert.equal(
+    unavailable("ENOENT"),
+    `Cannot connect to the containerd socket "${socket}": no such file; start containerd or pass ` +
+      "--containerd-socket (k3s: /run/k3s/containerd/containerd.sock)",
+  );
+  assert.equal(
+    unavailable("EACCES"),
+    `Cannot connect to the containerd socket "${socket}": permission denied; run veryfreshpod as root`,
+  );
+  assert.match(unavailable("ECONNREFUSED"), /: connection refused; the file is not a socket/);
+  assert.match(unavailable("EPROTO"), /: No connection .* EPROTO .*; is it a containerd socket\?$/);
+  const deadline = containerdError(
+    socket,
+    "Images/List",
+    serviceError(grpc.status.DEADLINE_EXCEEDED, "x"),
+  );
+  assert.match(deadline.message, /did not answer Images\/List in time; is containerd hung\?$/);
+  assert.equal(deadline.exitCode, ExitCode.engine);
+  assert.match(
+    containerdError(socket, "Version", serviceError(grpc.status.UNIMPLEMENTED, "x")).message,
+    /does not implement Version; is it a containerd socket\?$/,
+  );
+  assert.match(
+    containerdError(socket, "Images/List", serviceError(grpc.status.INTERNAL, "boom")).message,
+    /^the containerd socket ".*" failed Images\/List: boom$/,
+  );
+});
+
+Deno.test("a missing socket and a file that is not a socket", async () => {
+  const directory = await Deno.makeTempDir();
+  const plain = `${directory}/plain.sock`;
+  await Deno.writeTextFile(plain, "");
+  const cases: Array<[string, RegExp]> = [
+    [`${directory}/missing.sock`, /: no such file; start containerd or pass --containerd-socket/],
+    [plain, /: connection refused; the file is not a socket/],
+  ];
+  try {
+    for (const [socket, pattern] of cases) {
+      const engine = ContainerdEngine.create({ socket });
+      try {
+        await assert.rejects(() => engine.connect(), (error: unknown) => {
+          assert.ok(error instanceof UserError);
+          assert.match(error.message, /^Cannot connect to the containerd socket "/);
+          assert.match(error.message, pattern);
+          return true;
+        });
+      } finally {
+        engine.close();
+      }
+    }
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("calls carry the namespace; Get answers undefined for an unknown name", async () => {
+  await using fake = await fakeContainerd();
+  fake.state.images.push(image("docker.io/library/app:v1", A), image(CONFIG, A));
+  const engine = ContainerdEngine.create({ socket: fake.socket, namespace: "moby" });
+  try {
+    assert.equal(engine.description, `containerd unix://${fake.socket} namespace moby`);
+    await engine.connect();
+    assert.deepEqual(
+      await engine.snapshot(),
+      new Map([["docker.io/library/app:v1", { id: A, fromRegistry: false }]]),
+    );
+    assert.equal((await engine.client.getImage("docker.io/library/app:v1"))?.target?.digest, A);
+    assert.equal(await engine.client.getImage("docker.io/library/none:v1"), undefined);
+    assert.deepEqual(fake.state.namespaces, ["moby", "moby", "moby", "moby"]);
+  } finally {
+    engine.close();
+  }
+});
+
+function envelope(namespace: string, topic: string, name: string): EnvelopeMessage {
+  const typeName = `containerd.services.images.v1.Image${topic.slice(8, 9).toUpperCase()}${
+    topic.slice(9)
+  }`;
+  return {
+    namespace,
+    topic,
+    event: { typeUrl: typeName, value: encodeImageEvent(typeName, name) },
+  };
+}
+
+async function subscriber(fake: Awaited<ReturnType<typeof fakeContainerd>>) {
+  while (fake.state.subscribers.length === 0) await new Promise((r) => setTimeout(r, 5));
+  return fake.state.subscribers[0]!;
+}
+
+Deno.test("image events: decoded, other namespaces dropped, abort ends cleanly", async () => {
+  await using fake = await fakeContainerd();
+  const engine = ContainerdEngine.create({ socket: fake.socket });
+  const abort = new AbortController();
+  const iterator = engine.imageEvents(abort.signal)[Symbol.asyncIterator]();
+  try {
+    const first = iterator.next();
+    const call = await subscriber(fake);
+    assert.deepEqual(fake.state.filters, [['topic~="/images/",namespace=="k8s.io"']]);
+    call.write(envelope("moby", "/images/create", "docker.io/library/other:1"));
+    call.write(envelope("k8s.io", "/images/create", "docker.io/library/app:v1"));
+    call.write(envelope("k8s.io", "/images/delete", "docker.io/library/app:v0"));
+    assert.deepEqual((await first).value, {
+      action: "create",
+      subject: "docker.io/library/app:v1",
+    });
+    assert.deepEqual(
+      (await iterator.next()).value,
+      {
+        action: "delete",
+        subject: "docker.io/library/app:v0",
+      } satisfies EngineEvent,
+    );
+    const pending = iterator.next();
+    abort.abort();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+  } finally {
+    engine.close();
+  }
+});
+
+Deno.test("image events: the daemon ending the stream or failing it is an error", async () => {
+  for (const end of ["end", "error"] as const) {
+    await using fake = await fakeContainerd();
+    const engine = ContainerdEngine.create({ socket: fake.socket });
+    try {
+      const pending = engine.imageEvents(new AbortController().signal)[Symbol.asyncIterator]()
+        .next();
+      const call = await subscriber(fake);
+      if (end === "end") call.end();
+      else call.emit("error", { code: grpc.status.UNAVAILABLE, details: "shutting down" });
+      await assert.rejects(pending, (error: unknown) => {
+        assert.ok(error instanceof UserError, String(error));
+        assert.match(
+          error.message,
+          end === "end"
+            ? /^the containerd socket ".*" closed the event stream$/
+            : /^Lost the event stream of the containerd socket ".*": shutting down$/,
+        );
+        return true;
+      });
+    } finally {
+      engine.close();
+    }
+  }
+});
+
+Deno.test("a client can be made directly", () => {
+  const client = new ContainerdClient("/nonexistent.sock", "k8s.io", { timeoutMs: 10 });
+  assert.equal(client.namespace, "k8s.io");
+  client.close();
+});
