@@ -1,0 +1,91 @@
+/**
+ * Imports a root filesystem into the Docker Engine as an image, the way
+ * `docker import` does: `POST /images/create?fromSrc=-` with the tarball as
+ * the body and `changes` setting the entrypoint. The image never leaves the
+ * node, which is why the manifest uses it with `imagePullPolicy: Never`.
+ */
+import { ExitCode, UserError } from "../errors.ts";
+import { InvalidReferenceError, parseReference } from "../image_ref.ts";
+import { describeDockerHost, type DockerClient, responseError } from "../engine/docker_client.ts";
+import type { Rootfs } from "./rootfs.ts";
+
+/** `repo` and `tag` of a reference to import as; digests cannot be given to an import. */
+export function splitForImport(reference: string): { repo: string; tag: string } {
+  let tag: string | undefined;
+  try {
+    const parsed = parseReference(reference);
+    if (parsed.digest !== undefined) throw new InvalidReferenceError(reference, "has a digest");
+    tag = parsed.tag;
+  } catch (error) {
+    if (!(error instanceof InvalidReferenceError)) throw error;
+    throw new UserError(
+      `Cannot name the image "${reference}": ${error.reason}; use a name:tag reference`,
+      ExitCode.usage,
+    );
+  }
+  const repo = tag === undefined ? reference : reference.slice(0, -(tag.length + 1));
+  return { repo, tag: tag ?? "latest" };
+}
+
+/** The Dockerfile-style instructions the import applies (`changes`). */
+export function importChanges(rootfs: Rootfs, labels: Record<string, string> = {}): string[] {
+  return [
+    `ENTRYPOINT ${JSON.stringify([rootfs.entrypoint])}`,
+    ...rootfs.env.map((setting) => `ENV ${setting}`),
+    ...Object.entries(labels).map(([key, value]) =>
+      `LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`
+    ),
+  ];
+}
+
+/**
+ * Imports `rootfs` as `reference`; resolves to the image ID. The daemon
+ * answers 200 and then reports failures inside its progress stream, so the
+ * stream is read to the end and an `error` line becomes a UserError.
+ */
+export async function importImage(
+  client: DockerClient,
+  rootfs: Rootfs,
+  reference: string,
+  labels: Record<string, string> = {},
+): Promise<string> {
+  const { repo, tag } = splitForImport(reference);
+  if (client.apiVersion === undefined) await client.negotiate();
+  const query = new URLSearchParams({ fromSrc: "-", repo, tag });
+  for (const change of importChanges(rootfs, labels)) query.append("changes", change);
+  const path = `/images/create?${query}`;
+  const response = await client.request("POST", path, {
+    body: rootfs.tar,
+    headers: { "content-type": "application/x-tar" },
+    signal: AbortSignal.timeout(300_000),
+  });
+  if (!response.ok) throw await responseError(client.host, "POST", "/images/create", response);
+  const text = await response.text();
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === "") continue;
+    let message: { error?: unknown; errorDetail?: { message?: unknown } };
+    try {
+      message = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const error = message.errorDetail?.message ?? message.error;
+    if (typeof error === "string" && error !== "") {
+      throw new UserError(
+        `${describeDockerHost(client.host)} could not import the image ${reference}: ${error}`,
+        ExitCode.engine,
+      );
+    }
+  }
+  const inspected = await client.json(`/images/${encodeURIComponent(reference)}/json`) as {
+    Id?: unknown;
+  };
+  if (typeof inspected.Id !== "string") {
+    throw new UserError(
+      `${describeDockerHost(client.host)} imported ${reference} but does not show it; ` +
+        "check the daemon's log",
+      ExitCode.engine,
+    );
+  }
+  return inspected.Id;
+}

@@ -1,0 +1,101 @@
+/**
+ * The root filesystem of veryfreshpod's own image: its executable, the ELF
+ * interpreter and shared libraries that executable needs (found on this
+ * host), an empty /tmp, and the two /etc files libc looks at. Nothing else:
+ * no shell, no package manager, nothing to patch.
+ */
+import { type Closure, normalise, resolveClosure } from "./libraries.ts";
+import { MACHINES } from "./elf.ts";
+import { type TarEntry, writeTar } from "./tar.ts";
+
+/** Where the executable goes in the image; the image's entrypoint. */
+export const IMAGE_BIN_DIR = "/usr/local/bin";
+
+/** A root filesystem ready to import. */
+export interface Rootfs {
+  /** The tar archive. */
+  readonly tar: Uint8Array<ArrayBuffer>;
+  /** The absolute path of the executable in the image. */
+  readonly entrypoint: string;
+  /** `KEY=value` settings the image needs (the library directories). */
+  readonly env: string[];
+  /** Kubernetes' name for the executable's architecture (`amd64`, `arm64`), when known. */
+  readonly architecture: string | undefined;
+  /** Every file's path in the image, for messages and tests. */
+  readonly files: string[];
+}
+
+/** What to build from. */
+export interface RootfsOptions {
+  /** The executable's path on this host. */
+  readonly executable: string;
+  /**
+   * Its name in the image; `veryfreshpod` by default. (Programs like busybox
+   * choose what to do by their own name.)
+   */
+  readonly name?: string;
+  /** Prefix of every host path, for tests. */
+  readonly root?: string;
+}
+
+/** Builds the root filesystem for `options.executable`. */
+export function buildRootfs(options: RootfsOptions): Rootfs {
+  const closure = resolveClosure(options.executable, { root: options.root });
+  return rootfsFromClosure(closure, options.name ?? "veryfreshpod");
+}
+
+/** The archive for a resolved closure. */
+export function rootfsFromClosure(closure: Closure, name: string): Rootfs {
+  const entrypoint = `${IMAGE_BIN_DIR}/${name}`;
+  const files = new Map<string, Uint8Array>();
+  files.set(entrypoint, closure.executable.bytes);
+  if (closure.interpreter) {
+    files.set(normalise(closure.interpreter.path), closure.interpreter.bytes);
+  }
+  for (const library of closure.libraries) files.set(normalise(library.path), library.bytes);
+
+  const directories = new Set<string>(["/tmp", "/etc"]);
+  for (const path of files.keys()) {
+    for (let dir = parent(path); dir !== "/"; dir = parent(dir)) directories.add(dir);
+  }
+  const entries: TarEntry[] = [...directories].sort().map((path) => ({
+    path,
+    type: "directory",
+    // /tmp is shared scratch space, sticky like on any Linux system.
+    mode: path === "/tmp" ? 0o1777 : 0o755,
+  }));
+  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    entries.push({ path, type: "file", mode: 0o755, bytes });
+  }
+  // getpwuid() and friends read these; without them some libraries log errors.
+  entries.push(
+    {
+      path: "/etc/passwd",
+      type: "file",
+      mode: 0o644,
+      bytes: text(
+        "root:x:0:0:root:/tmp:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n",
+      ),
+    },
+    { path: "/etc/group", type: "file", mode: 0o644, bytes: text("root:x:0:\nnogroup:x:65534:\n") },
+  );
+
+  // The image has no ld.so.cache: point the loader at exactly the directories the libraries are in.
+  const libraryDirs = [...new Set(closure.libraries.map((lib) => parent(normalise(lib.path))))];
+  return {
+    tar: writeTar(entries),
+    entrypoint,
+    env: libraryDirs.length > 0 ? [`LD_LIBRARY_PATH=${libraryDirs.join(":")}`] : [],
+    architecture: MACHINES[closure.elf.machine]?.goarch,
+    files: entries.filter((e) => e.type === "file").map((e) => e.path),
+  };
+}
+
+function parent(path: string): string {
+  const at = path.lastIndexOf("/");
+  return at <= 0 ? "/" : path.slice(0, at);
+}
+
+function text(value: string): Uint8Array {
+  return new TextEncoder().encode(value);
+}
