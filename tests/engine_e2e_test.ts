@@ -1,0 +1,223 @@
+/**
+ * DockerEngine and ContainerdEngine against the real daemons of the test
+ * environment (tests/env): what the snapshot says, that events arrive for
+ * the changes veryfreshpod cares about, and that the streams end on abort.
+ */
+
+import assert from "node:assert/strict";
+import { ContainerdEngine } from "../lib/engine/containerd.ts";
+import {
+  compareApiVersions,
+  NEWEST_API_VERSION,
+  OLDEST_API_VERSION,
+} from "../lib/engine/docker_client.ts";
+import { DockerEngine } from "../lib/engine/docker.ts";
+import type { Engine, EngineEvent, ImageSnapshot } from "../lib/engine/engine.ts";
+import {
+  containerd,
+  docker,
+  e2eTest,
+  importIntoContainerd,
+  loadImage,
+  makeImage,
+  pushToRegistry,
+  saveImage,
+} from "./env/mod.ts";
+
+/** A repository name no other test uses. */
+function unique(prefix: string): string {
+  return `vfp-engine/${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * An event stream being read in the background, with a way to wait for an
+ * event that matches. Events are kept, so none is lost between waits.
+ */
+class EventTap {
+  readonly events: EngineEvent[] = [];
+  readonly #abort = new AbortController();
+  readonly done: Promise<void>;
+  #wake = () => {};
+
+  constructor(engine: Engine) {
+    this.done = (async () => {
+      for await (const event of engine.imageEvents(this.#abort.signal)) {
+        this.events.push(event);
+        this.#wake();
+      }
+    })();
+    // Surfaced by `stop()` or `waitFor()`; never an unhandled rejection.
+    this.done.catch(() => {});
+  }
+
+  /** The first event from index `from` on that matches, within `timeoutMs`. */
+  async waitFor(
+    what: string,
+    match: (event: EngineEvent) => boolean,
+    from = 0,
+    timeoutMs = 15_000,
+  ): Promise<EngineEvent> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const found = this.events.slice(from).find(match);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`no event for ${what}; got ${JSON.stringify(this.events)}`);
+      }
+      const woken = new Promise<void>((resolve) => this.#wake = resolve);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, left));
+      const failed = this.done.then(() => {
+        throw new Error(`the event stream ended while waiting for ${what}`);
+      });
+      try {
+        await Promise.race([woken, timeout, failed]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /**
+   * Makes changes with `poke` until an event shows that the subscription is
+   * live: the engines give no signal when it is, and a change made before
+   * that would be missed (the controller covers that gap with its periodic
+   * re-read).
+   */
+  async live(poke: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; attempt < 50 && this.events.length === 0; attempt++) {
+      await poke();
+      await this.waitFor("the first event", () => true, 0, 300).catch(() => {});
+    }
+    assert.ok(this.events.length > 0, "the event stream never delivered an event");
+  }
+
+  /** Aborts the stream; resolves when it has ended, which must be without an error. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.done;
+  }
+}
+
+function keysAdded(before: ImageSnapshot, after: ImageSnapshot): string[] {
+  return [...after.keys()].filter((key) => !before.has(key)).sort();
+}
+
+e2eTest("docker: connect negotiates an API version both sides speak", async () => {
+  const engine = DockerEngine.create({ host: (await docker()).host });
+  try {
+    await engine.connect();
+    const version = engine.client.apiVersion ?? "";
+    assert.ok(compareApiVersions(version, OLDEST_API_VERSION) >= 0, version);
+    assert.ok(compareApiVersions(version, NEWEST_API_VERSION) <= 0, version);
+  } finally {
+    engine.close();
+  }
+});
+
+e2eTest("docker: the snapshot lists tagged images; fromRegistry follows repo digests", async () => {
+  const repository = unique("snap");
+  const id = await makeImage(`${repository}:v1`);
+  const remote = await pushToRegistry(`${repository}:v1`);
+  const engine = DockerEngine.create({ host: (await docker()).host });
+  try {
+    const snapshot = await engine.snapshot();
+    assert.deepEqual(snapshot.get(`docker.io/${repository}:v1`), { id, fromRegistry: false });
+    // The pushed name has a repo digest now; the local name still cannot be pulled.
+    assert.deepEqual(snapshot.get(remote), { id, fromRegistry: true });
+    for (const key of snapshot.keys()) assert.match(key, /^[^/]+\/.+:[\w][\w.-]*$/);
+  } finally {
+    engine.close();
+  }
+});
+
+e2eTest(
+  "docker: a tag sends an event and shows in the next snapshot; abort ends the stream",
+  async () => {
+    const daemon = await docker();
+    const repository = unique("tag");
+    const id = await makeImage(`${repository}:v1`);
+    const engine = DockerEngine.create({ host: daemon.host });
+    const tap = new EventTap(engine);
+    try {
+      let probe = 0;
+      await tap.live(() =>
+        daemon.run(["tag", `${repository}:v1`, `${repository}:probe${probe++}`]).then(() => {})
+      );
+      const before = await engine.snapshot();
+      const from = tap.events.length;
+      await daemon.run(["tag", `${repository}:v1`, `${repository}:v2`]);
+      const event = await tap.waitFor(
+        "docker tag",
+        (e) => e.subject.includes(`${repository}:v2`),
+        from,
+      );
+      assert.equal(event.action, "tag");
+      const after = await engine.snapshot();
+      assert.deepEqual(keysAdded(before, after), [`docker.io/${repository}:v2`]);
+      assert.equal(after.get(`docker.io/${repository}:v2`)?.id, id);
+
+      // A load names no tags; its event still arrives.
+      const tarball = await saveImage(`${repository}:v2`);
+      const loadFrom = tap.events.length;
+      await loadImage(tarball);
+      await tap.waitFor("docker load", (e) => e.action === "load", loadFrom);
+
+      const stopped = Date.now();
+      await tap.stop();
+      assert.ok(Date.now() - stopped < 5_000, "the stream ended promptly");
+    } finally {
+      await tap.stop().catch(() => {});
+      engine.close();
+    }
+  },
+);
+
+e2eTest("containerd: an imported image is in the snapshot, tagged names only", async () => {
+  const ctr = await containerd();
+  const repository = unique("ctr");
+  await makeImage(`${repository}:v1`);
+  const [name] = await importIntoContainerd(`${repository}:v1`);
+  assert.equal(name, `docker.io/${repository}:v1`);
+  const listing = await ctr.ctr(["images", "ls"]);
+  const digest = listing.split("\n").find((line) => line.startsWith(`${name} `))?.split(/\s+/)[2];
+  const engine = ContainerdEngine.create({ socket: ctr.socket, namespace: ctr.namespace });
+  try {
+    await engine.connect();
+    const snapshot = await engine.snapshot();
+    assert.deepEqual(snapshot.get(name), { id: digest, fromRegistry: false });
+    for (const key of snapshot.keys()) assert.doesNotMatch(key, /sha256|@/);
+  } finally {
+    engine.close();
+  }
+});
+
+e2eTest("containerd: an import sends an event; abort ends the stream", async () => {
+  const ctr = await containerd();
+  const repository = unique("ctr-event");
+  await makeImage(`${repository}:v1`);
+  const [first] = await importIntoContainerd(`${repository}:v1`);
+  const engine = ContainerdEngine.create({ socket: ctr.socket, namespace: ctr.namespace });
+  const tap = new EventTap(engine);
+  try {
+    let probe = 0;
+    await tap.live(() =>
+      ctr.ctr(["images", "label", first ?? "", `probe=${probe++}`]).then(() => {})
+    );
+    const before = await engine.snapshot();
+    const from = tap.events.length;
+    await makeImage(`${repository}:v2`);
+    const [second] = await importIntoContainerd(`${repository}:v2`);
+    const event = await tap.waitFor("ctr import", (e) => e.subject === second, from);
+    assert.match(event.action, /^(create|update)$/);
+    assert.deepEqual(keysAdded(before, await engine.snapshot()), [`docker.io/${repository}:v2`]);
+
+    const stopped = Date.now();
+    await tap.stop();
+    assert.ok(Date.now() - stopped < 5_000, "the stream ended promptly");
+  } finally {
+    await tap.stop().catch(() => {});
+    engine.close();
+  }
+});
