@@ -5,10 +5,19 @@
  */
 import { causeChain, ExitCode, UserError } from "../errors.ts";
 import { type Command, type CommandContext, usageError } from "./flags.ts";
+import { installCommand } from "./install.ts";
+import { manifestCommand } from "./manifest.ts";
 import { runCommand } from "./run.ts";
+import { uninstallCommand } from "./uninstall.ts";
 import { versionCommand } from "./version.ts";
 
-const COMMANDS: readonly Command[] = [runCommand, versionCommand];
+const COMMANDS: readonly Command[] = [
+  runCommand,
+  installCommand,
+  uninstallCommand,
+  manifestCommand,
+  versionCommand,
+];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,217 @@
+/**
+ * `veryfreshpod install`: deploys veryfreshpod into the cluster it is pointed
+ * at, with nothing to fetch: the manifest is embedded, and the image is built
+ * from this very executable and imported into the node's Docker Engine. Says
+ * what it does, one line per step, on stdout.
+ */
+import { ExitCode, UserError } from "../errors.ts";
+import { DockerEngine } from "../engine/docker.ts";
+import { checkCluster } from "../kube/cluster.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { setupLogging } from "../log.ts";
+import { Installer } from "../install/apply.ts";
+import { importImage } from "../install/image.ts";
+import { DEFAULT_HOST_SOCKET, DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
+import { buildRootfs } from "../install/rootfs.ts";
+import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
+import { VERSION } from "../version.ts";
+import { describeObject } from "../install/apply.ts";
+import {
+  type Command,
+  type CommandContext,
+  type FlagValues,
+  KUBE_HELP,
+  KUBE_OPTIONS,
+  LOGGING_HELP,
+  LOGGING_OPTIONS,
+  loggingFlags,
+  parseFlags,
+  stringFlag,
+} from "./flags.ts";
+import {
+  MANIFEST_HELP,
+  MANIFEST_OPTIONS,
+  manifestOptionsFromFlags,
+  runtimeFlag,
+} from "./manifest.ts";
+
+const HELP = `Deploy veryfreshpod into the cluster: a namespace, a service account with only
+the permissions the watch loop needs, and a Deployment that mounts the node's
+container engine socket. Safe to run again: unchanged objects stay as they are.
+
+Without --image, the image is built from this executable (the file itself and
+the shared libraries it links) and imported into the node's Docker Engine as
+${DEFAULT_IMAGE}. On a containerd node, pass --image.
+
+Usage: veryfreshpod install [flags]
+
+Flags:
+${KUBE_HELP}
+${MANIFEST_HELP}
+  --docker-host URL       the node's Docker Engine, to import the image into
+                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+  --executable PATH       build the image from this veryfreshpod executable for
+                          Linux (default: the running one)
+  --dry-run               show what would be done; change nothing (server-side dry run)
+${LOGGING_HELP}
+  -h, --help              show this help`;
+
+export const installCommand: Command = {
+  name: "install",
+  summary: "deploy veryfreshpod into the cluster",
+  help: HELP,
+  async run(args, context) {
+    const flags = parseFlags("install", args, {
+      ...KUBE_OPTIONS,
+      ...LOGGING_OPTIONS,
+      ...MANIFEST_OPTIONS,
+      "docker-host": { type: "string" },
+      executable: { type: "string" },
+      "dry-run": { type: "boolean" },
+    });
+    if (flags.help) {
+      context.stdout(HELP + "\n");
+      return ExitCode.ok;
+    }
+    setupLogging(loggingFlags("install", flags));
+    // Bad flag values fail before anything is contacted.
+    manifestOptionsFromFlags(
+      "install",
+      flags,
+      runtimeFlag("install", flags) ?? "docker",
+      stringFlag(flags, "socket") ?? DEFAULT_HOST_SOCKET.docker,
+    );
+    const dryRun = flags["dry-run"] === true;
+    const say = (line: string) => context.stdout(`${line}\n`);
+    const kube = loadKubeConfig({
+      kubeconfig: stringFlag(flags, "kubeconfig"),
+      context: stringFlag(flags, "context"),
+      env: context.env,
+    });
+    const serverVersion = await checkCluster(kube);
+    say(
+      `Cluster ${kube.getCurrentCluster()?.server} (Kubernetes ${serverVersion})${
+        dryRun ? "; dry run: nothing will be changed" : ""
+      }`,
+    );
+
+    const node = await findRuntime(flags, () => detectRuntime(kube));
+    say(
+      node.detected
+        ? `Node "${node.node}" runs ${node.version}: mounting its socket ${node.socket}`
+        : `Runtime ${node.runtime} (from --runtime): mounting the socket ${node.socket}`,
+    );
+    if (node.nodeCount > 1) {
+      say(
+        `Note: the cluster has ${node.nodeCount} nodes; veryfreshpod watches only the ` +
+          "engine of the node its pod runs on",
+      );
+    }
+
+    const options = manifestOptionsFromFlags("install", flags, node.runtime, node.socket);
+    const objects = renderObjects(options);
+    if (stringFlag(flags, "image") === undefined) {
+      await buildOwnImage(flags, context, node, dryRun, say);
+    } else {
+      say(`Image ${options.image} (from --image, pulled if not on the node)`);
+    }
+
+    const installer = new Installer(kube, { dryRun });
+    let namespaceIsNew = false;
+    for (const object of objects) {
+      const outcome = await installer.apply(object, namespaceIsNew && object.kind !== "Namespace");
+      if (object.kind === "Namespace" && outcome === "created") namespaceIsNew = true;
+      say(`${describeObject(object)} ${outcome}${dryRun ? " (dry run)" : ""}`);
+    }
+    say(
+      dryRun
+        ? "Dry run done: nothing was changed"
+        : `Installed veryfreshpod ${VERSION} in namespace "${options.namespace}"; follow it with ` +
+          `"kubectl -n ${options.namespace} logs -f deployment/veryfreshpod", remove it with ` +
+          `"veryfreshpod uninstall"`,
+    );
+    return ExitCode.ok;
+  },
+};
+
+/** The node's runtime: from --runtime/--socket when given, else from the Node status. */
+async function findRuntime(
+  flags: FlagValues,
+  detect: () => Promise<NodeRuntime>,
+): Promise<NodeRuntime & { detected: boolean }> {
+  const runtime = runtimeFlag("install", flags);
+  const socket = stringFlag(flags, "socket");
+  if (runtime !== undefined) {
+    return {
+      runtime,
+      socket: socket ?? DEFAULT_HOST_SOCKET[runtime],
+      version: runtime,
+      node: "",
+      architecture: undefined,
+      nodeCount: 1,
+      detected: false,
+    };
+  }
+  const found = await detect();
+  return { ...found, socket: socket ?? found.socket, detected: true };
+}
+
+/** Builds the image from the executable and imports it into the node's Docker Engine. */
+async function buildOwnImage(
+  flags: FlagValues,
+  context: CommandContext,
+  node: NodeRuntime,
+  dryRun: boolean,
+  say: (line: string) => void,
+): Promise<void> {
+  if (node.runtime !== "docker") {
+    throw new UserError(
+      "The node runs containerd, and veryfreshpod can import its own image only into a " +
+        "Docker Engine: build or pull an image of veryfreshpod that the node can use and " +
+        "pass it with --image",
+      ExitCode.usage,
+    );
+  }
+  let executable = stringFlag(flags, "executable");
+  if (executable === undefined) {
+    if (!Deno.build.standalone) {
+      throw new UserError(
+        "veryfreshpod is running from source, so its executable is Deno itself: run the " +
+          "compiled binary (deno task compile), or pass --executable with it, or --image",
+        ExitCode.usage,
+      );
+    }
+    executable = Deno.execPath();
+  }
+  const rootfs = buildRootfs({ executable });
+  if (
+    rootfs.architecture !== undefined && node.architecture !== undefined &&
+    rootfs.architecture !== node.architecture
+  ) {
+    throw new UserError(
+      `The executable "${executable}" is built for ${rootfs.architecture}, but node ` +
+        `"${node.node}" is ${node.architecture}: use the veryfreshpod binary for ` +
+        `${node.architecture} (--executable), or pass --image`,
+      ExitCode.usage,
+    );
+  }
+  const size = `${(rootfs.tar.length / 1024 / 1024).toFixed(1)} MiB`;
+  const what = `${DEFAULT_IMAGE} from ${executable} (${rootfs.files.length} files, ${size})`;
+  if (dryRun) {
+    say(`Image ${what}: would be imported into Docker`);
+    return;
+  }
+  const engine = DockerEngine.create({
+    host: stringFlag(flags, "docker-host"),
+    getEnv: context.env,
+  });
+  try {
+    const id = await importImage(engine.client, rootfs, DEFAULT_IMAGE, {
+      "org.opencontainers.image.title": "veryfreshpod",
+      "org.opencontainers.image.version": VERSION,
+    });
+    say(`Image ${what}: imported into ${engine.description} as ${id.slice(0, 19)}`);
+  } finally {
+    engine.close();
+  }
+}

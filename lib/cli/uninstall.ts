@@ -1,0 +1,116 @@
+/**
+ * `veryfreshpod uninstall`: deletes what `install` (or `kubectl apply` of the
+ * manifest) created, found by the install labels in every namespace, and
+ * nothing else. Waits until the objects are gone, so that running it again
+ * finds nothing to do; the image stays on the node.
+ */
+import "../quiet_deprecations.ts";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { ExitCode, UserError } from "../errors.ts";
+import { checkCluster } from "../kube/cluster.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { setupLogging } from "../log.ts";
+import { describeObject, Installer } from "../install/apply.ts";
+import { DEFAULT_IMAGE, INSTALL_SELECTOR, renderObjects } from "../install/manifest.ts";
+import {
+  type Command,
+  KUBE_HELP,
+  KUBE_OPTIONS,
+  LOGGING_HELP,
+  LOGGING_OPTIONS,
+  loggingFlags,
+  parseFlags,
+  stringFlag,
+} from "./flags.ts";
+
+const HELP = `Remove veryfreshpod from the cluster: every object labelled
+${INSTALL_SELECTOR}
+(its Deployment, service account, cluster role and binding, and namespace), in
+any namespace. Safe to run again. The image ${DEFAULT_IMAGE} stays on the node.
+
+Usage: veryfreshpod uninstall [flags]
+
+Flags:
+${KUBE_HELP}
+  --dry-run               show what would be deleted; delete nothing
+  --no-wait               return without waiting for the objects to be gone
+${LOGGING_HELP}
+  -h, --help              show this help`;
+
+const WAIT_MS = 120_000;
+
+/** The kinds the manifest holds, dependents first: the order to delete them in. */
+function installedKinds(): Array<readonly [string, string]> {
+  const kinds = renderObjects().map((o) => [o.apiVersion!, o.kind!] as const);
+  return kinds.reverse();
+}
+
+export const uninstallCommand: Command = {
+  name: "uninstall",
+  summary: "remove veryfreshpod from the cluster",
+  help: HELP,
+  async run(args, context) {
+    const flags = parseFlags("uninstall", args, {
+      ...KUBE_OPTIONS,
+      ...LOGGING_OPTIONS,
+      "dry-run": { type: "boolean" },
+      "no-wait": { type: "boolean" },
+    });
+    if (flags.help) {
+      context.stdout(HELP + "\n");
+      return ExitCode.ok;
+    }
+    setupLogging(loggingFlags("uninstall", flags));
+    const dryRun = flags["dry-run"] === true;
+    const say = (line: string) => context.stdout(`${line}\n`);
+    const kube = loadKubeConfig({
+      kubeconfig: stringFlag(flags, "kubeconfig"),
+      context: stringFlag(flags, "context"),
+      env: context.env,
+    });
+    await checkCluster(kube);
+    const installer = new Installer(kube, { dryRun });
+    const kinds = installedKinds();
+    const found = await installer.findInstalled(kinds);
+    if (found.length === 0) {
+      say(`Nothing to uninstall: no object is labelled ${INSTALL_SELECTOR}`);
+      return ExitCode.ok;
+    }
+    const suffix = dryRun ? " (dry run)" : "";
+    for (const object of found) {
+      const outcome = await installer.delete(object);
+      say(`${describeObject(object)}${where(object)} ${outcome}${suffix}`);
+    }
+    if (!dryRun && flags["no-wait"] !== true) {
+      await waitUntilGone(installer, kinds, context.signal);
+      say("Uninstalled: every object is gone");
+    }
+    return ExitCode.ok;
+  },
+};
+
+function where(object: KubernetesObject): string {
+  const namespace = object.metadata?.namespace;
+  return namespace === undefined ? "" : ` (namespace ${namespace})`;
+}
+
+/** Polls until no labelled object is left (a namespace takes a few seconds to finalise). */
+async function waitUntilGone(
+  installer: Installer,
+  kinds: Array<readonly [string, string]>,
+  signal: AbortSignal,
+): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!signal.aborted) {
+    const left = await installer.findInstalled(kinds);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new UserError(
+        `Still being deleted after ${WAIT_MS / 1000} s: ${left.map(describeObject).join(", ")}; ` +
+          "check their finalizers with kubectl, or run uninstall again later",
+        ExitCode.kubernetes,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
