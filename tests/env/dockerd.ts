@@ -14,7 +14,7 @@
 
 import { startContainerd } from "./containerd.ts";
 import { binary } from "./paths.ts";
-import { makeDir, run, spawnDaemon, waitReady } from "./process.ts";
+import { makeDir, run, runName, spawnDaemon, waitReady } from "./process.ts";
 
 export interface Docker {
   /** The daemon's unix socket path. */
@@ -49,6 +49,8 @@ async function start(): Promise<Docker> {
     ...["--ip-forward=false", "--ip-masq=false", "--userland-proxy=false"],
     // Containers of a test run are disposable: do not wait long for them at shutdown.
     "--shutdown-timeout=2",
+    // A cgroup named after the run, by which cleanup finds the container processes.
+    ...["--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", `/${runName()}`],
   ];
   // SIGTERM and time to stop containers, so that no shim or mount outlives it.
   const daemon = spawnDaemon("dockerd", binary("dockerd"), args, { graceMs: 10_000 });

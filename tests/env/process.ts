@@ -9,13 +9,24 @@
  *
  * Cleanup is synchronous, because the `unload` event allows nothing else: it
  * runs on `unload` (normal exit, failed tests, Deno.exit) and on SIGINT/SIGTERM.
- * It signals each daemon's process group (the daemons that manage containers
- * get SIGTERM and a few seconds to stop them, the others SIGKILL), then kills
- * whatever is left that still refers to the run root (containerd shims, whose
- * command line names the containerd socket, and container processes, whose
- * root directory lies in the daemon's data root), unmounts what the container
- * engines mounted under the root, and removes the root.
+ * It first kills the run's containers (found by the cgroup the test dockerd
+ * puts them in), then signals each daemon's process group in reverse start
+ * order (dockerd and containerd get SIGTERM and a few seconds, the others
+ * SIGKILL), then kills whatever still refers to the run root (containerd
+ * shims name its containerd socket), unmounts what the engines mounted there,
+ * removes the run's cgroups, and removes the root. A run that could not clean
+ * up (SIGKILL) is swept the same way by the next one: its root holds the pid
+ * of its owner.
  */
+
+import {
+  alive,
+  killRunProcesses,
+  removeRunDir,
+  signalGroup,
+  sleepSync,
+  sweepAbandonedRuns,
+} from "./teardown.ts";
 
 export interface Daemon {
   readonly name: string;
@@ -31,6 +42,7 @@ interface Tracked extends Daemon {
 }
 
 const daemons: Tracked[] = [];
+const rootPrefix = "vfp-test-";
 let root: string | undefined;
 
 /**
@@ -47,7 +59,10 @@ let createdShimSocketDirs = false;
  */
 export function runRoot(): string {
   if (!root) {
-    root = Deno.makeTempDirSync({ dir: "/tmp", prefix: "vfp-test-" });
+    sweepAbandonedRuns("/tmp", rootPrefix);
+    root = Deno.makeTempDirSync({ dir: "/tmp", prefix: rootPrefix });
+    Deno.writeTextFileSync(`${root}/owner.pid`, String(Deno.pid));
+    startWatchdog(root);
     createdShimSocketDirs = !exists("/run/containerd");
     globalThis.addEventListener("unload", cleanup);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -58,6 +73,35 @@ export function runRoot(): string {
     }
   }
   return root;
+}
+
+/**
+ * The run root's name; also the parent cgroup of the test dockerd's
+ * containers, which is how cleanup finds container processes.
+ */
+export function runName(): string {
+  const dir = runRoot();
+  return dir.slice(dir.lastIndexOf("/") + 1);
+}
+
+/**
+ * A shell that waits for this process to end and then removes the run with
+ * teardown.ts, for the ends that skip `unload`: `deno test` handles SIGINT by
+ * itself and exits without one. Normal cleanup kills it (its command line
+ * names the run root).
+ */
+function startWatchdog(dir: string): void {
+  const teardown = new URL("./teardown.ts", import.meta.url).pathname;
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; ' +
+    'exec "$2" run --allow-all --no-check "$3" "$4"';
+  const args = [String(Deno.pid), Deno.execPath(), teardown, dir];
+  new Deno.Command("setsid", {
+    args: ["sh", "-c", script, "vfp-test-watchdog", ...args],
+    cwd: "/",
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn().unref();
 }
 
 /** A fresh directory under the run root. */
@@ -189,71 +233,15 @@ export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void
   if (index >= 0) daemons.splice(index, 1);
 }
 
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** False for a pid that is gone or a zombie (nobody reaps our children during unload). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function signalGroup(pid: number, signal: Deno.Signal): void {
-  for (const target of [-pid, pid]) {
-    try {
-      Deno.kill(target, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** Pids of processes other than us whose command line, root or cwd lies under `dir`. */
-function processesUnder(dir: string): number[] {
-  const found: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    const pid = Number(entry.name);
-    if (!Number.isInteger(pid) || pid === Deno.pid || !alive(pid)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-      const links = ["root", "cwd"].map((link) => {
-        try {
-          return Deno.readLinkSync(`/proc/${pid}/${link}`);
-        } catch {
-          return "";
-        }
-      });
-      if ([cmdline, ...links].some((text) => text.includes(dir))) found.push(pid);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-function unmountUnder(dir: string): void {
-  const mountPoints = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
-    .map((line) => line.split(" ")[4] ?? "")
-    .filter((point) => point.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const point of mountPoints) {
-    new Deno.Command("umount", { args: ["-l", point], stdout: "null", stderr: "null" })
-      .outputSync();
-  }
-}
-
 let cleanedUp = false;
 
 /** Stops everything started through this module and removes the run root. Idempotent. */
 export function cleanup(): void {
   if (cleanedUp || !root) return;
   cleanedUp = true;
-  // Reverse start order: dockerd stops its containers before its containerd goes.
+  // Containers first: dockerd would give each 10 s to stop after SIGTERM.
+  killRunProcesses(root, true);
+  // Reverse start order: dockerd lets go of its containerd before that one goes.
   for (const daemon of [...daemons].reverse()) {
     if (!alive(daemon.pid)) continue;
     signalGroup(daemon.pid, daemon.graceMs > 0 ? "SIGTERM" : "SIGKILL");
@@ -261,18 +249,7 @@ export function cleanup(): void {
     while (alive(daemon.pid) && Date.now() < deadline) sleepSync(50);
     signalGroup(daemon.pid, "SIGKILL");
   }
-  for (let round = 0; round < 20; round++) {
-    const leftovers = processesUnder(root);
-    if (leftovers.length === 0) break;
-    for (const pid of leftovers) signalGroup(pid, "SIGKILL");
-    sleepSync(50);
-  }
-  unmountUnder(root);
-  try {
-    Deno.removeSync(root, { recursive: true });
-  } catch (error) {
-    console.error(`tests/env: could not remove ${root}: ${error}`);
-  }
+  removeRunDir(root);
   if (createdShimSocketDirs) {
     for (const dir of shimSocketDirs) {
       try {
