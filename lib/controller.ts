@@ -17,15 +17,14 @@ import type { Engine, ImageSnapshot } from "./engine/engine.ts";
 import { errorMessage } from "./errors.ts";
 import { logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { plan, type PlanOptions } from "./plan.ts";
+import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
 import type { WorkloadUpdate } from "./plan_types.ts";
 import { diffSnapshots, type ImageChange } from "./snapshot.ts";
-import { startupChanges } from "./startup.ts";
 import { describeWorkload } from "./kube/workload.ts";
 import type { TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
 import type { WorkloadIndex } from "./kube/workload_index.ts";
 import type { WorkloadWatcher } from "./kube/watcher.ts";
-import type { PatchResult, Replan, WorkloadPatcher } from "./kube/patcher.ts";
+import type { Replan, WorkloadPatcher } from "./kube/patcher.ts";
 
 const log = logger("controller");
 
@@ -100,8 +99,12 @@ export class Controller {
 
     // The one exception to "only differences count": workloads whose recorded
     // image ID is stale were rebuilt while veryfreshpod was down.
-    const stale = startupChanges(index.values(), this.#snapshot);
-    if (stale.length > 0) await this.#act(stale, this.#snapshot, signal, true);
+    const missed = this.#logSkipped(
+      planMissedRebuilds(index.values(), this.#snapshot, this.#options.plan),
+    );
+    if (missed.length > 0) {
+      await this.#apply(missed, (key) => this.#replanMissed(key), signal);
+    }
 
     const resync = this.#resyncLoop(signal);
     await this.#eventLoop(signal);
@@ -186,53 +189,61 @@ export class Controller {
     const changes = diffSnapshots(this.#snapshot, after);
     this.#snapshot = after;
     if (changes.length === 0) return;
-    await this.#act(changes, after, this.#signal, false);
+    await this.#act(changes, after, this.#signal);
   }
 
   async #act(
     changes: readonly ImageChange[],
     snapshot: ImageSnapshot,
     signal: AbortSignal,
-    atStartup: boolean,
   ): Promise<void> {
-    const { index, patcher, metrics } = this.#parts;
+    const { index, metrics } = this.#parts;
     for (const change of changes) {
       metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
       log.debug("Image {key} {kind}", { key: change.key, kind: change.kind });
     }
-    metrics.set("veryfreshpod_tracked_workloads", index.size);
-    const planned = this.#plan(changes, index.values(), snapshot, atStartup);
-    const replan: Replan = async (key) => {
-      await this.#parts.refresh(key);
-      const fresh = index.get(key);
-      return fresh ? this.#plan(changes, [fresh], this.#snapshot, atStartup)[0] : undefined;
-    };
-    const results = await patcher.applyAll(planned, replan, signal);
-    results.forEach((result: PatchResult) =>
-      metrics.inc("veryfreshpod_workload_updates_total", { result })
+    const planned = this.#logSkipped(
+      plan(changes, index.values(), snapshot, this.#options.plan),
     );
+    await this.#apply(planned, async (key) => {
+      const fresh = await this.#reread(key);
+      if (!fresh) return undefined;
+      return this.#logSkipped(plan(changes, [fresh], this.#snapshot, this.#options.plan))[0];
+    }, signal);
   }
 
-  #plan(
-    changes: readonly ImageChange[],
-    workloads: Iterable<TrackedWorkload>,
-    snapshot: ImageSnapshot,
-    atStartup: boolean,
-  ): WorkloadUpdate[] {
-    const result = plan(changes, workloads, snapshot, this.#options.plan);
+  async #replanMissed(key: WorkloadKey): Promise<WorkloadUpdate | undefined> {
+    const fresh = await this.#reread(key);
+    if (!fresh) return undefined;
+    return planMissedRebuilds([fresh], this.#snapshot, this.#options.plan).updates[0];
+  }
+
+  /** Re-reads one workload after a conflict; undefined when it is gone. */
+  async #reread(key: WorkloadKey): Promise<TrackedWorkload | undefined> {
+    await this.#parts.refresh(key);
+    return this.#parts.index.get(key);
+  }
+
+  async #apply(updates: WorkloadUpdate[], replan: Replan, signal: AbortSignal): Promise<void> {
+    const { index, patcher, metrics } = this.#parts;
+    metrics.set("veryfreshpod_tracked_workloads", index.size);
+    const results = await patcher.applyAll(updates, replan, signal);
+    for (const result of results) {
+      metrics.inc("veryfreshpod_workload_updates_total", { result });
+    }
+  }
+
+  /** Debug lines for what the plan left alone; returns the updates. */
+  #logSkipped(result: PlanResult): WorkloadUpdate[] {
     for (const skip of result.skipped) {
-      const where = skip.workload ? describeWorkload(skip.workload) : "";
-      log.debug("Skipped {where} {container}: {reason}", {
-        where,
+      log.debug("Left alone {where} {container} {image}: {reason}", {
+        where: skip.workload ? describeWorkload(skip.workload) : "",
         container: skip.container ?? "",
+        image: skip.image ?? "",
         reason: skip.reason,
       });
     }
-    if (!atStartup) return result.updates;
-    // At start only rebuilds count: the stale records are not new tags.
-    return result.updates
-      .map((u) => ({ ...u, imageUpdates: [] }))
-      .filter((u) => u.rebuilds.length > 0);
+    return result.updates;
   }
 
   #setEngineConnected(connected: boolean): void {

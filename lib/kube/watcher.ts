@@ -18,6 +18,7 @@ import {
   type WorkloadKindInfo,
 } from "./kinds.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
+import { describeWorkload } from "./workload.ts";
 
 const log = logger("kube");
 
@@ -153,6 +154,7 @@ export class WorkloadWatcher {
           if (!tracked) return;
           if (type === "DELETED") this.#index.remove(tracked.key);
           else this.#index.upsert(tracked);
+          log.debug("Watch: {type} {workload}", { type, workload: describeWorkload(tracked.key) });
         },
         (error: unknown) => finish(error ?? undefined),
       ).then((controller) => {

@@ -1,0 +1,296 @@
+/**
+ * The watch loop end to end: real dockerd, real API server and
+ * controller-manager, veryfreshpod run from source as a user runs it.
+ * Every test uses its own namespace and image repositories, so tests sharing
+ * the daemons cannot see each other's changes.
+ */
+import assert from "node:assert/strict";
+import { docker, e2eTest, kubernetes, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
+import { loadImage } from "./env/mod.ts";
+import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
+import {
+  api,
+  createNamespace,
+  createWorkload,
+  eventsIn,
+  eventually,
+  getWorkload,
+  imagesOf,
+  podTemplate,
+  replaceWorkload,
+  workloadObject,
+} from "./workloads.ts";
+import { ROLLOUT_ANNOTATION } from "../lib/plan_types.ts";
+import type { WorkloadKind } from "../lib/kube/workload.ts";
+
+let repositories = 0;
+/** A repository name no other test uses. */
+function uniqueRepository(base: string): string {
+  return `${base}-${Date.now().toString(36)}${repositories++}`;
+}
+
+/**
+ * `docker build` of new content, then `docker tag` of it as `ref`: the new tag
+ * names a new image, as after a developer's build. The build goes to a scratch
+ * repository so that only the tag is a change of `ref`'s repository.
+ */
+async function buildAndTag(ref: string): Promise<string> {
+  const scratch = `${uniqueRepository("scratch")}:build`;
+  const id = await makeImage(scratch);
+  await (await docker()).run(["tag", scratch, ref]);
+  return id;
+}
+
+/** Starts veryfreshpod against the test daemons and waits until it tracks workloads. */
+async function startLoop(extraArgs: string[] = []): Promise<VeryfreshpodProcess> {
+  const [engine, kube] = await Promise.all([docker(), kubernetes()]);
+  const process = startVeryfreshpod([
+    "run",
+    "--kubeconfig",
+    kube.kubeconfig,
+    "--docker-host",
+    engine.host,
+    "--resync-period",
+    "1",
+    ...extraArgs,
+  ]);
+  await process.waitForLine(/Tracking \d+ workloads/);
+  return process;
+}
+
+/** Waits until a workload's containers run exactly `images`. */
+function waitForImages(
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  images: Record<string, string>,
+) {
+  return eventually(`${kind} ${namespace}/${name} to run ${JSON.stringify(images)}`, async () => {
+    const object = await getWorkload(kind, namespace, name);
+    try {
+      assert.deepEqual(imagesOf(object), images);
+      return object;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+e2eTest("a new tag updates every kind of workload that runs another tag of it", async () => {
+  const engine = await docker();
+  const ns = await createNamespace();
+  const repo = uniqueRepository("myimage");
+  await makeImage(`${repo}:test`);
+  const kinds: WorkloadKind[] = ["Deployment", "StatefulSet", "DaemonSet", "CronJob"];
+  for (const kind of kinds) {
+    await createWorkload(workloadObject(kind, ns, kind.toLowerCase(), [
+      { name: "app", image: `${repo}:test` },
+    ], kind === "StatefulSet" ? { initContainers: [{ name: "setup", image: repo }] } : {}));
+  }
+  await using loop = await startLoop(["-n", ns]);
+
+  await buildAndTag(`${repo}:fixed`);
+
+  for (const kind of kinds) {
+    const expected: Record<string, string> = { app: `${repo}:fixed` };
+    if (kind === "StatefulSet") expected.setup = `${repo}:fixed`;
+    await waitForImages(kind, ns, kind.toLowerCase(), expected);
+  }
+  // The controller-manager rolls the Deployment: a ReplicaSet with the new image.
+  await eventually("a ReplicaSet running the new tag", async () => {
+    const sets = await api("GET", `/apis/apps/v1/namespaces/${ns}/replicasets`);
+    // deno-lint-ignore no-explicit-any
+    return sets.items.find((rs: any) => imagesOf(rs).app === `${repo}:fixed`);
+  });
+  const events = await eventsIn(ns);
+  for (const kind of kinds) {
+    assert.ok(
+      events.some((e) =>
+        e.startsWith(`${kind}/${kind.toLowerCase()} ImageUpdated`) &&
+        e.includes(`-> ${repo}:fixed`)
+      ),
+      `an ImageUpdated event on the ${kind}; events: ${events.join("; ")}`,
+    );
+  }
+  assert.ok(
+    events.some((e) => e.includes(`initContainer "setup" image ${repo} -> ${repo}:fixed`)),
+    "the initContainer's update is recorded",
+  );
+  // One readable log line per update, naming workload, container, old and new image.
+  await loop.waitForLine(
+    new RegExp(
+      `INFO +Updated Deployment ${ns}/deployment container app: ${repo}:test -> ${repo}:fixed`,
+    ),
+  );
+});
+
+e2eTest("rebuilding the tag a workload runs rolls it once", async () => {
+  const engine = await docker();
+  const ns = await createNamespace();
+  const repo = uniqueRepository("rebuilt");
+  const sentinel = uniqueRepository("sentinel");
+  await makeImage(`${repo}:dev`);
+  await makeImage(`${sentinel}:v1`);
+  await createWorkload(
+    workloadObject("Deployment", ns, "web", [{ name: "app", image: `${repo}:dev` }]),
+  );
+  await createWorkload(
+    workloadObject("Deployment", ns, "sentinel", [{ name: "app", image: `${sentinel}:v1` }]),
+  );
+  await using _loop = await startLoop(["-n", ns]);
+
+  const newId = await makeImage(`${repo}:dev`); // docker build of the same tag, new content
+  const rolled = await eventually("the rollout annotation", async () => {
+    const object = await getWorkload("Deployment", ns, "web");
+    const record = podTemplate(object).metadata.annotations?.[ROLLOUT_ANNOTATION];
+    return record && JSON.parse(record)[`docker.io/library/${repo}:dev`] === newId
+      ? object
+      : undefined;
+  });
+  assert.equal(imagesOf(rolled).app, `${repo}:dev`, "the image reference itself stays");
+
+  // The same event again (re-tagging the same image) must change nothing. The sentinel
+  // is updated by a later event, so once it has moved the re-tag was handled too.
+  await engine.run(["tag", `${repo}:dev`, `${repo}:dev`]);
+  await buildAndTag(`${sentinel}:v2`);
+  await waitForImages("Deployment", ns, "sentinel", { app: `${sentinel}:v2` });
+  const after = await getWorkload("Deployment", ns, "web");
+  assert.equal(after.metadata.generation, rolled.metadata.generation, "no second rollout");
+  const rebuiltEvents = (await eventsIn(ns)).filter((e) => e.includes("ImageRebuilt"));
+  assert.equal(rebuiltEvents.length, 1, `one ImageRebuilt event: ${rebuiltEvents.join("; ")}`);
+});
+
+e2eTest("pull, load and import of a new tag each update the workload", async (t) => {
+  const engine = await docker();
+  const ns = await createNamespace();
+  const pulled = uniqueRepository("pulled");
+  const loaded = uniqueRepository("loaded");
+  const imported = uniqueRepository("imported");
+
+  // Prepare what will arrive later: a tag in the registry, a saved tarball, a rootfs tarball.
+  await makeImage(`${pulled}:v1`);
+  await makeImage(`${pulled}:v2`);
+  const remoteV1 = await pushToRegistry(`${pulled}:v1`);
+  const remoteV2 = await pushToRegistry(`${pulled}:v2`);
+  await engine.run(["rmi", remoteV2, `${pulled}:v2`]);
+  await makeImage(`${loaded}:v1`);
+  await makeImage(`${loaded}:v2`);
+  const tarball = await saveImage(`${loaded}:v2`);
+  await engine.run(["rmi", `${loaded}:v2`]);
+  await makeImage(`${imported}:v1`);
+  const exported = await saveImage(`${imported}:v1`);
+
+  await createWorkload(
+    workloadObject("Deployment", ns, "pulled", [{ name: "app", image: remoteV1 }]),
+  );
+  await createWorkload(
+    workloadObject("Deployment", ns, "loaded", [{ name: "app", image: `${loaded}:v1` }]),
+  );
+  await createWorkload(
+    workloadObject("Deployment", ns, "imported", [{ name: "app", image: `${imported}:v1` }]),
+  );
+  await using _loop = await startLoop(["-n", ns]);
+
+  await t.step("docker pull", async () => {
+    await engine.run(["pull", remoteV2]);
+    await waitForImages("Deployment", ns, "pulled", { app: remoteV2 });
+  });
+  await t.step("docker load", async () => {
+    await loadImage(tarball);
+    await waitForImages("Deployment", ns, "loaded", { app: `${loaded}:v2` });
+  });
+  await t.step("docker import", async () => {
+    // Any tarball is a root filesystem to `docker import`; the saved image will do.
+    await engine.run(["import", exported, `${imported}:v2`]);
+    await waitForImages("Deployment", ns, "imported", { app: `${imported}:v2` });
+  });
+});
+
+e2eTest(
+  "unrelated tags, system namespaces, opted-out workloads and dry runs change nothing",
+  async (t) => {
+    const engine = await docker();
+    const ns = await createNamespace();
+    const repo = uniqueRepository("guarded");
+    const other = uniqueRepository("unrelated");
+    const sentinel = uniqueRepository("sentinel");
+    await makeImage(`${repo}:v1`);
+    await makeImage(`${other}:v1`);
+    await makeImage(`${sentinel}:v1`);
+    const untouched = [
+      workloadObject("Deployment", "kube-system", `${repo}-system`, [{
+        name: "app",
+        image: `${repo}:v1`,
+      }]),
+      workloadObject("Deployment", ns, "opted-out", [{ name: "app", image: `${repo}:v1` }], {
+        annotations: { "veryfreshpod.io/ignore": "true" },
+      }),
+      workloadObject("Deployment", ns, "unrelated", [{ name: "app", image: `${other}:v1` }]),
+    ];
+    for (const object of untouched) await createWorkload(object);
+    await createWorkload(
+      workloadObject("Deployment", ns, "sentinel", [{ name: "app", image: `${sentinel}:v1` }]),
+    );
+
+    await t.step("a real run leaves them alone", async () => {
+      await using _loop = await startLoop();
+      await buildAndTag(`${repo}:v2`);
+      await buildAndTag(`${other}-x:v2`);
+      await buildAndTag(`${sentinel}:v2`);
+      await waitForImages("Deployment", ns, "sentinel", { app: `${sentinel}:v2` });
+      for (const object of untouched) {
+        // deno-lint-ignore no-explicit-any
+        const { metadata } = object as any;
+        const current = await getWorkload("Deployment", metadata.namespace, metadata.name);
+        assert.deepEqual(imagesOf(current), imagesOf(object), `${metadata.name} is untouched`);
+      }
+    });
+
+    await t.step("--dry-run changes nothing and says what it would change", async () => {
+      await using loop = await startLoop(["--dry-run", "-n", ns]);
+      await buildAndTag(`${sentinel}:v3`);
+      await loop.waitForLine(
+        new RegExp(
+          `Would update Deployment ${ns}/sentinel container app: ${sentinel}:v2 -> ${sentinel}:v3`,
+        ),
+      );
+      const current = await getWorkload("Deployment", ns, "sentinel");
+      assert.equal(imagesOf(current).app, `${sentinel}:v2`);
+    });
+  },
+);
+
+e2eTest("workloads created or changed after start are tracked by their current image", async () => {
+  const ns = await createNamespace();
+  const repo = uniqueRepository("late");
+  const moved = uniqueRepository("moved");
+  await makeImage(`${repo}:v1`);
+  await makeImage(`${moved}:v1`);
+  await createWorkload(
+    workloadObject("Deployment", ns, "edited", [{ name: "app", image: "busybox:1" }]),
+  );
+  await using loop = await startLoop(["-n", ns, "--log-level", "debug"]);
+
+  await createWorkload(
+    workloadObject("Deployment", ns, "created", [{ name: "app", image: `${repo}:v1` }]),
+  );
+  const current = await getWorkload("Deployment", ns, "edited");
+  podTemplate(current).spec.containers[0].image = `${moved}:v1`;
+  await replaceWorkload(current);
+  await loop.waitForLine(new RegExp(`Watch: ADDED Deployment ${ns}/created`));
+  await loop.waitForLine(new RegExp(`Watch: MODIFIED Deployment ${ns}/edited`));
+
+  await buildAndTag(`${repo}:v2`);
+  await buildAndTag(`${moved}:v2`);
+  await waitForImages("Deployment", ns, "created", { app: `${repo}:v2` });
+  await waitForImages("Deployment", ns, "edited", { app: `${moved}:v2` });
+});
+
+e2eTest("SIGTERM stops the loop promptly with exit code 0", async () => {
+  const loop = await startLoop();
+  const started = performance.now();
+  const code = await loop.stop();
+  console.log(`stopped in ${Math.round(performance.now() - started)} ms`);
+  assert.equal(code, 0);
+  assert.ok(loop.lines.some((line) => /INFO +Stopped/.test(line)), loop.lines.join("\n"));
+});
