@@ -5,7 +5,9 @@
 import "../quiet_deprecations.ts";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { Controller, defineControllerMetrics } from "../controller.ts";
+import { ContainerdEngine } from "../engine/containerd.ts";
 import { DockerEngine } from "../engine/docker.ts";
+import type { Engine } from "../engine/engine.ts";
 import { serveHealth } from "../health.ts";
 import { logger, setupLogging } from "../log.ts";
 import { Metrics } from "../metrics.ts";
@@ -19,6 +21,7 @@ import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
 import {
+  choiceFlag,
   type Command,
   KUBE_HELP,
   KUBE_OPTIONS,
@@ -32,6 +35,7 @@ import {
 } from "./flags.ts";
 
 const log = logger();
+const RUNTIMES = ["docker", "containerd"] as const;
 
 const HELP = `Watch the node's container engine and update every workload that runs another
 tag of an image that was just built, tagged, pulled or loaded.
@@ -40,8 +44,16 @@ Usage: veryfreshpod run [flags]
 
 Flags:
 ${KUBE_HELP}
+  --runtime NAME          the node's container engine: docker or containerd
+                          (default docker)
   --docker-host URL       Docker Engine address, unix:///path or tcp://host:port
                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+  --containerd-socket PATH
+                          containerd's socket (default /run/containerd/containerd.sock;
+                          k3s: /run/k3s/containerd/containerd.sock)
+  --containerd-namespace NS
+                          containerd namespace whose images count (default k8s.io,
+                          the one Kubernetes uses)
   -n, --namespace NS      only update workloads in NS (repeatable; default: all)
   --exclude-namespace NS  never update workloads in NS (repeatable; kube-system,
                           kube-public, kube-node-lease and veryfreshpod always are,
@@ -62,7 +74,10 @@ export const runCommand: Command = {
     const flags = parseFlags("run", args, {
       ...KUBE_OPTIONS,
       ...LOGGING_OPTIONS,
+      runtime: { type: "string" },
       "docker-host": { type: "string" },
+      "containerd-socket": { type: "string" },
+      "containerd-namespace": { type: "string" },
       namespace: { type: "string", short: "n", multiple: true },
       "exclude-namespace": { type: "string", multiple: true },
       "dry-run": { type: "boolean" },
@@ -82,10 +97,13 @@ export const runCommand: Command = {
     const dryRun = flags["dry-run"] === true;
     setupLogging(logging);
 
-    const engine = DockerEngine.create({
-      host: stringFlag(flags, "docker-host"),
-      getEnv: context.env,
-    });
+    const runtime = choiceFlag("run", flags, "runtime", RUNTIMES, "docker");
+    const engine: Engine = runtime === "containerd"
+      ? ContainerdEngine.create({
+        socket: stringFlag(flags, "containerd-socket"),
+        namespace: stringFlag(flags, "containerd-namespace"),
+      })
+      : DockerEngine.create({ host: stringFlag(flags, "docker-host"), getEnv: context.env });
     const kube = loadKubeConfig({
       kubeconfig: stringFlag(flags, "kubeconfig"),
       context: stringFlag(flags, "context"),
