@@ -5,9 +5,9 @@
  * the daemons cannot see each other's changes.
  */
 import assert from "node:assert/strict";
-import { docker, e2eTest, kubernetes, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
+import { docker, e2eTest, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
 import { loadImage } from "./env/mod.ts";
-import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import {
   api,
   createNamespace,
@@ -23,61 +23,7 @@ import {
 import { ROLLOUT_ANNOTATION } from "../lib/plan_types.ts";
 import type { WorkloadKind } from "../lib/kube/workload.ts";
 
-let repositories = 0;
-/** A repository name no other test uses. */
-function uniqueRepository(base: string): string {
-  return `${base}-${Date.now().toString(36)}${repositories++}`;
-}
-
-/**
- * `docker build` of new content, then `docker tag` of it as `ref`: the new tag
- * names a new image, as after a developer's build. The build goes to a scratch
- * repository so that only the tag is a change of `ref`'s repository.
- */
-async function buildAndTag(ref: string): Promise<string> {
-  const scratch = `${uniqueRepository("scratch")}:build`;
-  const id = await makeImage(scratch);
-  await (await docker()).run(["tag", scratch, ref]);
-  return id;
-}
-
-/** Starts veryfreshpod against the test daemons and waits until it tracks workloads. */
-async function startLoop(extraArgs: string[] = []): Promise<VeryfreshpodProcess> {
-  const [engine, kube] = await Promise.all([docker(), kubernetes()]);
-  const process = startVeryfreshpod([
-    "run",
-    "--kubeconfig",
-    kube.kubeconfig,
-    "--docker-host",
-    engine.host,
-    "--resync-period",
-    "1",
-    ...extraArgs,
-  ]);
-  await process.waitForLine(/Tracking \d+ workloads/);
-  return process;
-}
-
-/** Waits until a workload's containers run exactly `images`. */
-function waitForImages(
-  kind: WorkloadKind,
-  namespace: string,
-  name: string,
-  images: Record<string, string>,
-) {
-  return eventually(`${kind} ${namespace}/${name} to run ${JSON.stringify(images)}`, async () => {
-    const object = await getWorkload(kind, namespace, name);
-    try {
-      assert.deepEqual(imagesOf(object), images);
-      return object;
-    } catch {
-      return undefined;
-    }
-  });
-}
-
 e2eTest("a new tag updates every kind of workload that runs another tag of it", async () => {
-  const engine = await docker();
   const ns = await createNamespace();
   const repo = uniqueRepository("myimage");
   await makeImage(`${repo}:test`);
@@ -209,7 +155,6 @@ e2eTest("pull, load and import of a new tag each update the workload", async (t)
 e2eTest(
   "unrelated tags, system namespaces, opted-out workloads and dry runs change nothing",
   async (t) => {
-    const engine = await docker();
     const ns = await createNamespace();
     const repo = uniqueRepository("guarded");
     const other = uniqueRepository("unrelated");

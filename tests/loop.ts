@@ -1,0 +1,75 @@
+/**
+ * Helpers for end-to-end tests of the watch loop: unique names, a new build,
+ * starting veryfreshpod against the test daemons, waiting for a workload to
+ * run given images.
+ */
+import assert from "node:assert/strict";
+import { docker, kubernetes, makeImage } from "./env/mod.ts";
+import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
+import { eventually, getWorkload, imagesOf } from "./workloads.ts";
+import type { WorkloadKind } from "../lib/kube/workload.ts";
+
+let repositories = 0;
+/** A repository name no other test uses. */
+export function uniqueRepository(base: string): string {
+  return `${base}-${Date.now().toString(36)}${repositories++}`;
+}
+
+/**
+ * `docker build` of new content, then `docker tag` of it as `ref`: the new tag
+ * names a new image, as after a developer's build. The build goes to a scratch
+ * repository so that only the tag is a change of `ref`'s repository.
+ */
+export async function buildAndTag(ref: string): Promise<string> {
+  const scratch = `${uniqueRepository("scratch")}:build`;
+  const id = await makeImage(scratch);
+  await (await docker()).run(["tag", scratch, ref]);
+  return id;
+}
+
+/** How to start the loop. */
+export interface LoopOptions {
+  /** A kubeconfig other than the admin's (e.g. a service account's). */
+  readonly kubeconfig?: string;
+  /** Engine flags instead of `--docker-host <test dockerd>`. */
+  readonly engineArgs?: string[];
+}
+
+/** Starts `veryfreshpod run` against the test daemons; waits until it tracks workloads. */
+export async function startLoop(
+  extraArgs: string[] = [],
+  options: LoopOptions = {},
+): Promise<VeryfreshpodProcess> {
+  const engineArgs = options.engineArgs ?? ["--docker-host", (await docker()).host];
+  const kubeconfig = options.kubeconfig ?? (await kubernetes()).kubeconfig;
+  const process = startVeryfreshpod([
+    "run",
+    "--kubeconfig",
+    kubeconfig,
+    ...engineArgs,
+    "--resync-period",
+    "1",
+    ...extraArgs,
+  ]);
+  await process.waitForLine(/Tracking \d+ workloads/);
+  return process;
+}
+
+/** Waits until a workload's containers run exactly `images`; returns the object. */
+export function waitForImages(
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  images: Record<string, string>,
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
+  return eventually(`${kind} ${namespace}/${name} to run ${JSON.stringify(images)}`, async () => {
+    const object = await getWorkload(kind, namespace, name);
+    try {
+      assert.deepEqual(imagesOf(object), images);
+      return object;
+    } catch {
+      return undefined;
+    }
+  });
+}
