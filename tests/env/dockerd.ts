@@ -65,7 +65,14 @@ async function start(): Promise<Docker> {
   });
   const host = `unix://${socket}`;
   // The CLI's own config dir, so that no credential helper or context of the machine applies.
-  const env = { DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, DOCKER_CONTEXT: "default" };
+  const env = {
+    DOCKER_HOST: host,
+    DOCKER_CONFIG: cliConfig,
+    DOCKER_CONTEXT: "default",
+    // A TLS setting of the user's shell would make the CLI fail on a unix socket.
+    DOCKER_TLS_VERIFY: "",
+    DOCKER_CERT_PATH: "",
+  };
   const docker: Docker = {
     socket,
     host,

@@ -27,8 +27,10 @@
  * `sanitizeOps` and `sanitizeResources` themselves): a daemon outlives the
  * test that started it, and its child process handle would trip the
  * sanitizers. The children are unref'd, so they never hold `deno test` open;
- * everything is stopped and removed on exit, also after failures and on
- * SIGINT/SIGTERM (see process.ts).
+ * everything is stopped and removed on exit, also after failures, on
+ * SIGINT/SIGTERM, and after a SIGKILL of the test process (see process.ts).
+ * Daemon logs are in `<run root>/logs/<name>.log` while the run lasts; a
+ * daemon that does not start or become ready fails with the last 40 lines.
  */
 
 export { type Containerd, containerd } from "./containerd.ts";

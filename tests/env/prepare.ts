@@ -79,7 +79,7 @@ const problems: string[] = [];
 if (missing.length > 0 && !(isRoot && aptGet)) {
   const packages = [...new Set(missing.map((r) => r.pkg))].join(" ");
   const what = missing.map((r) => r.what).join(", ");
-  problems.push(`missing ${what}: install the Debian packages ${packages} (apt-get install)`);
+  problems.push(`missing ${what}: install them as root with \`apt-get install ${packages}\``);
 }
 if (needsBuild && !go) {
   problems.push(

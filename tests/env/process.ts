@@ -8,15 +8,18 @@
  * tests that use them turn off the op and resource sanitizers (see mod.ts).
  *
  * Cleanup is synchronous, because the `unload` event allows nothing else: it
- * runs on `unload` (normal exit, failed tests, Deno.exit) and on SIGINT/SIGTERM.
+ * runs on `unload` (normal exit, failed tests, Deno.exit) and on SIGTERM (and
+ * SIGINT under `deno run`; `deno test` handles SIGINT itself and exits without
+ * `unload`, which is what the watchdog below is for).
  * It first kills the run's containers (found by the cgroup the test dockerd
  * puts them in), then signals each daemon's process group in reverse start
  * order (dockerd and containerd get SIGTERM and a few seconds, the others
  * SIGKILL), then kills whatever still refers to the run root (containerd
  * shims name its containerd socket), unmounts what the engines mounted there,
- * removes the run's cgroups, and removes the root. A run that could not clean
- * up (SIGKILL) is swept the same way by the next one: its root holds the pid
- * of its owner.
+ * removes the run's cgroups, and removes the root. When this process ends
+ * without `unload`, a watchdog shell does the same with teardown.ts; and a run
+ * that left anything behind anyway is swept by the next one (its root holds
+ * its owner's pid).
  */
 
 import {
