@@ -114,7 +114,7 @@ export class Controller {
   /** Follows the engine's image events; reconnects with backoff when the stream breaks. */
   async #eventLoop(signal: AbortSignal): Promise<void> {
     const { engine, metrics } = this.#parts;
-    const backoff = new Backoff(500, 15_000);
+    const backoff = new Backoff(250, 5_000);
     let lost = false;
     while (!signal.aborted) {
       try {

@@ -45,7 +45,7 @@ Deno.test("serveHealth() answers probes and metrics", async () => {
   }
 });
 
-Deno.test("serveHealth() explains a port already in use", async () => {
+Deno.test("serveHealth() explains a port already in use", () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const address = `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;

@@ -14,7 +14,7 @@ Deno.test("setupLogging() writes one readable text line per record, values unquo
   assert.equal(lines.length, 1);
   assert.match(
     lines[0]!,
-    /^\d{4}-\d\d-\d\dT\S+Z INFO  Updated Deployment dev\/web container app: myimage:test -> myimage:fixed\n$/,
+    /^\d{4}-\d\d-\d\dT\S+Z INFO {2}Updated Deployment dev\/web container app: myimage:test -> myimage:fixed\n$/,
   );
 });
 

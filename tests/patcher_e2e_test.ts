@@ -20,7 +20,7 @@ import { WorkloadPatcher } from "../lib/kube/patcher.ts";
 import { setupLogging } from "../lib/log.ts";
 import type { WorkloadUpdate } from "../lib/plan_types.ts";
 
-async function patcherFor(kubeconfig: string): Promise<WorkloadPatcher> {
+function patcherFor(kubeconfig: string): WorkloadPatcher {
   const config = loadKubeConfig({ kubeconfig, env: () => undefined });
   return new WorkloadPatcher(config, new EventRecorder(config, "test"), {
     dryRun: false,
@@ -52,7 +52,7 @@ e2eTest("a patch that conflicts with another writer is planned again, not forced
     { metadata: { labels: { edited: "yes" } } },
     "application/merge-patch+json",
   );
-  const patcher = await patcherFor(kube.kubeconfig);
+  const patcher = patcherFor(kube.kubeconfig);
   const replanned: string[] = [];
   const result = await patcher.apply(
     update(ns, created.metadata.resourceVersion),
@@ -98,7 +98,7 @@ e2eTest(
     const lines: string[] = [];
     setupLogging({ level: "info", format: "text", write: (line) => lines.push(line) });
     try {
-      const patcher = await patcherFor(kubeconfig);
+      const patcher = patcherFor(kubeconfig);
       const signal = new AbortController().signal;
       const result = await patcher.apply(
         update(ns, created.metadata.resourceVersion),
@@ -116,7 +116,7 @@ e2eTest(
         ),
       );
 
-      const admins = await patcherFor(kube.kubeconfig);
+      const admins = patcherFor(kube.kubeconfig);
       const gone = await admins.apply(
         { ...update(ns, "1"), workload: { kind: "Deployment", namespace: ns, name: "never-was" } },
         () => Promise.resolve(undefined),

@@ -1,8 +1,16 @@
 /**
- * The loop survives what happens on a dev box: the API server restarting, and
- * it works the same with containerd as the engine.
+ * The loop survives what happens on a dev box, the API server or the Docker
+ * daemon restarting, and works the same with containerd as the engine.
  */
-import { containerd, e2eTest, importIntoContainerd, kubernetes, makeImage } from "./env/mod.ts";
+import assert from "node:assert/strict";
+import {
+  containerd,
+  docker,
+  e2eTest,
+  importIntoContainerd,
+  kubernetes,
+  makeImage,
+} from "./env/mod.ts";
 import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import { createNamespace, createWorkload, workloadObject } from "./workloads.ts";
 
@@ -54,4 +62,30 @@ e2eTest("with containerd as the engine, an imported image updates the workload",
   await makeImage(`${repo}:v2`);
   await importIntoContainerd(`${repo}:v2`);
   await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
+});
+
+e2eTest("a restarted Docker daemon loses no image change", async () => {
+  const engine = await docker();
+  const ns = await createNamespace();
+  const during = uniqueRepository("during");
+  const after = uniqueRepository("after");
+  await makeImage(`${during}:v1`);
+  await makeImage(`${after}:v1`);
+  await createWorkload(
+    workloadObject("Deployment", ns, "during", [{ name: "app", image: `${during}:v1` }]),
+  );
+  await createWorkload(
+    workloadObject("Deployment", ns, "after", [{ name: "app", image: `${after}:v1` }]),
+  );
+  await using loop = await startLoop(["-n", ns]);
+
+  await engine.restart();
+  // Tagged right after the daemon is back, likely before veryfreshpod has reconnected:
+  // only the snapshot diff after reconnecting can catch it.
+  await buildAndTag(`${during}:v2`);
+  await waitForImages("Deployment", ns, "during", { app: `${during}:v2` });
+  await loop.waitForLine(/Reconnected to docker/);
+  await buildAndTag(`${after}:v2`);
+  await waitForImages("Deployment", ns, "after", { app: `${after}:v2` });
+  assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
 });

@@ -70,7 +70,7 @@ export class WorkloadWatcher {
   }
 
   async #loop(scope: WatchScope, signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 30_000);
+    const backoff = new Backoff(250, 5_000);
     let resourceVersion: string | undefined;
     while (!signal.aborted) {
       try {

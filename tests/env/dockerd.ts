@@ -14,7 +14,7 @@
 
 import { startContainerd } from "./containerd.ts";
 import { binary } from "./paths.ts";
-import { makeDir, run, runName, spawnDaemon, waitReady } from "./process.ts";
+import { makeDir, run, runName, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
 export interface Docker {
   /** The daemon's unix socket path. */
@@ -25,6 +25,8 @@ export interface Docker {
   readonly env: Record<string, string>;
   /** Runs the docker CLI against this daemon; returns stdout trimmed, throws with stderr. */
   run(args: string[]): Promise<string>;
+  /** Stops dockerd and starts it again on the same socket and data; resolves once it answers. */
+  restart(): Promise<void>;
 }
 
 /** fetch() over a unix socket; the client must be closed after use. */
@@ -52,17 +54,21 @@ async function start(): Promise<Docker> {
     // A cgroup named after the run, by which cleanup finds the container processes.
     ...["--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", `/${runName()}`],
   ];
-  // SIGTERM and time to stop containers, so that no shim or mount outlives it.
-  const daemon = spawnDaemon("dockerd", binary("dockerd"), args, { graceMs: 10_000 });
-  await waitReady(daemon, async () => {
-    const client = unixHttpClient(socket);
-    try {
-      const response = await fetch("http://localhost/_ping", { client });
-      return response.ok && (await response.text()) === "OK";
-    } finally {
-      client.close();
-    }
-  });
+  const launch = async () => {
+    // SIGTERM and time to stop containers, so that no shim or mount outlives it.
+    const daemon = spawnDaemon("dockerd", binary("dockerd"), args, { graceMs: 10_000 });
+    await waitReady(daemon, async () => {
+      const client = unixHttpClient(socket);
+      try {
+        const response = await fetch("http://localhost/_ping", { client });
+        return response.ok && (await response.text()) === "OK";
+      } finally {
+        client.close();
+      }
+    });
+    return daemon;
+  };
+  let daemon = await launch();
   const host = `unix://${socket}`;
   // The CLI's own config dir, so that no credential helper or context of the machine applies.
   const env = {
@@ -78,6 +84,10 @@ async function start(): Promise<Docker> {
     host,
     env,
     run: async (cliArgs) => (await run(binary("docker"), cliArgs, { env })).trim(),
+    restart: async () => {
+      await stopDaemon(daemon);
+      daemon = await launch();
+    },
   };
   const insecure = await docker.run([
     "info",
