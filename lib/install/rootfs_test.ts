@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { buildRootfs } from "./rootfs.ts";
+import { fakeElf, writeTree } from "./fake_elf_test.ts";
+
+async function list(archive: Uint8Array): Promise<string[]> {
+  const file = await Deno.makeTempFile({ suffix: ".tar" });
+  await Deno.writeFile(file, archive);
+  const result = await new Deno.Command("tar", { args: ["-tvf", file], stdout: "piped" }).output();
+  await Deno.remove(file);
+  assert.ok(result.success);
+  return new TextDecoder().decode(result.stdout).trim().split("\n");
+}
+
+Deno.test("the root filesystem holds the executable, its interpreter and libraries, /tmp and /etc", async () => {
+  const root = await Deno.makeTempDir({ prefix: "vfp-rootfs-" });
+  await writeTree(root, {
+    "/opt/vfp/veryfreshpod": fakeElf({
+      interpreter: "/lib64/ld-linux-x86-64.so.2",
+      needed: ["libc.so.6", "libextra.so"],
+      runpath: "/opt/vfp/lib",
+    }),
+    "/opt/vfp/lib/libextra.so": fakeElf({ needed: ["libc.so.6"] }),
+    "/lib/x86_64-linux-gnu/libc.so.6": fakeElf(),
+    "/lib64/ld-linux-x86-64.so.2": fakeElf(),
+  });
+  const rootfs = buildRootfs({ executable: "/opt/vfp/veryfreshpod", root });
+  assert.equal(rootfs.entrypoint, "/usr/local/bin/veryfreshpod");
+  assert.equal(rootfs.architecture, "amd64");
+  assert.deepEqual(rootfs.env, ["LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/opt/vfp/lib"]);
+  assert.deepEqual(rootfs.files.toSorted(), [
+    "/etc/group",
+    "/etc/passwd",
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/ld-linux-x86-64.so.2",
+    "/opt/vfp/lib/libextra.so",
+    "/usr/local/bin/veryfreshpod",
+  ]);
+  const listing = await list(rootfs.tar);
+  assert.ok(listing.some((line) => /^drwxrwxrwt .* tmp\/$/.test(line)), listing.join("\n"));
+  assert.ok(listing.some((line) => /^-rwxr-xr-x .* usr\/local\/bin\/veryfreshpod$/.test(line)));
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a static executable needs no library path, and keeps the name it is given", async () => {
+  const root = await Deno.makeTempDir({ prefix: "vfp-rootfs-" });
+  await writeTree(root, { "/bin/static": fakeElf({ machine: 183 }) });
+  const rootfs = buildRootfs({ executable: "/bin/static", name: "busybox", root });
+  assert.equal(rootfs.entrypoint, "/usr/local/bin/busybox");
+  assert.deepEqual(rootfs.env, []);
+  assert.equal(rootfs.architecture, "arm64");
+  await Deno.remove(root, { recursive: true });
+});
