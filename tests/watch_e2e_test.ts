@@ -239,3 +239,27 @@ e2eTest("SIGTERM stops the loop promptly with exit code 0", async () => {
   assert.equal(code, 0);
   assert.ok(loop.lines.some((line) => /INFO +Stopped/.test(line)), loop.lines.join("\n"));
 });
+
+e2eTest(
+  "pointing an Always-pull workload at a local-only image warns in the log and the Event",
+  async () => {
+    const ns = await createNamespace();
+    const repo = uniqueRepository("local");
+    await makeImage(`${repo}:v1`);
+    await createWorkload(
+      workloadObject("Deployment", ns, "web", [
+        { name: "app", image: `${repo}:v1`, imagePullPolicy: "Always" },
+      ]),
+    );
+    await using loop = await startLoop(["-n", ns]);
+    await buildAndTag(`${repo}:v2`);
+    await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
+    await loop.waitForLine(/WARN +Deployment .*\/web: .*imagePullPolicy Always/);
+    const events = await eventually("the Warning event", async () => {
+      const list = await api("GET", `/api/v1/namespaces/${ns}/events`);
+      // deno-lint-ignore no-explicit-any
+      return list.items.find((e: any) => e.reason === "ImageUpdated" && e.type === "Warning");
+    });
+    assert.match(events.message, /imagePullPolicy Always.*IfNotPresent or Never/);
+  },
+);
