@@ -201,6 +201,48 @@ e2eTest("the installed image runs under the real dockerd without network", async
   assert.equal(script, "linux 42");
 });
 
+/** Deno's cache directory, which holds the npm packages veryfreshpod imports. */
+async function denoDir(): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+  return JSON.parse(new TextDecoder().decode(output.stdout)).denoDir;
+}
+
+e2eTest(
+  "the image runs the watch loop the way the pod does: read-only root, no capabilities, only the engine socket",
+  async () => {
+    const [kube, engine] = await Promise.all([kubernetes(), docker()]);
+    const installed = await install(); // idempotent: this test also runs on its own
+    assert.equal(installed.code, 0, installed.stderr);
+    const source = new URL("..", import.meta.url).pathname;
+    const port = freePort();
+    // The image holds Deno instead of the compiled veryfreshpod, so the program comes from a
+    // read-only mount of the source and Deno's cache; everything else is as in the manifest.
+    // (Host network only to reach the test API server on 127.0.0.1.)
+    const id = await engine.run([
+      ...["run", "-d", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--user", "0"],
+      ...["--cap-drop", "ALL", "--security-opt", "no-new-privileges"],
+      ...["-v", `${engine.socket}:/var/run/docker.sock`, "-v", `${kube.kubeconfig}:/kubeconfig:ro`],
+      ...["-v", `${kube.caFile}:${kube.caFile}:ro`, "-v", `${source}:/src:ro`],
+      ...["-v", `${await denoDir()}:/deno:ro`, "-e", "DENO_DIR=/deno", "-e", "HOME=/tmp"],
+      `veryfreshpod:${VERSION}`,
+      ...["run", "-A", "--no-check", "--cached-only", "/src/main.ts", "run"],
+      ...["--kubeconfig", "/kubeconfig", "--docker-host", "unix:///var/run/docker.sock"],
+      ...["--health-addr", `127.0.0.1:${port}`],
+    ]);
+    try {
+      await eventually("/readyz of the containerised loop to answer 200", async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+        await response.body?.cancel();
+        return response.status === 200 ? true : undefined;
+      }, 60_000).catch(async (error) => {
+        throw new Error(`${error.message}; its log:\n${await engine.run(["logs", id])}`);
+      });
+    } finally {
+      await engine.run(["rm", "-f", id]);
+    }
+  },
+);
+
 e2eTest("an image built from a static executable runs too", async () => {
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
     try {
