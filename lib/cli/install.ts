@@ -9,13 +9,12 @@ import { DockerEngine } from "../engine/docker.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { setupLogging } from "../log.ts";
-import { Installer } from "../install/apply.ts";
-import { importImage } from "../install/image.ts";
+import { describeObject, Installer } from "../install/apply.ts";
+import { ensureImage, inspectImage, ROOTFS_LABEL, rootfsDigest } from "../install/image.ts";
 import { DEFAULT_HOST_SOCKET, DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
 import { buildRootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
 import { VERSION } from "../version.ts";
-import { describeObject } from "../install/apply.ts";
 import {
   type Command,
   type CommandContext,
@@ -108,13 +107,14 @@ export const installCommand: Command = {
       );
     }
 
-    const options = manifestOptionsFromFlags("install", flags, node.runtime, node.socket);
-    const objects = renderObjects(options);
+    let options = manifestOptionsFromFlags("install", flags, node.runtime, node.socket);
     if (stringFlag(flags, "image") === undefined) {
-      await buildOwnImage(flags, context, node, dryRun, say);
+      const rootfsDigest = await buildOwnImage(flags, context, node, dryRun, say);
+      options = { ...options, rootfsDigest };
     } else {
       say(`Image ${options.image} (from --image, pulled if not on the node)`);
     }
+    const objects = renderObjects(options);
 
     const installer = new Installer(kube, { dryRun });
     let namespaceIsNew = false;
@@ -156,14 +156,18 @@ async function findRuntime(
   return { ...found, socket: socket ?? found.socket, detected: true };
 }
 
-/** Builds the image from the executable and imports it into the node's Docker Engine. */
+/**
+ * Builds the image from the executable and imports it into the node's Docker
+ * Engine, unless the same image is there already; resolves to the digest of
+ * its root filesystem.
+ */
 async function buildOwnImage(
   flags: FlagValues,
   context: CommandContext,
   node: NodeRuntime,
   dryRun: boolean,
   say: (line: string) => void,
-): Promise<void> {
+): Promise<string> {
   if (node.runtime !== "docker") {
     throw new UserError(
       "The node runs containerd, and veryfreshpod can import its own image only into a " +
@@ -195,22 +199,29 @@ async function buildOwnImage(
       ExitCode.usage,
     );
   }
+  const digest = await rootfsDigest(rootfs);
   const size = `${(rootfs.tar.length / 1024 / 1024).toFixed(1)} MiB`;
   const what = `${DEFAULT_IMAGE} from ${executable} (${rootfs.files.length} files, ${size})`;
-  if (dryRun) {
-    say(`Image ${what}: would be imported into Docker`);
-    return;
-  }
   const engine = DockerEngine.create({
     host: stringFlag(flags, "docker-host"),
     getEnv: context.env,
   });
   try {
-    const id = await importImage(engine.client, rootfs, DEFAULT_IMAGE, {
+    if (dryRun) {
+      const existing = await inspectImage(engine.client, DEFAULT_IMAGE);
+      const same = existing?.labels[ROOTFS_LABEL] === digest;
+      say(`Image ${what}: ${same ? "unchanged" : "would be imported"} (dry run)`);
+      return digest;
+    }
+    const { id, imported } = await ensureImage(engine.client, rootfs, DEFAULT_IMAGE, {
       "org.opencontainers.image.title": "veryfreshpod",
       "org.opencontainers.image.version": VERSION,
     });
-    say(`Image ${what}: imported into ${engine.description} as ${id.slice(0, 19)}`);
+    say(
+      `Image ${what}: ${imported ? "imported into" : "unchanged in"} ${engine.description} ` +
+        `(${id.slice(0, 19)})`,
+    );
+    return digest;
   } finally {
     engine.close();
   }
