@@ -38,6 +38,57 @@ export function importChanges(rootfs: Rootfs, labels: Record<string, string> = {
   ];
 }
 
+/** The label that records which root filesystem an image was imported from. */
+export const ROOTFS_LABEL = "veryfreshpod.io/rootfs-sha256";
+
+/** `sha256:<hex>` of the archive: the same executable and libraries give the same digest. */
+export async function rootfsDigest(rootfs: Rootfs): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", rootfs.tar));
+  return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** The image `reference` names, or undefined when the daemon has none by that name. */
+export async function inspectImage(
+  client: DockerClient,
+  reference: string,
+): Promise<{ id: string; labels: Record<string, string> } | undefined> {
+  if (client.apiVersion === undefined) await client.negotiate();
+  const path = `/images/${encodeURIComponent(reference)}/json`;
+  const response = await client.request("GET", path, { signal: AbortSignal.timeout(30_000) });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.ok) throw await responseError(client.host, "GET", path, response);
+  const body = await response.json() as { Id?: unknown; Config?: { Labels?: unknown } };
+  if (typeof body.Id !== "string") return undefined;
+  const labels = body.Config?.Labels;
+  return {
+    id: body.Id,
+    labels: typeof labels === "object" && labels !== null ? labels as Record<string, string> : {},
+  };
+}
+
+/**
+ * Makes `reference` name an image of `rootfs`: imports it unless the image
+ * already there came from the same archive (so installing twice leaves no
+ * dangling image behind). Resolves to the image ID and whether it imported.
+ */
+export async function ensureImage(
+  client: DockerClient,
+  rootfs: Rootfs,
+  reference: string,
+  labels: Record<string, string> = {},
+): Promise<{ id: string; imported: boolean }> {
+  const digest = await rootfsDigest(rootfs);
+  const existing = await inspectImage(client, reference);
+  if (existing !== undefined && existing.labels[ROOTFS_LABEL] === digest) {
+    return { id: existing.id, imported: false };
+  }
+  const id = await importImage(client, rootfs, reference, { ...labels, [ROOTFS_LABEL]: digest });
+  return { id, imported: true };
+}
+
 /**
  * Imports `rootfs` as `reference`; resolves to the image ID. The daemon
  * answers 200 and then reports failures inside its progress stream, so the
@@ -77,15 +128,13 @@ export async function importImage(
       );
     }
   }
-  const inspected = await client.json(`/images/${encodeURIComponent(reference)}/json`) as {
-    Id?: unknown;
-  };
-  if (typeof inspected.Id !== "string") {
+  const imported = await inspectImage(client, reference);
+  if (imported === undefined) {
     throw new UserError(
       `${describeDockerHost(client.host)} imported ${reference} but does not show it; ` +
         "check the daemon's log",
       ExitCode.engine,
     );
   }
-  return inspected.Id;
+  return imported.id;
 }

@@ -57,7 +57,16 @@ export interface ManifestOptions {
   readonly runtime: Runtime;
   /** The engine's socket on the node. */
   readonly socket: string;
+  /**
+   * The digest of the root filesystem the image was built from, when install
+   * built it: recorded on the pod template, so that a rebuilt image under the
+   * same tag rolls the pod.
+   */
+  readonly rootfsDigest?: string;
 }
+
+/** The pod-template annotation that holds `rootfsDigest`. */
+export const ROOTFS_ANNOTATION = "veryfreshpod.io/rootfs-sha256";
 
 /** The options that reproduce manifest/deployment.yaml unchanged. */
 export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
@@ -187,6 +196,14 @@ function renderDeployment(deployment: V1Deployment, options: ManifestOptions): v
   container.args = containerArgs(options);
   volume.hostPath.path = options.socket;
   mount.mountPath = CONTAINER_SOCKET[options.runtime];
+  if (options.rootfsDigest !== undefined) {
+    const template = deployment.spec!.template;
+    template.metadata ??= {};
+    template.metadata.annotations = {
+      ...template.metadata.annotations,
+      [ROOTFS_ANNOTATION]: options.rootfsDigest,
+    };
+  }
 }
 
 /** The manifest for one cluster as YAML, documents separated by `---`. */
