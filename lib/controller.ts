@@ -20,7 +20,7 @@ import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
 import type { WorkloadUpdate } from "./plan_types.ts";
 import { diffSnapshots, type ImageChange } from "./snapshot.ts";
-import { describeWorkload } from "./kube/workload.ts";
+import { describeWorkload, workloadId } from "./kube/workload.ts";
 import type { TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
 import type { WorkloadIndex } from "./kube/workload_index.ts";
 import type { WorkloadWatcher } from "./kube/watcher.ts";
@@ -67,6 +67,8 @@ export class Controller {
   #requested = false;
   #running: Promise<void> | undefined;
   #signal: AbortSignal = new AbortController().signal;
+  /** Updates the API server could not take yet, by workload: re-planned on every pass. */
+  readonly #deferred = new Map<string, { key: WorkloadKey; replan: Replan }>();
 
   constructor(parts: ControllerParts, options: ControllerOptions) {
     this.#parts = parts;
@@ -171,6 +173,7 @@ export class Controller {
       this.#requested = false;
       try {
         await this.#reconcile();
+        await this.#retryDeferred();
       } catch (error) {
         log.error("Reconciling failed: {error}", { error: errorMessage(error) });
       }
@@ -188,8 +191,7 @@ export class Controller {
     }
     const changes = diffSnapshots(this.#snapshot, after);
     this.#snapshot = after;
-    if (changes.length === 0) return;
-    await this.#act(changes, after, this.#signal);
+    if (changes.length > 0) await this.#act(changes, after, this.#signal);
   }
 
   async #act(
@@ -228,8 +230,30 @@ export class Controller {
     const { index, patcher, metrics } = this.#parts;
     metrics.set("veryfreshpod_tracked_workloads", index.size);
     const results = await patcher.applyAll(updates, replan, signal);
-    for (const result of results) {
+    results.forEach((result, i) => {
       metrics.inc("veryfreshpod_workload_updates_total", { result });
+      const key = updates[i]!.workload;
+      // Keep what the API server could not take, so that an outage loses nothing.
+      if (result === "deferred") this.#deferred.set(workloadId(key), { key, replan });
+      else this.#deferred.delete(workloadId(key));
+    });
+  }
+
+  /** Plans deferred workloads again from their current state and applies what is left. */
+  async #retryDeferred(): Promise<void> {
+    for (const [id, { key, replan }] of [...this.#deferred]) {
+      let update: WorkloadUpdate | undefined;
+      try {
+        update = await replan(key);
+      } catch (error) {
+        log.debug("Still cannot re-read {workload}: {error}", {
+          workload: describeWorkload(key),
+          error: errorMessage(error),
+        });
+        continue;
+      }
+      if (update === undefined) this.#deferred.delete(id);
+      else await this.#apply([update], replan, this.#signal);
     }
   }
 

@@ -61,6 +61,7 @@ export function waitForImages(
   namespace: string,
   name: string,
   images: Record<string, string>,
+  timeoutMs = 30_000,
   // deno-lint-ignore no-explicit-any
 ): Promise<any> {
   return eventually(`${kind} ${namespace}/${name} to run ${JSON.stringify(images)}`, async () => {
@@ -71,5 +72,5 @@ export function waitForImages(
     } catch {
       return undefined;
     }
-  });
+  }, timeoutMs);
 }

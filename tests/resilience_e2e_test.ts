@@ -89,3 +89,26 @@ e2eTest("a restarted Docker daemon loses no image change", async () => {
   await waitForImages("Deployment", ns, "after", { app: `${after}:v2` });
   assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
 });
+
+e2eTest("an image built while the API server is down is applied once it is back", async () => {
+  const kube = await kubernetes();
+  const ns = await createNamespace();
+  const repo = uniqueRepository("outage");
+  await makeImage(`${repo}:v1`);
+  await createWorkload(
+    workloadObject("Deployment", ns, "web", [{ name: "app", image: `${repo}:v1` }]),
+  );
+  await using loop = await startLoop(["-n", ns]);
+
+  await kube.stopApiServer();
+  try {
+    await buildAndTag(`${repo}:v2`);
+    await loop.waitForLine(
+      /WARN +Cannot update Deployment .*\/web yet: .*; will try again/,
+      60_000,
+    );
+  } finally {
+    await kube.startApiServer();
+  }
+  await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` }, 60_000);
+});

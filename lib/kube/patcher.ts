@@ -25,7 +25,15 @@ const log = logger("update");
 const MAX_ATTEMPTS = 6;
 
 /** What became of one update. */
-export type PatchResult = "applied" | "dry-run" | "superseded" | "gone" | "forbidden" | "failed";
+export type PatchResult =
+  | "applied"
+  | "dry-run"
+  | "superseded"
+  | "gone"
+  | "forbidden"
+  | "failed"
+  /** The API server stayed unreachable or busy through every retry: try again later. */
+  | "deferred";
 
 /** Re-reads a workload after a conflict and plans it again; undefined: nothing left to do. */
 export type Replan = (workload: WorkloadKey) => Promise<WorkloadUpdate | undefined>;
@@ -179,9 +187,16 @@ export class WorkloadPatcher {
           }));
           return "forbidden";
         }
-        if (!isRetryable(error) || attempt === MAX_ATTEMPTS) {
+        if (!isRetryable(error)) {
           log.error("Cannot update {workload}: {error}", { workload, error: apiMessage(error) });
           return "failed";
+        }
+        if (attempt === MAX_ATTEMPTS) {
+          log.warn("Cannot update {workload} yet: {error}; will try again", {
+            workload,
+            error: apiMessage(error),
+          });
+          return "deferred";
         }
         if (status === 409) {
           // Someone else changed the workload since we read it: plan it again from its
@@ -199,7 +214,7 @@ export class WorkloadPatcher {
         await backoff.wait(signal);
       }
     }
-    return "failed";
+    return "deferred";
   }
 
   #logChanges(update: WorkloadUpdate, dryRun: boolean): void {

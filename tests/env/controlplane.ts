@@ -43,6 +43,10 @@ export interface Kubernetes {
   ): Promise<KubeResponse>;
   /** Stops kube-apiserver and starts it again on the same port; resolves once it is ready. */
   restartApiServer(): Promise<void>;
+  /** Stops kube-apiserver (for tests of what happens while it is down). */
+  stopApiServer(): Promise<void>;
+  /** Starts a stopped kube-apiserver again on the same port; resolves once it is ready. */
+  startApiServer(): Promise<void>;
 }
 
 const apiServerTimeoutMs = 180_000;
@@ -191,6 +195,8 @@ async function start(): Promise<Kubernetes> {
       await stopDaemon(apiServer);
       await startApiServer();
     },
+    stopApiServer: () => stopDaemon(apiServer),
+    startApiServer,
   };
 }
 
