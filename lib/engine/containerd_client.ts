@@ -1,19 +1,29 @@
 /**
  * A small containerd gRPC client over its unix socket: image List/Get, the
- * event stream and the version, each call in one namespace (the
+ * event stream and the version, and for install the writing side (content
+ * blobs, leases, image records), each call in one namespace (the
  * `containerd-namespace` metadata header). Errors become one-line UserErrors.
  */
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { ExitCode, UserError } from "../errors.ts";
 import {
+  ContentWrite,
   type EnvelopeMessage,
   EventsSubscribe,
+  type ImageInput,
   type ImageMessage,
+  ImagesCreate,
   ImagesGet,
   ImagesList,
+  ImagesUpdate,
+  LeasesCreate,
+  LeasesDelete,
   type VersionMessage,
   VersionVersion,
+  WriteAction,
+  type WriteContentRequest,
+  type WriteContentResponse,
 } from "./containerd_proto.ts";
 
 export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
@@ -25,7 +35,14 @@ export const DEFAULT_CONTAINERD_NAMESPACE = "k8s.io";
 export interface ContainerdClientOptions {
   /** How long a unary call may take; 30 s by default. */
   readonly timeoutMs?: number;
+  /** The flag that names the socket, for messages; `--containerd-socket` by default. */
+  readonly socketFlag?: string;
 }
+
+/** The size of one Content/Write message: well below containerd's 16 MiB message limit. */
+const WRITE_CHUNK = 1 << 20;
+/** How long writing one blob may take. */
+const WRITE_TIMEOUT_MS = 300_000;
 
 /** `the containerd socket "/run/containerd/containerd.sock"`, for messages. */
 export function describeContainerdSocket(socket: string): string {
@@ -37,11 +54,10 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 }
 
 // Node-style error codes as grpc-js reports them in `details` ("connect ENOENT …").
-const CAUSES: ReadonlyArray<{ pattern: RegExp; why: string }> = [
+const causes = (socketFlag: string): ReadonlyArray<{ pattern: RegExp; why: string }> => [
   {
     pattern: /ENOENT|No such file/i,
-    why:
-      `no such file; start containerd or pass --containerd-socket (k3s: ${K3S_CONTAINERD_SOCKET})`,
+    why: `no such file; start containerd or pass ${socketFlag} (k3s: ${K3S_CONTAINERD_SOCKET})`,
   },
   {
     pattern: /EACCES|Permission denied/i,
@@ -58,13 +74,18 @@ const CAUSES: ReadonlyArray<{ pattern: RegExp; why: string }> = [
  * Turns a failed call into one line naming the cause and the fix. `action`
  * says what was being done, for errors that are not about connecting.
  */
-export function containerdError(socket: string, action: string, error: unknown): UserError {
+export function containerdError(
+  socket: string,
+  action: string,
+  error: unknown,
+  socketFlag = "--containerd-socket",
+): UserError {
   const where = describeContainerdSocket(socket);
   const code = isServiceError(error) ? error.code : undefined;
   const details = isServiceError(error) ? error.details : String(error);
   const options = { cause: error };
   if (code === grpc.status.UNAVAILABLE) {
-    const cause = CAUSES.find((candidate) => candidate.pattern.test(details));
+    const cause = causes(socketFlag).find((candidate) => candidate.pattern.test(details));
     const why = cause?.why ?? `${details}; is it a containerd socket?`;
     return new UserError(`Cannot connect to ${where}: ${why}`, ExitCode.engine, options);
   }
@@ -91,7 +112,7 @@ export function containerdError(socket: string, action: string, error: unknown):
  */
 function streamError(socket: string, error: unknown): UserError {
   const details = isServiceError(error) ? error.details : String(error);
-  if (CAUSES.some((cause) => cause.pattern.test(details))) {
+  if (causes("").some((cause) => cause.pattern.test(details))) {
     return containerdError(socket, "Events/Subscribe", error);
   }
   return new UserError(
@@ -107,11 +128,13 @@ export class ContainerdClient {
   readonly namespace: string;
   readonly #client: grpc.Client;
   readonly #timeoutMs: number;
+  readonly #socketFlag: string | undefined;
 
   constructor(socket: string, namespace: string, options: ContainerdClientOptions = {}) {
     this.socket = socket;
     this.namespace = namespace;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#socketFlag = options.socketFlag;
     this.#client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
   }
 
@@ -171,14 +194,100 @@ export class ContainerdClient {
     );
   }
 
+  /**
+   * Takes a lease: content written under it (see `lease` below) survives
+   * garbage collection until the lease is deleted or `expiresAt` passes, so
+   * a crash in between leaves nothing behind for long.
+   */
+  async createLease(expiresAt: Date): Promise<string> {
+    const id = `veryfreshpod-${crypto.randomUUID()}`;
+    const labels = { "containerd.io/gc.expire": expiresAt.toISOString() };
+    await this.#unary(LeasesCreate, { id, labels }, "Leases/Create");
+    return id;
+  }
+
+  async deleteLease(id: string): Promise<void> {
+    await this.#unary(LeasesDelete, { id, sync: false }, "Leases/Delete");
+  }
+
+  /**
+   * Writes one blob into the content store under `lease`, committed with
+   * `labels` and checked against `digest`; "exists" when the store has it
+   * already (containerd then adds it to the lease).
+   */
+  async writeContent(
+    blob: { digest: string; data: Uint8Array; labels?: Record<string, string> },
+    lease: string,
+  ): Promise<"written" | "exists"> {
+    const call = this.#client.makeBidiStreamRequest(
+      ContentWrite.path,
+      ContentWrite.requestSerialize,
+      ContentWrite.responseDeserialize,
+      this.#metadata(lease),
+      { deadline: Date.now() + WRITE_TIMEOUT_MS },
+    );
+    // The responses below surface every error; without a listener, the error the
+    // cancel in `finally` may raise would be thrown as an unhandled 'error' event.
+    call.on("error", () => {});
+    const responses = call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
+    // Every message names the ref, size and digest: the first one opens the ingest.
+    const base = {
+      ref: `veryfreshpod-${blob.digest}`,
+      total: blob.data.length,
+      expected: blob.digest,
+    };
+    const send = async (request: WriteContentRequest) => {
+      call.write(request);
+      const next = await responses.next();
+      if (next.done) throw new Error("the daemon ended Content/Write early");
+      return next.value;
+    };
+    try {
+      for (let offset = 0; offset < blob.data.length; offset += WRITE_CHUNK) {
+        const data = blob.data.subarray(offset, offset + WRITE_CHUNK);
+        const reply = await send({ ...base, action: WriteAction.WRITE, offset, data });
+        if (Number(reply.offset) !== offset + data.length) {
+          throw new Error(`wrote up to ${offset + data.length}, the daemon has ${reply.offset}`);
+        }
+      }
+      const offset = blob.data.length;
+      const commit = { ...base, action: WriteAction.COMMIT, offset, labels: blob.labels ?? {} };
+      const reply = await send(commit);
+      if (reply.digest !== blob.digest) {
+        throw new Error(`committed ${blob.digest}, the daemon computed ${reply.digest}`);
+      }
+      return "written";
+    } catch (error) {
+      if (isServiceError(error) && error.code === grpc.status.ALREADY_EXISTS) return "exists";
+      throw containerdError(this.socket, "Content/Write", error, this.#socketFlag);
+    } finally {
+      call.end();
+      call.cancel();
+    }
+  }
+
+  /** Creates the image record `image.name`, or replaces it when it exists. */
+  async putImage(image: ImageInput): Promise<"created" | "updated"> {
+    try {
+      await this.#unary(ImagesCreate, { image }, "Images/Create");
+      return "created";
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (!isServiceError(cause) || cause.code !== grpc.status.ALREADY_EXISTS) throw error;
+    }
+    await this.#unary(ImagesUpdate, { image }, "Images/Update");
+    return "updated";
+  }
+
   /** Closes the channel. */
   close(): void {
     this.#client.close();
   }
 
-  #metadata(): grpc.Metadata {
+  #metadata(lease?: string): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set("containerd-namespace", this.namespace);
+    if (lease !== undefined) metadata.set("containerd-lease", lease);
     return metadata;
   }
 
@@ -196,8 +305,10 @@ export class ContainerdClient {
         this.#metadata(),
         { deadline: Date.now() + this.#timeoutMs },
         (error, value) => {
-          if (error) reject(containerdError(this.socket, action, error));
-          else if (value === undefined) reject(containerdError(this.socket, action, "no answer"));
+          const fail = (cause: unknown) =>
+            reject(containerdError(this.socket, action, cause, this.#socketFlag));
+          if (error) fail(error);
+          else if (value === undefined) fail("no answer");
           else resolve(value);
         },
       );

@@ -13,6 +13,8 @@ import { fromJSON } from "@grpc/proto-loader";
 const string = (id: number) => ({ type: "string", id });
 const stringMap = (id: number) => ({ keyType: "string", type: "string", id });
 const repeatedString = (id: number) => ({ rule: "repeated", type: "string", id });
+const int64 = (id: number) => ({ type: "int64", id });
+const imageField = { image: { type: "Image", id: 1 } };
 
 const DESCRIPTOR = {
   nested: {
@@ -56,8 +58,21 @@ const DESCRIPTOR = {
                           requestType: "ListImagesRequest",
                           responseType: "ListImagesResponse",
                         },
+                        Create: {
+                          requestType: "CreateImageRequest",
+                          responseType: "CreateImageResponse",
+                        },
+                        Update: {
+                          requestType: "UpdateImageRequest",
+                          responseType: "UpdateImageResponse",
+                        },
                       },
                     },
+                    // Only `image` of each; without an update mask, Update replaces the record.
+                    CreateImageRequest: { fields: imageField },
+                    CreateImageResponse: { fields: imageField },
+                    UpdateImageRequest: { fields: imageField },
+                    UpdateImageResponse: { fields: imageField },
                     Image: {
                       fields: {
                         name: string(1),
@@ -77,6 +92,65 @@ const DESCRIPTOR = {
                     ImageCreate: { fields: { name: string(1), labels: stringMap(2) } },
                     ImageUpdate: { fields: { name: string(1), labels: stringMap(2) } },
                     ImageDelete: { fields: { name: string(1) } },
+                  },
+                },
+              },
+            },
+            content: {
+              nested: {
+                v1: {
+                  nested: {
+                    Content: {
+                      methods: {
+                        Write: {
+                          requestType: "WriteContentRequest",
+                          responseType: "WriteContentResponse",
+                          requestStream: true,
+                          responseStream: true,
+                        },
+                      },
+                    },
+                    WriteAction: { values: { STAT: 0, WRITE: 1, COMMIT: 2 } },
+                    WriteContentRequest: {
+                      fields: {
+                        action: { type: "WriteAction", id: 1 },
+                        ref: string(2),
+                        total: int64(3),
+                        expected: string(4),
+                        offset: int64(5),
+                        data: { type: "bytes", id: 6 },
+                        labels: stringMap(7),
+                      },
+                    },
+                    WriteContentResponse: {
+                      fields: {
+                        action: { type: "WriteAction", id: 1 },
+                        offset: int64(4),
+                        total: int64(5),
+                        digest: string(6),
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            leases: {
+              nested: {
+                v1: {
+                  nested: {
+                    Leases: {
+                      methods: {
+                        Create: { requestType: "CreateRequest", responseType: "CreateResponse" },
+                        Delete: {
+                          requestType: "DeleteRequest",
+                          responseType: "google.protobuf.Empty",
+                        },
+                      },
+                    },
+                    Lease: { fields: { id: string(1), labels: stringMap(3) } },
+                    CreateRequest: { fields: { id: string(1), labels: stringMap(3) } },
+                    CreateResponse: { fields: { lease: { type: "Lease", id: 1 } } },
+                    DeleteRequest: { fields: { id: string(1), sync: { type: "bool", id: 2 } } },
                   },
                 },
               },
@@ -148,6 +222,33 @@ export interface ImageMessage {
   target: DescriptorMessage | null;
 }
 
+/** What Images/Create and Update take: a name, labels and the target descriptor. */
+export interface ImageInput {
+  name: string;
+  labels: Record<string, string>;
+  target: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> };
+}
+
+/** `WriteContentRequest.action`. */
+export const WriteAction = { STAT: 0, WRITE: 1, COMMIT: 2 } as const;
+
+export interface WriteContentRequest {
+  action: typeof WriteAction[keyof typeof WriteAction];
+  ref: string;
+  total: number;
+  expected: string;
+  offset: number;
+  data?: Uint8Array;
+  labels?: Record<string, string>;
+}
+
+export interface WriteContentResponse {
+  action: number;
+  offset: string;
+  total: string;
+  digest: string;
+}
+
 export interface AnyMessage {
   typeUrl: string;
   value: Uint8Array;
@@ -185,6 +286,26 @@ export const ImagesList = method<{ filters: string[] }, { images: ImageMessage[]
 export const ImagesGet = method<{ name: string }, { image: ImageMessage | null }>(
   "containerd.services.images.v1.Images",
   "Get",
+);
+export const ImagesCreate = method<{ image: ImageInput }, { image: ImageMessage | null }>(
+  "containerd.services.images.v1.Images",
+  "Create",
+);
+export const ImagesUpdate = method<{ image: ImageInput }, { image: ImageMessage | null }>(
+  "containerd.services.images.v1.Images",
+  "Update",
+);
+export const ContentWrite = method<WriteContentRequest, WriteContentResponse>(
+  "containerd.services.content.v1.Content",
+  "Write",
+);
+export const LeasesCreate = method<
+  { id: string; labels: Record<string, string> },
+  { lease: { id: string } | null }
+>("containerd.services.leases.v1.Leases", "Create");
+export const LeasesDelete = method<{ id: string; sync: boolean }, Record<string, never>>(
+  "containerd.services.leases.v1.Leases",
+  "Delete",
 );
 export const EventsSubscribe = method<{ filters: string[] }, EnvelopeMessage>(
   "containerd.services.events.v1.Events",
