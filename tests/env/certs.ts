@@ -71,7 +71,10 @@ export async function makeServingCert(
   );
   await openssl([
     ...["x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile],
-    ...["-CAcreateserial", "-out", certFile, "-days", "2", "-extfile", extFile],
+    // A random serial per certificate: `-CAcreateserial` shares one serial file,
+    // which certificates signed in parallel would race on.
+    ...["-set_serial", `0x${randomSerial()}`],
+    ...["-out", certFile, "-days", "2", "-extfile", extFile],
   ]);
   return { certFile, keyFile };
 }
@@ -85,4 +88,11 @@ export async function makeSigningKey(
   await ecKey(privateKeyFile);
   await openssl(["pkey", "-in", privateKeyFile, "-pubout", "-out", publicKeyFile]);
   return { privateKeyFile, publicKeyFile };
+}
+
+/** 16 random bytes in hex: a positive serial number (top bit cleared). */
+function randomSerial(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = bytes[0]! & 0x7f;
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
