@@ -48,20 +48,19 @@ e2eTest("a new tag updates every kind of workload that runs another tag of it", 
     // deno-lint-ignore no-explicit-any
     return sets.items.find((rs: any) => imagesOf(rs).app === `${repo}:fixed`);
   });
-  const events = await eventsIn(ns);
-  for (const kind of kinds) {
-    assert.ok(
-      events.some((e) =>
-        e.startsWith(`${kind}/${kind.toLowerCase()} ImageUpdated`) &&
-        e.includes(`-> ${repo}:fixed`)
-      ),
-      `an ImageUpdated event on the ${kind}; events: ${events.join("; ")}`,
+  // Events are recorded right after each patch: wait for all of them.
+  const wanted = [
+    ...kinds.map((kind) => `${kind}/${kind.toLowerCase()} ImageUpdated`),
+    `StatefulSet/statefulset ImageUpdated initContainer "setup" image ${repo} -> ${repo}:fixed`,
+  ];
+  const events = await eventually("an ImageUpdated event for every update", async () => {
+    const recorded = await eventsIn(ns);
+    const found = wanted.every((prefix) =>
+      recorded.some((e) => e.startsWith(prefix) && e.includes(`-> ${repo}:fixed`))
     );
-  }
-  assert.ok(
-    events.some((e) => e.includes(`initContainer "setup" image ${repo} -> ${repo}:fixed`)),
-    "the initContainer's update is recorded",
-  );
+    return found ? recorded : undefined;
+  });
+  assert.equal(events.filter((e) => e.includes(" ImageUpdated ")).length, 5, events.join("; "));
   // One readable log line per update, naming workload, container, old and new image.
   await loop.waitForLine(
     new RegExp(
