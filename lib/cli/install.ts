@@ -1,18 +1,20 @@
 /**
  * `veryfreshpod install`: deploys veryfreshpod into the cluster it is pointed
  * at, with nothing to fetch: the manifest is embedded, and the image is built
- * from this very executable and imported into the node's Docker Engine. Says
- * what it does, one line per step, on stdout.
+ * from this very executable and imported into the node's Docker Engine or
+ * containerd. Says what it does, one line per step, on stdout.
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
+import { ContainerdClient, DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
+import { ensureContainerdImage } from "../install/containerd_image.ts";
 import { ensureImage, inspectImage, ROOTFS_LABEL, rootfsDigest } from "../install/image.ts";
 import { DEFAULT_HOST_SOCKET, DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
-import { buildRootfs } from "../install/rootfs.ts";
+import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -39,8 +41,10 @@ the permissions the watch loop needs, and a Deployment that mounts the node's
 container engine socket. Safe to run again: unchanged objects stay as they are.
 
 Without --image, the image is built from this executable (the file itself and
-the shared libraries it links) and imported into the node's Docker Engine as
-${DEFAULT_IMAGE}. On a containerd node, pass --image.
+the shared libraries it links) and imported as ${DEFAULT_IMAGE} into the
+node's Docker Engine, or on a containerd node into its containerd (through
+--socket, namespace ${DEFAULT_CONTAINERD_NAMESPACE}, where the kubelet looks): then run install
+as root on the node itself (kind, minikube: build an image there and pass --image).
 
 Usage: veryfreshpod install [flags]
 
@@ -156,10 +160,16 @@ async function findRuntime(
   return { ...found, socket: socket ?? found.socket, detected: true };
 }
 
+/** The labels of the image install builds, on both engines. */
+const IMAGE_LABELS = {
+  "org.opencontainers.image.title": "veryfreshpod",
+  "org.opencontainers.image.version": VERSION,
+};
+
 /**
- * Builds the image from the executable and imports it into the node's Docker
- * Engine, unless the same image is there already; resolves to the digest of
- * its root filesystem.
+ * Builds the image from the executable and imports it into the node's engine,
+ * unless the same image is there already; resolves to the digest of its root
+ * filesystem.
  */
 async function buildOwnImage(
   flags: FlagValues,
@@ -168,14 +178,6 @@ async function buildOwnImage(
   dryRun: boolean,
   say: (line: string) => void,
 ): Promise<string> {
-  if (node.runtime !== "docker") {
-    throw new UserError(
-      "The node runs containerd, and veryfreshpod can import its own image only into a " +
-        "Docker Engine: build or pull an image of veryfreshpod that the node can use and " +
-        "pass it with --image",
-      ExitCode.usage,
-    );
-  }
   let executable = stringFlag(flags, "executable");
   if (executable === undefined) {
     if (!Deno.build.standalone) {
@@ -199,9 +201,30 @@ async function buildOwnImage(
       ExitCode.usage,
     );
   }
-  const digest = await rootfsDigest(rootfs);
   const size = `${(rootfs.tar.length / 1024 / 1024).toFixed(1)} MiB`;
   const what = `${DEFAULT_IMAGE} from ${executable} (${rootfs.files.length} files, ${size})`;
+  if (node.runtime === "containerd") {
+    await importIntoContainerd(rootfs, node, dryRun, (outcome) => say(`Image ${what}: ${outcome}`));
+  } else {
+    await importIntoDocker(
+      flags,
+      context,
+      rootfs,
+      dryRun,
+      (outcome) => say(`Image ${what}: ${outcome}`),
+    );
+  }
+  return await rootfsDigest(rootfs);
+}
+
+async function importIntoDocker(
+  flags: FlagValues,
+  context: CommandContext,
+  rootfs: Rootfs,
+  dryRun: boolean,
+  report: (outcome: string) => void,
+): Promise<void> {
+  const digest = await rootfsDigest(rootfs);
   const engine = DockerEngine.create({
     host: stringFlag(flags, "docker-host"),
     getEnv: context.env,
@@ -210,19 +233,57 @@ async function buildOwnImage(
     if (dryRun) {
       const existing = await inspectImage(engine.client, DEFAULT_IMAGE);
       const same = existing?.labels[ROOTFS_LABEL] === digest;
-      say(`Image ${what}: ${same ? "unchanged" : "would be imported"} (dry run)`);
-      return digest;
+      report(`${same ? "unchanged" : "would be imported"} (dry run)`);
+      return;
     }
-    const { id, imported } = await ensureImage(engine.client, rootfs, DEFAULT_IMAGE, {
-      "org.opencontainers.image.title": "veryfreshpod",
-      "org.opencontainers.image.version": VERSION,
-    });
-    say(
-      `Image ${what}: ${imported ? "imported into" : "unchanged in"} ${engine.description} ` +
-        `(${id.slice(0, 19)})`,
+    const { id, imported } = await ensureImage(engine.client, rootfs, DEFAULT_IMAGE, IMAGE_LABELS);
+    report(
+      `${imported ? "imported into" : "unchanged in"} ${engine.description} (${id.slice(0, 19)})`,
     );
-    return digest;
   } finally {
     engine.close();
   }
+}
+
+/**
+ * Imports into the node's containerd, at the socket the pod will mount: so
+ * install must run on the node itself (k3s, a containerd host), as root.
+ */
+async function importIntoContainerd(
+  rootfs: Rootfs,
+  node: NodeRuntime,
+  dryRun: boolean,
+  report: (outcome: string) => void,
+): Promise<void> {
+  const client = new ContainerdClient(node.socket, DEFAULT_CONTAINERD_NAMESPACE, {
+    socketFlag: "--socket",
+  });
+  try {
+    const { name, digest, imported } = await ensureContainerdImage(client, rootfs, DEFAULT_IMAGE, {
+      architecture: rootfs.architecture ?? node.architecture ?? hostArchitecture(),
+      labels: IMAGE_LABELS,
+      dryRun,
+    });
+    const where = `containerd at ${node.socket} (namespace ${client.namespace}) as ${name}`;
+    if (dryRun) {
+      report(`${imported ? "would be imported into" : "unchanged in"} ${where} (dry run)`);
+    } else {report(
+        `${imported ? "imported into" : "unchanged in"} ${where} (${digest.slice(0, 19)})`,
+      );}
+  } catch (error) {
+    if (!(error instanceof UserError) || !error.message.startsWith("Cannot connect")) throw error;
+    throw new UserError(
+      `${error.message}; install imports its image through this socket, so run it as root on ` +
+        "the node, or pass --image",
+      error.exitCode,
+      { cause: error },
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/** This machine's architecture the way Kubernetes and OCI name it. */
+function hostArchitecture(): string {
+  return { x86_64: "amd64", aarch64: "arm64" }[Deno.build.arch];
 }

@@ -127,6 +127,13 @@ export interface ContainerdImport {
   readonly imported: boolean;
 }
 
+/**
+ * The CRI plugin adds this label to the images it loads (seen with containerd
+ * 1.6); set from the start, the record stays as written instead of being
+ * updated by the CRI plugin right after the import.
+ */
+const CRI_MANAGED_LABEL = "io.cri-containerd.image";
+
 /** How long the lease of an import lasts if veryfreshpod dies before releasing it. */
 const LEASE_MS = 60 * 60 * 1000;
 
@@ -159,7 +166,7 @@ export async function ensureContainerdImage(
     }
     await client.putImage({
       name,
-      labels: { [ROOTFS_LABEL]: image.layer.digest },
+      labels: { [ROOTFS_LABEL]: image.layer.digest, [CRI_MANAGED_LABEL]: "managed" },
       target: descriptor(image.manifest),
     });
   } finally {
