@@ -28,35 +28,38 @@ const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
 });
 
 // The one CRI call the kubelet makes for a pod with `imagePullPolicy: Never`.
-const CRI = fromJSON({
-  nested: {
-    runtime: {
-      nested: {
-        v1: {
-          nested: {
-            ImageService: {
-              methods: {
-                ImageStatus: {
-                  requestType: "ImageStatusRequest",
-                  responseType: "ImageStatusResponse",
+const CRI = fromJSON(
+  ({
+    nested: {
+      runtime: {
+        nested: {
+          v1: {
+            nested: {
+              ImageService: {
+                methods: {
+                  ImageStatus: {
+                    requestType: "ImageStatusRequest",
+                    responseType: "ImageStatusResponse",
+                  },
                 },
               },
-            },
-            ImageSpec: { fields: { image: { type: "string", id: 1 } } },
-            ImageStatusRequest: { fields: { image: { type: "ImageSpec", id: 1 } } },
-            Image: {
-              fields: {
-                id: { type: "string", id: 1 },
-                repoTags: { rule: "repeated", type: "string", id: 2 },
+              ImageSpec: { fields: { image: { type: "string", id: 1 } } },
+              ImageStatusRequest: { fields: { image: { type: "ImageSpec", id: 1 } } },
+              Image: {
+                fields: {
+                  id: { type: "string", id: 1 },
+                  repoTags: { rule: "repeated", type: "string", id: 2 },
+                },
               },
+              ImageStatusResponse: { fields: { image: { type: "Image", id: 1 } } },
             },
-            ImageStatusResponse: { fields: { image: { type: "Image", id: 1 } } },
           },
         },
       },
     },
-  },
-}, { defaults: true, arrays: true });
+  }) as Parameters<typeof fromJSON>[0],
+  { defaults: true, arrays: true },
+);
 
 /** The CRI plugin's answer to ImageStatus for `image`, as the kubelet asks it. */
 async function criImageStatus(
