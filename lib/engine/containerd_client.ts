@@ -195,9 +195,9 @@ export class ContainerdClient {
   }
 
   /**
-   * Takes a lease: content written under it (see `lease` below) survives
-   * garbage collection until the lease is deleted or `expiresAt` passes, so
-   * a crash in between leaves nothing behind for long.
+   * Takes a lease: content written under it (writeContent's `lease`)
+   * survives garbage collection until the lease is deleted or `expiresAt`
+   * passes, so a crash in between leaves nothing behind for long.
    */
   async createLease(expiresAt: Date): Promise<string> {
     const id = `veryfreshpod-${crypto.randomUUID()}`;
