@@ -6,7 +6,7 @@ import type { WorkloadKey } from "./kube/workload.ts";
 
 /** The pod-template annotation that records the image ID each tag had when rolled. */
 export const ROLLOUT_ANNOTATION = "veryfreshpod.io/image-ids";
-/** A workload (or its namespace's) annotation that opts out when "true". */
+/** A workload annotation that opts the workload out when "true". */
 export const IGNORE_ANNOTATION = "veryfreshpod.io/ignore";
 
 /** One container's image moves to another tag. */

@@ -113,12 +113,13 @@ export const runCommand: Command = {
     // Fail fast, in one line, when either side is unreachable.
     await engine.connect();
     const serverVersion = await checkCluster(kube);
-    log.info("veryfreshpod {version} started; cluster {server} ({serverVersion}){dryRun}", {
+    log.info("veryfreshpod {version} started; cluster {server} ({serverVersion})", {
       version: VERSION,
       server,
       serverVersion,
-      dryRun: dryRun ? "; dry run: nothing will be changed" : "",
+      dryRun,
     });
+    if (dryRun) log.info("Dry run: changes are logged, nothing is changed");
 
     const index = new WorkloadIndex();
     const scopes = (namespaces.length > 0 ? namespaces : [undefined]).flatMap((namespace) =>
