@@ -12,7 +12,7 @@ import {
   makeImage,
 } from "./env/mod.ts";
 import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+import { api, createNamespace, createWorkload, workloadObject } from "./workloads.ts";
 
 e2eTest("a restarted API server loses no workload and no image change", async () => {
   const kube = await kubernetes();
@@ -111,4 +111,43 @@ e2eTest("an image built while the API server is down is applied once it is back"
     await kube.startApiServer();
   }
   await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` }, 60_000);
+});
+
+e2eTest("a watch whose history was compacted away lists again and goes on", async () => {
+  const kube = await kubernetes();
+  const ns = await createNamespace();
+  const repo = uniqueRepository("compacted");
+  await makeImage(`${repo}:v1`);
+  await createWorkload(
+    workloadObject("Deployment", ns, "web", [{ name: "app", image: `${repo}:v1` }]),
+  );
+  await using loop = await startLoop(["-n", ns, "--log-level", "debug"]);
+
+  // A write the watch does not see, then etcd forgets all history up to now while the API
+  // server is down: resuming the watch from its last resourceVersion answers 410 Gone.
+  await api("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "bump" } });
+  await kube.stopApiServer();
+  try {
+    const etcd = async (path: string, body: unknown) => {
+      const response = await fetch(`${kube.etcdUrl}${path}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      });
+      assert.ok(response.ok, `etcd ${path}: ${response.status}`);
+      return await response.json();
+    };
+    const { header } = await etcd("/v3/kv/range", { key: btoa("\0"), limit: 1 });
+    await etcd("/v3/kv/compaction", { revision: header.revision, physical: true });
+  } finally {
+    await kube.startApiServer();
+  }
+  await loop.waitForLine(/Watch of deployments expired; listing again/, 60_000);
+
+  await createWorkload(
+    workloadObject("Deployment", ns, "late", [{ name: "app", image: `${repo}:v1` }]),
+  );
+  await loop.waitForLine(new RegExp(`Watch: ADDED Deployment ${ns}/late`));
+  await buildAndTag(`${repo}:v2`);
+  await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
+  await waitForImages("Deployment", ns, "late", { app: `${repo}:v2` });
 });

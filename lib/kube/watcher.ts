@@ -10,7 +10,7 @@ import "../quiet_deprecations.ts";
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
-import { apiMessage, apiStatus, forbiddenMessage } from "./api_errors.ts";
+import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import {
   collectionPath,
   type KubeObject,
@@ -178,7 +178,10 @@ export class WorkloadWatcher {
     }
     // The first failure is worth a warning; the retries after it only a debug line.
     const message = "Watch of {resource} failed: {error}; retrying";
-    const fields = { resource, error: apiMessage(error) };
+    const fields = {
+      resource,
+      error: status === undefined ? networkDetail(error) : apiMessage(error),
+    };
     if (attempts === 0) log.warn(message, fields);
     else log.debug(message, fields);
   }

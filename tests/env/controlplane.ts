@@ -43,6 +43,8 @@ export interface Kubernetes {
   ): Promise<KubeResponse>;
   /** Stops kube-apiserver and starts it again on the same port; resolves once it is ready. */
   restartApiServer(): Promise<void>;
+  /** etcd's client URL (plain HTTP on loopback), e.g. to compact its history. */
+  readonly etcdUrl: string;
   /** Stops kube-apiserver (for tests of what happens while it is down). */
   stopApiServer(): Promise<void>;
   /** Starts a stopped kube-apiserver again on the same port; resolves once it is ready. */
@@ -164,6 +166,7 @@ async function start(): Promise<Kubernetes> {
   return {
     kubeconfig,
     server,
+    etcdUrl: etcd.clientUrl,
     adminToken,
     caFile: ca.certFile,
     async request(method, path, options = {}) {
