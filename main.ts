@@ -7,10 +7,18 @@ import { main } from "./lib/cli/main.ts";
 
 if (import.meta.main) {
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  // The first signal stops gracefully; a second one (an impatient Ctrl-C) ends at once.
+  const onSignal = () => stop.signal.aborted ? Deno.exit(130) : stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const encoder = new TextEncoder();
+  // A stray rejection deep inside a library (a socket closing mid-read) must not end a
+  // long-running watch loop: report it in one line and go on.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    const reason = event.reason instanceof Error ? event.reason.message : String(event.reason);
+    Deno.stderr.writeSync(encoder.encode(`warning: ignored an unhandled error: ${reason}\n`));
+  });
   const code = await main(Deno.args, {
     env: (name) => Deno.env.get(name),
     stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
