@@ -18,14 +18,11 @@ import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { ROOTFS_LABEL } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";
 import { VERSION } from "../lib/version.ts";
+import { busyboxPath } from "./env/paths.ts";
+import { registerNode } from "./nodes.ts";
 
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-});
+// Static, so the image needs no libraries; tests/env/prepare.ts installs it.
+const BUSYBOX = busyboxPath;
 
 // The one CRI call the kubelet makes for a pod with `imagePullPolicy: Never`.
 const CRI = fromJSON(
@@ -90,7 +87,6 @@ async function criImageStatus(
 e2eTest(
   "an image built from busybox imports into containerd complete, runs with ctr, and imports only once",
   async () => {
-    if (BUSYBOX === undefined) return;
     const ctr = await containerd();
     const reference = `vfp-import-busybox:${Date.now().toString(36)}`;
     const name = `docker.io/library/${reference}`;
@@ -146,36 +142,12 @@ e2eTest(
 
 const NODE = "vfp-containerd-node";
 
-/** A Node like a kubelet on containerd registers; the test cluster has none of its own. */
-async function createContainerdNode(architecture: string): Promise<void> {
-  const kube = await kubernetes();
-  const created = await kube.request("POST", "/api/v1/nodes", {
-    body: { apiVersion: "v1", kind: "Node", metadata: { name: NODE } },
-  });
-  assert.ok([201, 409].includes(created.status), JSON.stringify(created.body));
-  const patched = await kube.request("PATCH", `/api/v1/nodes/${NODE}/status`, {
-    body: {
-      status: {
-        nodeInfo: {
-          containerRuntimeVersion: "containerd://1.6.20",
-          architecture,
-          kubeletVersion: "v1.34.4",
-          operatingSystem: "linux",
-        },
-      },
-    },
-    contentType: "application/merge-patch+json",
-  });
-  assert.equal(patched.status, 200, JSON.stringify(patched.body));
-}
-
 e2eTest(
   "install on a node that runs containerd imports its image into that containerd, once",
   async () => {
-    if (BUSYBOX === undefined) return;
     const [kube, ctr] = await Promise.all([kubernetes(), containerd()]);
     const architecture = buildRootfs({ executable: BUSYBOX }).architecture ?? "amd64";
-    await createContainerdNode(architecture);
+    await registerNode(NODE, "containerd://1.6.20", architecture);
     const install = (...extra: string[]) =>
       runVeryfreshpod([
         ...["install", "--kubeconfig", kube.kubeconfig, "--socket", ctr.socket],

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { docker, e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
 import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
+import { registerNode } from "./nodes.ts";
 import {
   createNamespace,
   createWorkload,
@@ -41,26 +42,8 @@ const OBJECT_PATHS = {
 };
 
 /** A Node like a kubelet on Docker registers; the test cluster has none of its own. */
-async function ensureNode(runtimeVersion = "docker://24.0.7"): Promise<void> {
-  const kube = await kubernetes();
-  const created = await kube.request("POST", "/api/v1/nodes", {
-    body: { apiVersion: "v1", kind: "Node", metadata: { name: NODE } },
-  });
-  assert.ok([201, 409].includes(created.status), JSON.stringify(created.body));
-  const patched = await kube.request("PATCH", `/api/v1/nodes/${NODE}/status`, {
-    body: {
-      status: {
-        nodeInfo: {
-          containerRuntimeVersion: runtimeVersion,
-          architecture: "amd64",
-          kubeletVersion: "v1.34.4",
-          operatingSystem: "linux",
-        },
-      },
-    },
-    contentType: "application/merge-patch+json",
-  });
-  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+function ensureNode(runtimeVersion = "docker://24.0.7"): Promise<void> {
+  return registerNode(NODE, runtimeVersion);
 }
 
 async function install(...extra: string[]) {
