@@ -11,7 +11,6 @@
  * the snapshot taken after reconnecting is diffed against the last good one, so
  * nothing tagged meanwhile is missed.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, sleep } from "./backoff.ts";
 import type { Engine, ImageSnapshot } from "./engine/engine.ts";
 import { errorMessage } from "./errors.ts";
@@ -42,10 +41,7 @@ export interface ControllerParts {
   readonly index: WorkloadIndex;
   readonly watcher: WorkloadWatcher;
   readonly patcher: WorkloadPatcher;
-  /** Re-reads one workload from the API server into the index. */
-  readonly refresh: (key: WorkloadKey) => Promise<void>;
   readonly metrics: Metrics;
-  readonly kube: KubeConfig;
 }
 
 /** Declares the controller's metrics on a registry. */
@@ -222,7 +218,7 @@ export class Controller {
 
   /** Re-reads one workload after a conflict; undefined when it is gone. */
   async #reread(key: WorkloadKey): Promise<TrackedWorkload | undefined> {
-    await this.#parts.refresh(key);
+    await this.#parts.watcher.refresh(key);
     return this.#parts.index.get(key);
   }
 

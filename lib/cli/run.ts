@@ -3,7 +3,6 @@
  * environment, then hands them to the Controller until SIGINT/SIGTERM.
  */
 import "../quiet_deprecations.ts";
-import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { Controller, defineControllerMetrics } from "../controller.ts";
 import { ContainerdEngine } from "../engine/containerd.ts";
 import { DockerEngine } from "../engine/docker.ts";
@@ -16,7 +15,7 @@ import { VERSION } from "../version.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
-import { kindInfo, type KubeObject, toTrackedWorkload, WORKLOAD_KINDS } from "../kube/kinds.ts";
+import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
@@ -130,47 +129,28 @@ export const runCommand: Command = {
     defineControllerMetrics(metrics);
     const events = new EventRecorder(kube, context.env("HOSTNAME") ?? Deno.hostname());
     const patcher = new WorkloadPatcher(kube, events, { dryRun, concurrency: 4 });
-    const objects = KubernetesObjectApi.makeApiClient(kube);
-    const refresh = async (
-      key: { kind: typeof WORKLOAD_KINDS[number]["kind"]; namespace: string; name: string },
-    ) => {
-      const info = kindInfo(key.kind);
-      const object = await objects.read({
-        apiVersion: info.apiVersion,
-        kind: key.kind,
-        metadata: { name: key.name, namespace: key.namespace },
-      }) as KubeObject;
-      const tracked = toTrackedWorkload(info, object);
-      if (tracked) index.upsert(tracked);
-      else index.remove(key);
-    };
-    const excluded = flags["exclude-namespace"] === undefined && namespaces.length > 0
-      ? []
-      : DEFAULT_EXCLUDED_NAMESPACES;
+    // The defaults stay excluded unless named with --namespace.
+    const excludeNamespaces = [
+      ...DEFAULT_EXCLUDED_NAMESPACES.filter((ns) => !namespaces.includes(ns)),
+      ...listFlag(flags, "exclude-namespace"),
+    ];
     const controller = new Controller(
-      { engine, index, watcher, patcher, refresh, metrics, kube },
+      { engine, index, watcher, patcher, metrics },
       {
-        plan: {
-          namespaces,
-          excludeNamespaces: [
-            ...excluded.filter((ns) => !namespaces.includes(ns)),
-            ...listFlag(flags, "exclude-namespace"),
-          ],
-        },
+        plan: { namespaces, excludeNamespaces },
         resyncMs: resyncSeconds * 1000,
         debounceMs: 150,
       },
     );
     const healthAddress = stringFlag(flags, "health-addr");
     if (healthAddress !== undefined) {
-      const server = serveHealth(healthAddress, {
+      serveHealth(healthAddress, {
         get ready() {
           return controller.ready;
         },
         metrics,
       }, context.signal);
       log.info("Serving /healthz, /readyz and /metrics on {address}", { address: healthAddress });
-      void server.finished;
     }
     await controller.run(context.signal);
     log.info("Stopped");

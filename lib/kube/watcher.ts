@@ -7,18 +7,19 @@
  * (client-node's informer stops for good on errors; this loop does not.)
  */
 import "../quiet_deprecations.ts";
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+import { type KubeConfig, KubernetesObjectApi, Watch } from "@kubernetes/client-node";
 import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import {
   collectionPath,
+  kindInfo,
   type KubeObject,
   toTrackedWorkload,
   type WorkloadKindInfo,
 } from "./kinds.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
-import { describeWorkload } from "./workload.ts";
+import { describeWorkload, type WorkloadKey } from "./workload.ts";
 
 const log = logger("kube");
 
@@ -162,6 +163,27 @@ export class WorkloadWatcher {
         if (finished) controller.abort();
       }, finish);
     });
+  }
+
+  /**
+   * Reads one workload now (after a patch conflict) and puts it in the index,
+   * or takes it out when it is gone; throws when the API server cannot answer.
+   */
+  async refresh(key: WorkloadKey): Promise<void> {
+    const info = kindInfo(key.kind);
+    try {
+      const object = await KubernetesObjectApi.makeApiClient(this.#config).read({
+        apiVersion: info.apiVersion,
+        kind: key.kind,
+        metadata: { name: key.name, namespace: key.namespace },
+      });
+      const tracked = toTrackedWorkload(info, object as KubeObject);
+      if (tracked) this.#index.upsert(tracked);
+      else this.#index.remove(key);
+    } catch (error) {
+      if (apiStatus(error) !== 404) throw error;
+      this.#index.remove(key);
+    }
   }
 
   #markSynced(scope: WatchScope): void {
