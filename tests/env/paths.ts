@@ -64,7 +64,9 @@ export function controlPlaneBinary(name: ControlPlaneBinary): string {
   return `${controlPlaneDir()}/${name}`;
 }
 
-const extraDirs = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+// sbin is often missing from a non-login PATH; /usr/local/go/bin is where Go's own
+// installer puts `go`.
+const extraDirs = ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/go/bin"];
 
 /** The absolute path of `name` on the PATH or in an sbin directory, if any. */
 export function findBinary(name: string): string | undefined {

@@ -117,7 +117,9 @@ if (needsBuild && go) {
     console.log(`  …still building (${Math.round((Date.now() - started) / 1000)}s)`);
   }, 60_000);
   try {
-    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out]);
+    // build.sh runs the `go` found here, even when it is not on the PATH.
+    const path = `${go.slice(0, go.lastIndexOf("/"))}:${Deno.env.get("PATH") ?? ""}`;
+    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out], { PATH: path });
   } finally {
     clearInterval(heartbeat);
   }
