@@ -27,6 +27,23 @@ export async function buildAndTag(ref: string): Promise<string> {
   return id;
 }
 
+/**
+ * A real `docker build` (the classic builder of the test dockerd) of a
+ * `FROM scratch` image with one new file, tagged `ref`; returns the image ID.
+ */
+export async function dockerBuild(ref: string): Promise<string> {
+  const context = await Deno.makeTempDir({ prefix: "vfp-build-" });
+  try {
+    await Deno.writeTextFile(`${context}/build-id`, `${crypto.randomUUID()}\n`);
+    await Deno.writeTextFile(`${context}/Dockerfile`, "FROM scratch\nCOPY build-id /build-id\n");
+    const engine = await docker();
+    await engine.run(["build", "--quiet", "--tag", ref, context]);
+    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+  } finally {
+    await Deno.remove(context, { recursive: true });
+  }
+}
+
 /** How to start the loop. */
 export interface LoopOptions {
   /** A kubeconfig other than the admin's (e.g. a service account's). */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { docker, e2eTest, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
 import { loadImage } from "./env/mod.ts";
-import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import { buildAndTag, dockerBuild, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import {
   api,
   createNamespace,
@@ -84,7 +84,7 @@ e2eTest("rebuilding the tag a workload runs rolls it once", async () => {
   );
   await using _loop = await startLoop(["-n", ns]);
 
-  const newId = await makeImage(`${repo}:dev`); // docker build of the same tag, new content
+  const newId = await dockerBuild(`${repo}:dev`); // the same tag, new content
   const rolled = await eventually("the rollout annotation", async () => {
     const object = await getWorkload("Deployment", ns, "web");
     const record = podTemplate(object).metadata.annotations?.[ROLLOUT_ANNOTATION];
