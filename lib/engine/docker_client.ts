@@ -1,11 +1,12 @@
 /**
- * A small Docker Engine API client: HTTP over the daemon's unix socket (or
- * plain TCP) with `fetch`, API version negotiation, and errors a user can act
- * on. It knows nothing about images; DockerEngine and the installer build on
- * its generic `request`.
+ * A small Docker Engine API client: HTTP over the daemon's unix socket, plain
+ * TCP or TCP with TLS, with `fetch`, API version negotiation, and errors a
+ * user can act on. It knows nothing about images; DockerEngine and the
+ * installer build on its generic `request`.
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { baseUrl, type DockerHost } from "./docker_host.ts";
+import { tlsFailure, tlsHttpClient } from "./docker_tls.ts";
 
 /** The newest API version this client speaks (Docker 27.2–27.5). */
 export const NEWEST_API_VERSION = "1.47";
@@ -27,9 +28,14 @@ export interface DockerVersion {
 export interface DockerClientOptions {
   /** How long a non-streaming call may take before it fails; 30 s by default. */
   readonly timeoutMs?: number;
+  /** Reads the TLS certificate files; injectable for tests. */
+  readonly readFile?: (path: string) => string;
 }
 
-/** `the Docker socket "/var/run/docker.sock"` or `Docker at tcp://host:2375`, for messages. */
+/**
+ * `the Docker socket "/var/run/docker.sock"`, `Docker at tcp://host:2375` or
+ * `Docker at https://host:2376` (TLS), for messages.
+ */
 export function describeDockerHost(host: DockerHost): string {
   return host.transport === "unix" ? `the Docker socket "${host.path}"` : `Docker at ${host.url}`;
 }
@@ -128,12 +134,24 @@ function errorText(error: unknown): string {
   return parts.join(" / ");
 }
 
-/** Turns a failed connection into one line naming the cause and the fix. */
-export function connectionError(host: DockerHost, error: unknown): UserError {
+/**
+ * Turns a failed connection into one line naming the cause and the fix.
+ * `clientCertificate` says whether a TLS client certificate was presented.
+ */
+export function connectionError(
+  host: DockerHost,
+  error: unknown,
+  clientCertificate = false,
+): UserError {
   const text = errorText(error);
   const cause = CAUSES.find((candidate) => candidate.pattern.test(text));
+  const tls = host.transport === "tcp" && host.tls !== undefined
+    ? tlsFailure(host.tls, host.hostname, clientCertificate, text)
+    : undefined;
   let why: string;
-  if (cause !== undefined) {
+  if (tls !== undefined) {
+    why = tls;
+  } else if (cause !== undefined) {
     why = host.transport === "unix" ? cause.unix : cause.tcp;
   } else if (/NotCapable|Requires (read|write|net) access/.test(text)) {
     why = "Deno permissions do not allow it; run with --allow-all";
@@ -178,14 +196,21 @@ export class DockerClient {
   readonly host: DockerHost;
   readonly #timeoutMs: number;
   readonly #http: Deno.HttpClient | undefined;
+  readonly #clientCertificate: boolean;
   #apiVersion: string | undefined;
 
+  /** Throws a UserError (usage) when TLS certificate files are missing or unusable. */
   constructor(host: DockerHost, options: DockerClientOptions = {}) {
     this.host = host;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#http = host.transport === "unix"
-      ? Deno.createHttpClient({ proxy: { transport: "unix", path: host.path } })
-      : undefined;
+    this.#clientCertificate = false;
+    if (host.transport === "unix") {
+      this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: host.path } });
+    } else if (host.tls !== undefined) {
+      const tls = tlsHttpClient(host.tls, options.readFile);
+      this.#http = tls.http;
+      this.#clientCertificate = tls.clientCertificate;
+    }
   }
 
   /** The negotiated API version; undefined until `negotiate()` succeeded. */
@@ -208,7 +233,15 @@ export class DockerClient {
       );
     const response = await this.#fetch("GET", path, { signal: this.#timeout() });
     if (!response.ok) {
-      await response.body?.cancel();
+      const text = await response.text().catch(() => "");
+      // Go's HTTP server says this to plain HTTP on a TLS port (minikube's 2376).
+      if (response.status === 400 && /HTTP request to an HTTPS server/i.test(text)) {
+        throw new UserError(
+          `${where} expects TLS; set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the directory ` +
+            "with its ca.pem, cert.pem and key.pem (minikube: eval $(minikube docker-env))",
+          ExitCode.engine,
+        );
+      }
       throw notDocker(`HTTP ${response.status} to GET ${path}`);
     }
     let body: unknown;
@@ -278,7 +311,7 @@ export class DockerClient {
       }
       // A caller's own abort is not a fault: pass it through unchanged.
       if (init.signal?.aborted) throw error;
-      throw connectionError(this.host, error);
+      throw connectionError(this.host, error, this.#clientCertificate);
     }
   }
 }

@@ -1,17 +1,24 @@
 /**
  * Where the Docker daemon is: `--docker-host`, else `DOCKER_HOST`, else the
- * default socket. Only plain transports are supported (a unix socket, or TCP
- * without TLS); every other form is refused here with a one-line message, so a
- * typo never turns into a confusing connection error later.
+ * default socket. A unix socket, or TCP, with TLS when `DOCKER_TLS_VERIFY` is
+ * set (as for the docker CLI) or the host is spelled `https://`; every other
+ * form is refused here with a one-line message, so a typo never turns into a
+ * confusing connection error later.
  */
 import { ExitCode, UserError } from "../errors.ts";
+import { type DockerTlsFiles, dockerTlsFiles } from "./docker_tls.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 export const DEFAULT_DOCKER_HOST = `unix://${DEFAULT_DOCKER_SOCKET}`;
 /** The port the docker CLI assumes for `tcp://host` without a port. */
 const DEFAULT_TCP_PORT = 2375;
+/** Docker's conventional TLS port, assumed for `https://host`. */
+const DEFAULT_TLS_PORT = 2376;
 
-/** A parsed Docker host. `url` is the canonical spelling, for log lines. */
+/**
+ * A parsed Docker host. `url` is the canonical spelling, for log lines:
+ * `https://host:port` when TLS is on, so that every message says so.
+ */
 export type DockerHost =
   | { readonly transport: "unix"; readonly path: string; readonly url: string }
   | {
@@ -19,20 +26,28 @@ export type DockerHost =
     readonly hostname: string;
     readonly port: number;
     readonly url: string;
+    /** Present when the connection uses TLS: where its certificates are. */
+    readonly tls?: DockerTlsFiles;
   };
+
+type Env = (name: string) => string | undefined;
+const processEnv: Env = (name) => Deno.env.get(name);
 
 /** What a bad value is called in messages: the flag or the variable. */
 export type DockerHostSource = "--docker-host" | "DOCKER_HOST";
 
-const EXPECTED = "expected unix:///path/to/docker.sock or tcp://host:port";
+const EXPECTED = "expected unix:///path/to/docker.sock, tcp://host:port or https://host:port";
 
 /**
- * Parses `unix:///path`, `tcp://host[:port]` or `http://host[:port]` (the same
- * thing spelled as a URL). Throws a UserError for anything else.
+ * Parses `unix:///path`, `tcp://host[:port]`, `http://host[:port]` (the same
+ * thing spelled as a URL) or `https://host[:port]` (TLS, certificates as
+ * `dockerTlsFiles` finds them through `getEnv`). Throws a UserError for
+ * anything else.
  */
 export function parseDockerHost(
   text: string,
   source: DockerHostSource = "--docker-host",
+  getEnv: Env = processEnv,
 ): DockerHost {
   const invalid = (why: string) =>
     new UserError(`Invalid ${source} "${text}": ${why}`, ExitCode.usage);
@@ -51,9 +66,9 @@ export function parseDockerHost(
       return parseUnix(rest, invalid);
     case "tcp":
     case "http":
-      return parseTcp(rest, invalid);
+      return parseTcp(rest, invalid, DEFAULT_TCP_PORT);
     case "https":
-      throw invalid("TLS connections to Docker are not supported; use the unix socket on the node");
+      return withTls(parseTcp(rest, invalid, DEFAULT_TLS_PORT), getEnv);
     case "ssh":
       throw invalid(
         "ssh:// is not supported; run veryfreshpod on the Docker host, or forward the socket " +
@@ -83,12 +98,16 @@ function parseUnix(rest: string, invalid: (why: string) => UserError): DockerHos
 const TCP_PATTERN =
   /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d*))?\/?$/;
 
-function parseTcp(rest: string, invalid: (why: string) => UserError): DockerHost {
+function parseTcp(
+  rest: string,
+  invalid: (why: string) => UserError,
+  defaultPort: number,
+): DockerHost {
   const match = TCP_PATTERN.exec(rest);
   if (match === null) throw invalid(`${EXPECTED} (no path, user or query)`);
   const hostname = match[1] ?? "";
   const portText = match[2];
-  let port = DEFAULT_TCP_PORT;
+  let port = defaultPort;
   if (portText !== undefined) {
     port = Number(portText);
     if (portText === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -98,29 +117,55 @@ function parseTcp(rest: string, invalid: (why: string) => UserError): DockerHost
   return { transport: "tcp", hostname, port, url: `tcp://${hostname}:${port}` };
 }
 
+/** The same tcp host with TLS on. */
+function withTls(host: DockerHost, getEnv: Env): DockerHost {
+  if (host.transport !== "tcp" || host.tls !== undefined) return host;
+  const { hostname, port } = host;
+  return {
+    transport: "tcp",
+    hostname,
+    port,
+    url: `https://${hostname}:${port}`,
+    tls: dockerTlsFiles(getEnv),
+  };
+}
+
+function isSet(getEnv: Env, name: string): boolean {
+  const value = getEnv(name);
+  return value !== undefined && value !== "";
+}
+
 /**
  * The host to use: the explicit `--docker-host` value when given, else
- * `DOCKER_HOST` when set and not empty, else the default socket.
+ * `DOCKER_HOST` when set and not empty, else the default socket. As for the
+ * docker CLI, a non-empty `DOCKER_TLS_VERIFY` turns on TLS for a tcp host,
+ * whichever way it was given, and means nothing for a unix socket.
  * `getEnv` is injectable for tests.
  */
 export function resolveDockerHost(
   explicit: string | undefined,
-  getEnv: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  getEnv: Env = processEnv,
 ): DockerHost {
+  let host: DockerHost;
   if (explicit !== undefined) {
     if (explicit.trim() === "") throw new UserError("--docker-host is empty", ExitCode.usage);
-    return parseDockerHost(explicit, "--docker-host");
+    host = parseDockerHost(explicit, "--docker-host", getEnv);
+  } else {
+    const fromEnv = getEnv("DOCKER_HOST");
+    host = fromEnv === undefined || fromEnv.trim() === ""
+      ? parseDockerHost(DEFAULT_DOCKER_HOST)
+      : parseDockerHost(fromEnv, "DOCKER_HOST", getEnv);
   }
-  const fromEnv = getEnv("DOCKER_HOST");
-  if (fromEnv === undefined || fromEnv.trim() === "") return parseDockerHost(DEFAULT_DOCKER_HOST);
-  const host = parseDockerHost(fromEnv, "DOCKER_HOST");
-  const tlsVerify = getEnv("DOCKER_TLS_VERIFY");
-  if (host.transport === "tcp" && tlsVerify !== undefined && tlsVerify !== "") {
-    // Talking plain HTTP to a daemon that expects TLS would only fail later
-    // with a confusing protocol error.
+  if (host.transport !== "tcp" || host.tls !== undefined) return host;
+  if (isSet(getEnv, "DOCKER_TLS_VERIFY")) return withTls(host, getEnv);
+  if (isSet(getEnv, "DOCKER_TLS")) {
+    // The docker CLI would use TLS without checking the daemon's certificate.
+    // Deno's fetch cannot skip that check per connection, and plain HTTP to a
+    // TLS port would only fail later with a confusing protocol error.
     throw new UserError(
-      `DOCKER_TLS_VERIFY is set for DOCKER_HOST "${fromEnv}", but TLS connections to Docker ` +
-        "are not supported; use the unix socket on the node",
+      `DOCKER_TLS is set without DOCKER_TLS_VERIFY for ${host.url}: TLS without verifying the ` +
+        "daemon's certificate is not supported; set DOCKER_TLS_VERIFY=1 with the daemon's " +
+        "ca.pem in DOCKER_CERT_PATH, or unset DOCKER_TLS for a daemon without TLS",
       ExitCode.usage,
     );
   }
@@ -130,5 +175,5 @@ export function resolveDockerHost(
 /** The URL requests are sent to: a placeholder host for a unix socket. */
 export function baseUrl(host: DockerHost): string {
   if (host.transport === "unix") return "http://docker";
-  return `http://${host.hostname}:${host.port}`;
+  return `${host.tls === undefined ? "http" : "https"}://${host.hostname}:${host.port}`;
 }

@@ -50,10 +50,13 @@ Deno.test("every unsupported or malformed host is refused with a one-line reason
   assertRefused("ssh://me@box", "unix:///tmp/docker.sock");
   assertRefused("npipe:////./pipe/docker_engine", "named pipes are not supported");
   assertRefused("fd://", "only meaningful to dockerd");
-  assertRefused("https://docker:2376", "TLS connections to Docker are not supported");
   assertRefused("ftp://x", 'unknown scheme "ftp://"');
   assertRefused("/var/run/docker.sock", "did you mean unix:///var/run/docker.sock?");
-  assertRefused("localhost:2375", "expected unix:///path/to/docker.sock or tcp://host:port");
+  assertRefused(
+    "localhost:2375",
+    "expected unix:///path/to/docker.sock, tcp://host:port or https://host:port",
+  );
+  assertRefused("https://docker:2376/base", "no path");
   assertRefused("garbage", "expected unix://");
   assertRefused("", "expected unix://");
   assertRefused("unix://relative.sock", "must be absolute");
@@ -86,15 +89,73 @@ Deno.test("resolve: flag, then DOCKER_HOST, then the default", () => {
   );
 });
 
-Deno.test("resolve: DOCKER_TLS_VERIFY with a tcp host is refused, with a unix host ignored", () => {
-  assert.throws(
-    () =>
-      resolveDockerHost(undefined, env({ DOCKER_HOST: "tcp://h:2376", DOCKER_TLS_VERIFY: "1" })),
-    /DOCKER_TLS_VERIFY is set .* TLS connections to Docker are not supported/,
+const MINIKUBE = {
+  DOCKER_HOST: "tcp://192.168.49.2:2376",
+  DOCKER_TLS_VERIFY: "1",
+  DOCKER_CERT_PATH: "/home/me/.minikube/certs",
+};
+
+Deno.test("https:// is TLS on port 2376 by default, certificates as the docker CLI finds them", () => {
+  const host = parseDockerHost("https://docker.local", "--docker-host", env({ HOME: "/home/me" }));
+  assert.equal(host.transport, "tcp");
+  assert.equal(host.url, "https://docker.local:2376");
+  assert.equal(baseUrl(host), "https://docker.local:2376");
+  assert.deepEqual(host.transport === "tcp" ? host.tls : undefined, {
+    certPath: "/home/me/.docker",
+    origin: "~/.docker (DOCKER_CERT_PATH is not set)",
+    ca: "/home/me/.docker/ca.pem",
+    cert: "/home/me/.docker/cert.pem",
+    key: "/home/me/.docker/key.pem",
+  });
+  const ported = parseDockerHost("HTTPS://[::1]:3000/", "DOCKER_HOST", env({ HOME: "/h" }));
+  assert.equal(ported.url, "https://[::1]:3000");
+});
+
+Deno.test("resolve: DOCKER_TLS_VERIFY turns TLS on for a tcp host from the flag or DOCKER_HOST", () => {
+  const fromEnv = resolveDockerHost(undefined, env(MINIKUBE));
+  assert.equal(fromEnv.url, "https://192.168.49.2:2376");
+  assert.equal(baseUrl(fromEnv), "https://192.168.49.2:2376");
+  assert.equal(
+    fromEnv.transport === "tcp" ? fromEnv.tls?.ca : undefined,
+    "/home/me/.minikube/certs/ca.pem",
+  );
+  // As for the docker CLI, the variables apply to an explicit host too.
+  const fromFlag = resolveDockerHost("tcp://127.0.0.1:2376", env(MINIKUBE));
+  assert.equal(fromFlag.url, "https://127.0.0.1:2376");
+  // Any non-empty value counts, as for the docker CLI; an empty one does not.
+  assert.equal(
+    resolveDockerHost(undefined, env({ ...MINIKUBE, DOCKER_TLS_VERIFY: "0" })).url,
+    "https://192.168.49.2:2376",
   );
   assert.equal(
-    resolveDockerHost(undefined, env({ DOCKER_HOST: "unix:///d.sock", DOCKER_TLS_VERIFY: "1" }))
-      .url,
-    "unix:///d.sock",
+    resolveDockerHost(undefined, env({ ...MINIKUBE, DOCKER_TLS_VERIFY: "" })).url,
+    "tcp://192.168.49.2:2376",
   );
+  // A unix socket has no TLS.
+  assert.deepEqual(resolveDockerHost("unix:///d.sock", env(MINIKUBE)), {
+    transport: "unix",
+    path: "/d.sock",
+    url: "unix:///d.sock",
+  });
+});
+
+Deno.test("resolve: DOCKER_TLS without DOCKER_TLS_VERIFY is refused for a tcp host", () => {
+  assert.throws(
+    () => resolveDockerHost(undefined, env({ DOCKER_HOST: "tcp://h:2376", DOCKER_TLS: "1" })),
+    (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.usage);
+      assert.equal(
+        error.message,
+        "DOCKER_TLS is set without DOCKER_TLS_VERIFY for tcp://h:2376: TLS without verifying " +
+          "the daemon's certificate is not supported; set DOCKER_TLS_VERIFY=1 with the daemon's " +
+          "ca.pem in DOCKER_CERT_PATH, or unset DOCKER_TLS for a daemon without TLS",
+      );
+      return true;
+    },
+  );
+  // https:// always verifies; a unix socket ignores it.
+  const tls = env({ DOCKER_TLS: "1", HOME: "/h" });
+  assert.equal(resolveDockerHost("https://h", tls).url, "https://h:2376");
+  assert.equal(resolveDockerHost("unix:///d.sock", tls).url, "unix:///d.sock");
 });

@@ -1,7 +1,8 @@
 /**
- * Key material for the test control plane, made at run time with the openssl
- * CLI: a CA, serving certificates for 127.0.0.1, and the service-account
- * signing key pair that the TokenRequest API needs. EC P-256 keys, because
+ * Key material for the test control plane and the test dockerd's TLS
+ * listener, made at run time with the openssl CLI: CAs, serving certificates
+ * for 127.0.0.1, client certificates, and the service-account signing key pair
+ * that the TokenRequest API needs. EC P-256 keys, because
  * they are generated in milliseconds where RSA keys take noticeable time.
  */
 
@@ -48,10 +49,37 @@ export async function makeCA(dir: string, commonName: string): Promise<Certifica
 }
 
 /** A serving certificate for 127.0.0.1 and localhost, signed by `ca`. */
-export async function makeServingCert(
+export function makeServingCert(
   ca: CertificateAuthority,
   dir: string,
   name: string,
+): Promise<KeyPair> {
+  return signedCert(ca, dir, name, [
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage=serverAuth",
+    // The in-cluster names too, so that tokens and clients that use them still verify.
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
+  ]);
+}
+
+/** A client certificate (e.g. for a `--tlsverify` dockerd), signed by `ca`. */
+export function makeClientCert(
+  ca: CertificateAuthority,
+  dir: string,
+  name: string,
+): Promise<KeyPair> {
+  return signedCert(ca, dir, name, [
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=clientAuth",
+  ]);
+}
+
+/** A new key and a certificate for it with these extensions, signed by `ca`. */
+async function signedCert(
+  ca: CertificateAuthority,
+  dir: string,
+  name: string,
+  extensions: string[],
 ): Promise<KeyPair> {
   const keyFile = `${dir}/${name}.key`;
   const csrFile = `${dir}/${name}.csr`;
@@ -61,13 +89,7 @@ export async function makeServingCert(
   await openssl(["req", "-new", "-key", keyFile, "-out", csrFile, "-subj", `/CN=${name}`]);
   Deno.writeTextFileSync(
     extFile,
-    [
-      "basicConstraints=critical,CA:FALSE",
-      "keyUsage=critical,digitalSignature,keyEncipherment",
-      "extendedKeyUsage=serverAuth",
-      // The in-cluster names too, so that tokens and clients that use them still verify.
-      "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
-    ].join("\n"),
+    ["basicConstraints=critical,CA:FALSE", ...extensions].join("\n"),
   );
   await openssl([
     ...["x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile],

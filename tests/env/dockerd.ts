@@ -10,11 +10,17 @@
  * kept out with `--config-file` (which also sets the trust-key path).
  * 127.0.0.0/8 registries are insecure by default, which is what lets it pull
  * from the test registry over plain HTTP (checked in `docker()`).
+ *
+ * It also listens on a loopback tcp port with `--tlsverify`, as minikube's
+ * dockerd does on 2376: a CA of its own signs its serving certificate and one
+ * client certificate, laid out the docker CLI's way (`ca.pem`, `cert.pem`,
+ * `key.pem`) in `certPath`. The docker CLI is checked against it at start.
  */
 
+import { makeCA, makeClientCert, makeServingCert } from "./certs.ts";
 import { startContainerd } from "./containerd.ts";
 import { binary } from "./paths.ts";
-import { makeDir, run, runName, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
+import { freePort, makeDir, run, runName, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
 export interface Docker {
   /** The daemon's unix socket path. */
@@ -23,6 +29,12 @@ export interface Docker {
   readonly host: string;
   /** Environment for running the docker CLI against this daemon. */
   readonly env: Record<string, string>;
+  /** `tcp://127.0.0.1:<port>`: the same daemon over TLS, client certificate required. */
+  readonly tlsHost: string;
+  /** The directory with `ca.pem`, `cert.pem` and `key.pem` for `tlsHost` (DOCKER_CERT_PATH). */
+  readonly certPath: string;
+  /** DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for `tlsHost`, as `minikube docker-env` sets them. */
+  readonly tlsEnv: Record<string, string>;
   /** Runs the docker CLI against this daemon; returns stdout trimmed, throws with stderr. */
   run(args: string[]): Promise<string>;
   /** Stops dockerd and starts it again on the same socket and data; resolves once it answers. */
@@ -34,8 +46,29 @@ export function unixHttpClient(socket: string): Deno.HttpClient {
   return Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
 }
 
+/** The TLS material of the tcp listener: the daemon's flags and the client's directory. */
+async function makeTlsMaterial(): Promise<{ daemonArgs: string[]; certPath: string }> {
+  const serverDir = makeDir("docker/tls");
+  const certPath = makeDir("docker/client-certs");
+  const ca = await makeCA(serverDir, "veryfreshpod test dockerd CA");
+  const [server, client] = await Promise.all([
+    makeServingCert(ca, serverDir, "dockerd"),
+    makeClientCert(ca, serverDir, "client"),
+  ]);
+  Deno.copyFileSync(ca.certFile, `${certPath}/ca.pem`);
+  Deno.copyFileSync(client.certFile, `${certPath}/cert.pem`);
+  Deno.copyFileSync(client.keyFile, `${certPath}/key.pem`);
+  const daemonArgs = ["--tlsverify", "--tlscacert", ca.certFile];
+  daemonArgs.push("--tlscert", server.certFile, "--tlskey", server.keyFile);
+  return { daemonArgs, certPath };
+}
+
 async function start(): Promise<Docker> {
-  const engineContainerd = await startContainerd("docker-containerd", { cri: false });
+  const [engineContainerd, tls] = await Promise.all([
+    startContainerd("docker-containerd", { cri: false }),
+    makeTlsMaterial(),
+  ]);
+  const tlsHost = `tcp://127.0.0.1:${freePort()}`;
   const dir = makeDir("docker");
   const socket = `${dir}/docker.sock`;
   const cliConfig = makeDir("docker/cli");
@@ -47,6 +80,8 @@ async function start(): Promise<Docker> {
     ...["--config-file", `${dir}/daemon.json`, "--data-root", `${dir}/data`],
     ...["--exec-root", `${dir}/exec`, "--pidfile", `${dir}/docker.pid`],
     ...["-H", `unix://${socket}`, "--containerd", engineContainerd.socket],
+    // TLS applies to the tcp listener only; the unix socket stays plain.
+    ...["-H", tlsHost, ...tls.daemonArgs],
     ...["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
     ...["--ip-forward=false", "--ip-masq=false", "--userland-proxy=false"],
     // Containers of a test run are disposable: do not wait long for them at shutdown.
@@ -79,10 +114,14 @@ async function start(): Promise<Docker> {
     DOCKER_TLS_VERIFY: "",
     DOCKER_CERT_PATH: "",
   };
+  const tlsEnv = { DOCKER_HOST: tlsHost, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: tls.certPath };
   const docker: Docker = {
     socket,
     host,
     env,
+    tlsHost,
+    certPath: tls.certPath,
+    tlsEnv,
     run: async (cliArgs) => (await run(binary("docker"), cliArgs, { env })).trim(),
     restart: async () => {
       await stopDaemon(daemon);
@@ -97,6 +136,10 @@ async function start(): Promise<Docker> {
   if (!insecure.includes("127.0.0.0/8")) {
     throw new Error(`the test dockerd does not treat 127.0.0.0/8 as insecure: ${insecure}`);
   }
+  // The docker CLI itself must get through the TLS listener, or tests of it prove nothing.
+  await run(binary("docker"), ["version", "--format", "{{.Server.APIVersion}}"], {
+    env: { ...env, ...tlsEnv },
+  });
   return docker;
 }
 
