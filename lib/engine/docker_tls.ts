@@ -74,7 +74,7 @@ function readPem(path: string, readFile: (path: string) => string): Read {
     if (error instanceof Deno.errors.NotCapable) {
       return { error: "Deno permissions do not allow it; run with --allow-all" };
     }
-    return { error: error instanceof Error ? error.message : String(error) };
+    return { error: message(error) };
   }
 }
 
@@ -94,47 +94,60 @@ export function tlsHttpClient(
   readFile: (path: string) => string = Deno.readTextFileSync,
 ): TlsHttpClient {
   const bad = (why: string) => new UserError(`${why}; ${FIX}`, ExitCode.usage);
-  const unreadable = (what: string, path: string, why: string) =>
-    bad(`Cannot read the Docker ${what} "${path}" (from ${files.origin}): ${why}`);
+  const unreadable = (what: string, path: string, why: string, verb = "read") =>
+    bad(`Cannot ${verb} the Docker ${what} "${path}" (from ${files.origin}): ${why}`);
+  const unusable = (what: string, path: string, why: string, error: unknown) => {
+    const detail = message(error).replace(/^invalid peer certificate: /, "");
+    return unreadable(what, path, `${why} (${detail})`, "use");
+  };
 
   const ca = readPem(files.ca, readFile);
   if ("missing" in ca) throw unreadable("CA certificate", files.ca, "no such file");
   if ("error" in ca) throw unreadable("CA certificate", files.ca, ca.error);
-  // Deno ignores a CA that does not parse and fails later with a puzzling
-  // "UnknownIssuer"; an empty or foreign file is better named now.
+  // Deno ignores a CA file without a certificate in it and fails later with a
+  // puzzling "UnknownIssuer"; an empty or foreign file is better named now.
   if (!/-----BEGIN CERTIFICATE-----/.test(ca.text)) {
     throw unreadable("CA certificate", files.ca, "not a PEM certificate");
+  }
+  // Deno's parse errors do not say which file they are about: the CA alone
+  // first, so that a later error can only be the client's pair.
+  let http: Deno.HttpClient;
+  try {
+    http = Deno.createHttpClient({ caCerts: [ca.text] });
+  } catch (error) {
+    throw unusable("CA certificate", files.ca, "not a valid PEM certificate", error);
   }
 
   const cert = readPem(files.cert, readFile);
   const key = readPem(files.key, readFile);
+  const noPair = "missing" in cert && "missing" in key;
+  if (noPair) return { http, clientCertificate: false };
+  http.close();
   if ("error" in cert) throw unreadable("client certificate", files.cert, cert.error);
   if ("error" in key) throw unreadable("client key", files.key, key.error);
-  if ("missing" in cert !== "missing" in key) {
+  if ("missing" in cert || "missing" in key) {
     const [present, absent] = "missing" in cert ? [files.key, files.cert] : [files.cert, files.key];
     throw bad(`Found "${present}" but not "${absent}": a client certificate needs both`);
   }
-  if ("missing" in cert || "missing" in key) {
-    return { http: Deno.createHttpClient({ caCerts: [ca.text] }), clientCertificate: false };
-  }
   try {
-    const http = Deno.createHttpClient({ caCerts: [ca.text], cert: cert.text, key: key.text });
-    return { http, clientCertificate: true };
+    http = Deno.createHttpClient({ caCerts: [ca.text], cert: cert.text, key: key.text });
   } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    if (/No certificates found/i.test(text)) {
-      throw unreadable("client certificate", files.cert, "not a PEM certificate");
-    }
-    if (/No keys found/i.test(text)) {
-      throw unreadable("client key", files.key, "not a PEM private key");
-    }
+    const text = message(error);
     if (/KeyMismatch|not be consistent/i.test(text)) {
       throw bad(
         `The Docker client certificate "${files.cert}" and key "${files.key}" do not match`,
       );
     }
-    throw bad(`Cannot use the Docker client certificate "${files.cert}": ${text}`);
+    if (/key/i.test(text)) {
+      throw unusable("client key", files.key, "not a valid PEM private key", error);
+    }
+    throw unusable("client certificate", files.cert, "not a valid PEM certificate", error);
   }
+  return { http, clientCertificate: true };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
