@@ -102,7 +102,7 @@ Deno.test("https:// is TLS on port 2376 by default, certificates as the docker C
   assert.equal(baseUrl(host), "https://docker.local:2376");
   assert.deepEqual(host.transport === "tcp" ? host.tls : undefined, {
     certPath: "/home/me/.docker",
-    origin: "~/.docker (DOCKER_CERT_PATH is not set)",
+    origin: "~/.docker, as DOCKER_CERT_PATH is not set",
     ca: "/home/me/.docker/ca.pem",
     cert: "/home/me/.docker/cert.pem",
     key: "/home/me/.docker/key.pem",

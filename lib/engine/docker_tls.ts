@@ -46,10 +46,10 @@ export function dockerTlsFiles(getEnv: (name: string) => string | undefined): Do
     origin = `DOCKER_CERT_PATH "${explicit}"`;
   } else if (config !== undefined) {
     certPath = config;
-    origin = `DOCKER_CONFIG "${config}" (DOCKER_CERT_PATH is not set)`;
+    origin = `DOCKER_CONFIG "${config}", as DOCKER_CERT_PATH is not set`;
   } else if (home !== undefined) {
     certPath = `${home}/.docker`;
-    origin = `~/.docker (DOCKER_CERT_PATH is not set)`;
+    origin = "~/.docker, as DOCKER_CERT_PATH is not set";
   } else {
     throw new UserError(
       `Docker TLS is on, but neither DOCKER_CERT_PATH nor HOME is set; ${FIX}`,

@@ -46,7 +46,7 @@ interface Material {
   readonly client: KeyPair;
 }
 
-/** Runs `fn` with a CA, a serving certificate for 127.0.0.1 and a client certificate, in a temporary directory. */
+/** Runs `fn` with a CA, a serving certificate for 127.0.0.1 and a client certificate. */
 async function withMaterial(fn: (material: Material) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vfp-tls-" });
   try {
@@ -75,7 +75,7 @@ Deno.test("the certificates are in DOCKER_CERT_PATH, else DOCKER_CONFIG, else ~/
   });
   const config = dockerTlsFiles(env({ DOCKER_CERT_PATH: "", DOCKER_CONFIG: "/c", HOME: "/h" }));
   assert.equal(config.ca, "/c/ca.pem");
-  assert.equal(config.origin, 'DOCKER_CONFIG "/c" (DOCKER_CERT_PATH is not set)');
+  assert.equal(config.origin, 'DOCKER_CONFIG "/c", as DOCKER_CERT_PATH is not set');
   assert.equal(FILES.key, "/home/me/.docker/key.pem");
   assert.equal(dockerTlsFiles(env({ DOCKER_CERT_PATH: "/" })).ca, "/ca.pem");
   assertUsage(
@@ -86,8 +86,8 @@ Deno.test("the certificates are in DOCKER_CERT_PATH, else DOCKER_CONFIG, else ~/
 
 Deno.test("a missing, unreadable or foreign ca.pem is one line naming the file", () => {
   const named = (why: string) =>
-    `Cannot read the Docker CA certificate "/home/me/.docker/ca.pem" (from ~/.docker ` +
-    `(DOCKER_CERT_PATH is not set)): ${why}; ${FIX}`;
+    `Cannot read the Docker CA certificate "/home/me/.docker/ca.pem" (from ~/.docker, as ` +
+    `DOCKER_CERT_PATH is not set): ${why}; ${FIX}`;
   assertUsage(() => tlsHttpClient(FILES, files({})), named("no such file"));
   assertUsage(
     () => tlsHttpClient(FILES, files({ "ca.pem": new Deno.errors.PermissionDenied("no") })),
@@ -103,7 +103,7 @@ Deno.test("a missing, unreadable or foreign ca.pem is one line naming the file",
   );
 });
 
-Deno.test("cert.pem and key.pem go together, and without both no client certificate is sent", async () => {
+Deno.test("cert.pem and key.pem go together; without both no client certificate is sent", async () => {
   await withMaterial(({ ca }) => {
     const caPem = Deno.readTextFileSync(ca.certFile);
     assertUsage(
@@ -134,7 +134,7 @@ function certDir(parent: string, name: string, pems: Record<string, string>): Do
   return dockerTlsFiles(env({ DOCKER_CERT_PATH: dir }));
 }
 
-Deno.test("a CA, client certificate or key that does not parse, or a pair that does not match, is named", async () => {
+Deno.test("a CA, certificate or key that does not parse, or a mismatched pair, is named", async () => {
   await withMaterial(({ dir, ca, client, server }) => {
     const garbage = `${dir}/garbage`;
     Deno.writeTextFileSync(

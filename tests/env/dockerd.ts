@@ -33,7 +33,7 @@ export interface Docker {
   readonly tlsHost: string;
   /** The directory with `ca.pem`, `cert.pem` and `key.pem` for `tlsHost` (DOCKER_CERT_PATH). */
   readonly certPath: string;
-  /** DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for `tlsHost`, as `minikube docker-env` sets them. */
+  /** DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for `tlsHost` (as minikube docker-env). */
   readonly tlsEnv: Record<string, string>;
   /** Runs the docker CLI against this daemon; returns stdout trimmed, throws with stderr. */
   run(args: string[]): Promise<string>;
