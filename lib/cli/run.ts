@@ -45,7 +45,9 @@ Flags:
 ${KUBE_HELP}
   --runtime NAME          the node's container engine: docker or containerd
                           (default docker)
-  --docker-host URL       Docker Engine address, unix:///path or tcp://host:port
+  --docker-host URL       Docker Engine address: unix:///path, tcp://host:port (TLS
+                          when $DOCKER_TLS_VERIFY is set, certificates from
+                          $DOCKER_CERT_PATH) or https://host:port
                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
   --containerd-socket PATH
                           containerd's socket (default /run/containerd/containerd.sock;
