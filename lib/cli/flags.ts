@@ -117,6 +117,13 @@ export const KUBE_OPTIONS = {
   context: { type: "string" },
 } as const satisfies ParseArgsOptionsConfig;
 
+/** `--kubeconfig` and `--context`, as loadKubeConfig takes them. */
+export function kubeFlags(
+  values: FlagValues,
+): { kubeconfig: string | undefined; context: string | undefined } {
+  return { kubeconfig: stringFlag(values, "kubeconfig"), context: stringFlag(values, "context") };
+}
+
 export const KUBE_HELP =
   `  --kubeconfig PATH       kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --context NAME          kubeconfig context to use (default: the current context)`;

@@ -23,6 +23,7 @@ import {
   type FlagValues,
   KUBE_HELP,
   KUBE_OPTIONS,
+  kubeFlags,
   LOGGING_HELP,
   LOGGING_OPTIONS,
   loggingFlags,
@@ -86,11 +87,7 @@ export const installCommand: Command = {
     );
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = loadKubeConfig({
-      kubeconfig: stringFlag(flags, "kubeconfig"),
-      context: stringFlag(flags, "context"),
-      env: context.env,
-    });
+    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     const serverVersion = await checkCluster(kube);
     say(
       `Cluster ${kube.getCurrentCluster()?.server} (Kubernetes ${serverVersion})${

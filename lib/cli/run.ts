@@ -24,6 +24,7 @@ import {
   type Command,
   KUBE_HELP,
   KUBE_OPTIONS,
+  kubeFlags,
   listFlag,
   LOGGING_HELP,
   LOGGING_OPTIONS,
@@ -105,11 +106,7 @@ export const runCommand: Command = {
         namespace: stringFlag(flags, "containerd-namespace"),
       })
       : DockerEngine.create({ host: stringFlag(flags, "docker-host"), getEnv: context.env });
-    const kube = loadKubeConfig({
-      kubeconfig: stringFlag(flags, "kubeconfig"),
-      context: stringFlag(flags, "context"),
-      env: context.env,
-    });
+    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.
     await engine.connect();

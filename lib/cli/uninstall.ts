@@ -16,11 +16,11 @@ import {
   type Command,
   KUBE_HELP,
   KUBE_OPTIONS,
+  kubeFlags,
   LOGGING_HELP,
   LOGGING_OPTIONS,
   loggingFlags,
   parseFlags,
-  stringFlag,
 } from "./flags.ts";
 
 const HELP = `Remove veryfreshpod from the cluster: every object labelled
@@ -63,11 +63,7 @@ export const uninstallCommand: Command = {
     setupLogging(loggingFlags("uninstall", flags));
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = loadKubeConfig({
-      kubeconfig: stringFlag(flags, "kubeconfig"),
-      context: stringFlag(flags, "context"),
-      env: context.env,
-    });
+    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     await checkCluster(kube);
     const installer = new Installer(kube, { dryRun });
     const kinds = installedKinds();
