@@ -164,9 +164,7 @@ e2eTest(
       await loadImage(tarball);
       await tap.waitFor("docker load", (e) => e.action === "load", loadFrom);
 
-      const stopped = Date.now();
-      await tap.stop();
-      assert.ok(Date.now() - stopped < 5_000, "the stream ended promptly");
+      await endsAfterAbort(tap.stop());
     } finally {
       await tap.stop().catch(() => {});
       engine.close();
@@ -213,11 +211,25 @@ e2eTest("containerd: an import sends an event; abort ends the stream", async () 
     assert.match(event.action, /^(create|update)$/);
     assert.deepEqual(keysAdded(before, await engine.snapshot()), [`docker.io/${repository}:v2`]);
 
-    const stopped = Date.now();
-    await tap.stop();
-    assert.ok(Date.now() - stopped < 5_000, "the stream ended promptly");
+    await endsAfterAbort(tap.stop());
   } finally {
     await tap.stop().catch(() => {});
     engine.close();
   }
 });
+
+/**
+ * Fails when aborting does not end the event stream at all (a hang guard with a
+ * generous deadline, not a speed check: speed belongs in benchmarks).
+ */
+async function endsAfterAbort(stopping: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the event stream did not end after abort")), 30_000);
+  });
+  try {
+    await Promise.race([stopping, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
