@@ -14,6 +14,59 @@ export const NEWEST_API_VERSION = "1.47";
 export const OLDEST_API_VERSION = "1.41";
 const OLDEST_DOCKER_RELEASE = "20.10";
 
+/**
+ * The largest answer read whole: 64 MiB, an image list of some 50,000
+ * images. A longer one (a broken or hostile daemon) is refused, not held.
+ */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+// An error answer only decorates a message: its start is enough.
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * Reads a body whole, up to `maxBytes`: `complete` is false when it was
+ * longer, and then the rest is cancelled unread.
+ */
+export async function readBody(
+  response: Response,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; complete: boolean }> {
+  if (response.body === null) return { bytes: new Uint8Array(), complete: true };
+  if (Number(response.headers.get("content-length")) > maxBytes) {
+    await response.body.cancel();
+    return { bytes: new Uint8Array(), complete: false };
+  }
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > maxBytes) {
+        parts.push(value.subarray(0, maxBytes - size));
+        size = maxBytes;
+        await reader.cancel();
+        return { bytes: concat(parts, size), complete: false };
+      }
+      parts.push(value);
+      size += value.length;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return { bytes: concat(parts, size), complete: true };
+}
+
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
+
 /** What `GET /version` says about the daemon. */
 export interface DockerVersion {
   /** The newest API version the daemon speaks. */
@@ -30,6 +83,8 @@ export interface DockerClientOptions {
   readonly timeoutMs?: number;
   /** Reads the TLS certificate files; injectable for tests. */
   readonly readFile?: (path: string) => string;
+  /** The largest answer read whole; MAX_BODY_BYTES by default. */
+  readonly maxBodyBytes?: number;
 }
 
 /**
@@ -174,7 +229,8 @@ export async function responseError(
 ): Promise<UserError> {
   let detail = "";
   try {
-    const text = (await response.text()).trim();
+    const { bytes } = await readBody(response, MAX_ERROR_BODY_BYTES);
+    const text = new TextDecoder().decode(bytes).trim();
     let message: unknown = text;
     try {
       message = (JSON.parse(text) as { message?: unknown }).message ?? text;
@@ -197,6 +253,7 @@ export class DockerClient {
   readonly #timeoutMs: number;
   readonly #http: Deno.HttpClient | undefined;
   readonly #clientCertificate: boolean;
+  readonly #maxBodyBytes: number;
   #apiVersion: string | undefined;
 
   /** Throws a UserError (usage) when TLS certificate files are missing or unusable. */
@@ -204,6 +261,7 @@ export class DockerClient {
     this.host = host;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#clientCertificate = false;
+    this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     if (host.transport === "unix") {
       this.#http = Deno.createHttpClient({ proxy: { transport: "unix", path: host.path } });
     } else if (host.tls !== undefined) {
@@ -233,7 +291,10 @@ export class DockerClient {
       );
     const response = await this.#fetch("GET", path, { signal: this.#timeout() });
     if (!response.ok) {
-      const text = await response.text().catch(() => "");
+      const text = await readBody(response, MAX_ERROR_BODY_BYTES).then(
+        ({ bytes }) => new TextDecoder().decode(bytes),
+        () => "",
+      );
       // Go's HTTP server says this to plain HTTP on a TLS port (minikube's 2376).
       if (response.status === 400 && /HTTP request to an HTTPS server/i.test(text)) {
         throw new UserError(
@@ -246,7 +307,7 @@ export class DockerClient {
     }
     let body: unknown;
     try {
-      body = await response.json();
+      body = await this.readJson(response, "GET", path);
     } catch {
       throw notDocker(`GET ${path} did not return JSON`);
     }
@@ -276,11 +337,37 @@ export class DockerClient {
       signal: AbortSignal.any(signals),
     });
     if (!response.ok) throw await responseError(this.host, method, path, response);
+    return await this.readJson(response, method, path);
+  }
+
+  /**
+   * The JSON body of an answer to `method path`; a UserError when it is not
+   * JSON or longer than the cap (`maxBodyBytes`), whose rest is then not read.
+   */
+  async readJson(response: Response, method: string, path: string): Promise<unknown> {
+    const where = describeDockerHost(this.host);
+    let body: { bytes: Uint8Array; complete: boolean };
     try {
-      return await response.json();
+      body = await readBody(response, this.#maxBodyBytes);
     } catch (error) {
       throw new UserError(
-        `${describeDockerHost(this.host)} sent an unreadable answer to ${method} ${path}`,
+        `Lost the answer of ${where} to ${method} ${path}: ${errorText(error)}`,
+        ExitCode.engine,
+        { cause: error },
+      );
+    }
+    if (!body.complete) {
+      throw new UserError(
+        `${where} sent an answer to ${method} ${path} longer than ${this.#maxBodyBytes} bytes; ` +
+          "it was not read",
+        ExitCode.engine,
+      );
+    }
+    try {
+      return JSON.parse(new TextDecoder().decode(body.bytes));
+    } catch (error) {
+      throw new UserError(
+        `${where} sent an unreadable answer to ${method} ${path}`,
         ExitCode.engine,
         { cause: error },
       );

@@ -114,6 +114,68 @@ Deno.test("daemon errors carry the daemon's message", async () => {
   );
 });
 
+/** A body of `total` bytes of `fill`, made as it is read; `pulled()` says how much was. */
+function generatedBody(total: number, fill = 0x20) {
+  const piece = new Uint8Array(64 * 1024).fill(fill);
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled >= total) return controller.close();
+      pulled += piece.length;
+      controller.enqueue(piece.slice());
+    },
+  }, { highWaterMark: 0 });
+  return { body, pulled: () => pulled };
+}
+
+const MIB = 1024 * 1024;
+
+Deno.test("an answer longer than the cap is refused without reading it whole", async () => {
+  // 64 MiB of spaces is valid JSON padding; the cap here is 1 MiB.
+  const answer = generatedBody(64 * MIB);
+  await using fake = await fakeDocker(
+    (_request, path) => path === "/version" ? json(versionBody("1.47")) : new Response(answer.body),
+    { maxBodyBytes: MIB },
+  );
+  await fake.client.negotiate();
+  await assert.rejects(
+    () => fake.client.json("/images/json"),
+    (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.engine);
+      assert.match(
+        error.message,
+        /^the Docker socket ".*" sent an answer to GET \/images\/json longer than 1048576 bytes; it was not read$/,
+      );
+      return true;
+    },
+  );
+  assert.ok(answer.pulled() < 16 * MIB, `${answer.pulled() / MIB} MiB were sent`);
+});
+
+Deno.test("an answer that declares a length over the cap is not read at all", async () => {
+  await using fake = await fakeDocker(
+    () => new Response("[]".padEnd(2 * MIB, " ")),
+    { maxBodyBytes: MIB },
+  );
+  await assert.rejects(() => fake.client.json("/images/json"), /longer than 1048576 bytes/);
+  // Under the cap, the same answer is read.
+  await using small = await fakeDocker(() => new Response("[]".padEnd(MIB, " ")), {
+    maxBodyBytes: MIB,
+  });
+  assert.deepEqual(await small.client.json("/images/json"), []);
+});
+
+Deno.test("a long error answer is read only as far as the message needs", async () => {
+  const answer = generatedBody(64 * MIB, 0x78);
+  await using fake = await fakeDocker(() => new Response(answer.body, { status: 500 }));
+  await assert.rejects(
+    () => fake.client.json("/images/json"),
+    /^UserError: the Docker socket ".*" answered 500 to GET \/images\/json: x{300}$/,
+  );
+  assert.ok(answer.pulled() < 16 * MIB, `${answer.pulled() / MIB} MiB were sent`);
+});
+
 Deno.test("a daemon that does not answer times out", async () => {
   let release = () => {};
   const hung = new Promise<void>((resolve) => release = resolve);

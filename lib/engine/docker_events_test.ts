@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { setupLogging } from "../log.ts";
+import { DockerEngine } from "./docker.ts";
+import { fakeDocker, json, versionBody } from "./fake_docker_test.ts";
 import {
   type DecodedLine,
   decodeJsonLines,
   JsonLineDecoder,
+  MAX_LINE_BYTES,
   toEngineEvent,
   unreadableEvent,
 } from "./docker_events.ts";
@@ -43,6 +47,8 @@ async function decodeAll(...parts: Uint8Array[]): Promise<DecodedLine[]> {
   return lines;
 }
 
+const encode = (text: string) => new TextEncoder().encode(text);
+
 function values(lines: DecodedLine[]): unknown[] {
   return lines.map((line) => {
     assert.ok(line.ok, JSON.stringify(line));
@@ -82,9 +88,9 @@ Deno.test("byte by byte", async () => {
 
 Deno.test("CRLF, blank lines and a last line without a newline", () => {
   const decoder = new JsonLineDecoder();
-  const first = decoder.push('\r\n{"a":1}\r\n\n  \n{"b"');
+  const first = decoder.push(encode('\r\n{"a":1}\r\n\n  \n{"b"'));
   assert.deepEqual(values(first), [{ a: 1 }]);
-  assert.deepEqual(decoder.push(":2}"), []);
+  assert.deepEqual(decoder.push(encode(":2}")), []);
   assert.deepEqual(values(decoder.flush()), [{ b: 2 }]);
   assert.deepEqual(decoder.flush(), []);
 });
@@ -96,8 +102,82 @@ Deno.test("a garbage line is reported and the following events are kept", async 
   assert.deepEqual(lines[0], { ok: true, value: TAG });
   assert.equal(lines[1]?.ok, false);
   assert.equal(lines[1]?.ok === false && lines[1].line, "not json {");
+  assert.equal(lines[1]?.ok === false && lines[1].tooLong, false);
   assert.deepEqual(lines[2], { ok: true, value: PULL });
   assert.equal(lines[3]?.ok, false, "an unterminated last line is reported too");
+});
+
+/** Collects the log lines written while `body` runs. */
+async function withLog(body: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  setupLogging({ level: "debug", format: "text", write: (line) => lines.push(line) });
+  try {
+    await body();
+  } finally {
+    setupLogging({ level: "info", format: "text", write: () => {} });
+  }
+  return lines;
+}
+
+Deno.test("an over-long line is reported once and the next event is kept", async () => {
+  const big = `{"x":"${"a".repeat(MAX_LINE_BYTES)}"}`;
+  const lines = await decodeAll(encode(`${big}\n${JSON.stringify(TAG)}\n`));
+  assert.equal(lines.length, 2);
+  const [report, next] = lines;
+  assert.ok(report?.ok === false && report.tooLong, JSON.stringify(report).slice(0, 200));
+  assert.equal(report.line, `{"x":"${"a".repeat(114)}…`);
+  assert.equal(report.error, `longer than ${MAX_LINE_BYTES} bytes`);
+  assert.deepEqual(next, { ok: true, value: TAG });
+});
+
+Deno.test("an over-long line fed in pieces is skipped, not held, up to its newline", () => {
+  const decoder = new JsonLineDecoder(100);
+  const piece = encode("b".repeat(37));
+  const reports: DecodedLine[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    reports.push(...decoder.push(piece));
+    assert.ok(decoder.pendingBytes <= 100, `${decoder.pendingBytes} bytes held after ${i}`);
+  }
+  assert.equal(reports.length, 1, "one report, not one per piece");
+  assert.ok(reports[0]?.ok === false && reports[0].tooLong);
+  assert.equal(decoder.pendingBytes, 0);
+  // The rest of the long line, its newline, then a good event in the same piece.
+  assert.deepEqual(decoder.push(encode(`bbb\n${JSON.stringify(PULL)}\n{"a"`)), [
+    { ok: true, value: PULL },
+  ]);
+  assert.deepEqual(decoder.push(encode(":1}\n")), [{ ok: true, value: { a: 1 } }]);
+});
+
+Deno.test("a line exactly at the cap is kept; one byte more is not", () => {
+  const line = `{"k":"${"c".repeat(100 - 8)}"}`;
+  assert.equal(line.length, 100);
+  assert.deepEqual(values(new JsonLineDecoder(100).push(encode(`${line}\n`))), [{
+    k: "c".repeat(92),
+  }]);
+  const [report] = new JsonLineDecoder(99).push(encode(`${line}\n`));
+  assert.ok(report?.ok === false && report.tooLong);
+});
+
+Deno.test("an over-long last line without a newline is dropped with one warning", async () => {
+  const decoded: DecodedLine[] = [];
+  const logged = await withLog(async () => {
+    async function* endless(): AsyncGenerator<Uint8Array> {
+      yield encode(JSON.stringify(TAG) + "\n");
+      const piece = encode("z".repeat(64 * 1024));
+      // 4 MiB and no newline at all, at a 64 KiB cap.
+      for (let i = 0; i < 64; i++) yield piece;
+    }
+    for await (const line of decodeJsonLines(endless(), 64 * 1024)) decoded.push(line);
+  });
+  assert.equal(decoded.length, 2);
+  assert.deepEqual(decoded[0], { ok: true, value: TAG });
+  assert.ok(decoded[1]?.ok === false && decoded[1].tooLong);
+  const warnings = logged.filter((line) => line.includes("WARN"));
+  assert.equal(warnings.length, 1, logged.join(""));
+  assert.match(
+    warnings[0] ?? "",
+    /WARN {2}Dropped an event line longer than 65536 bytes; it began z{120}…\n$/,
+  );
 });
 
 Deno.test("engine events from Type, Action and Actor only", () => {
@@ -133,4 +213,47 @@ Deno.test("engine events from Type, Action and Actor only", () => {
 Deno.test("unreadable lines become short events", () => {
   assert.deepEqual(unreadableEvent("xx"), { action: "unreadable", subject: "xx" });
   assert.equal(unreadableEvent("y".repeat(500)).subject.length, 121);
+});
+
+Deno.test("an over-long event line from the daemon is dropped and the next event is handled", async () => {
+  const MIB = 1024 * 1024;
+  const total = 256 * MIB;
+  const filler = new Uint8Array(MIB).fill(0x78);
+  let sent = 0;
+  let subscribed = false;
+  await using fake = await fakeDocker((_request, path) => {
+    if (path === "/version") return json(versionBody("1.47"));
+    subscribed = true;
+    // Generated as it is read: 256 MiB without a newline, then a real event.
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent < total) {
+          sent += filler.length;
+          controller.enqueue(filler.slice());
+        } else if (sent === total) {
+          sent++;
+          controller.enqueue(encode(`\n${JSON.stringify(TAG)}\n`));
+        }
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, { headers: { "Content-Type": "application/jsonl" } });
+  });
+  const engine = new DockerEngine(fake.client);
+  const abort = new AbortController();
+  const before = Deno.memoryUsage().rss;
+  const seen = [];
+  let peak = before;
+  for await (const event of engine.imageEvents(abort.signal)) {
+    seen.push(event);
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+    if (seen.length === 2) break;
+  }
+  abort.abort();
+  assert.ok(subscribed);
+  assert.equal(seen[0]?.action, "unreadable");
+  assert.deepEqual(seen[1], { action: "tag", subject: "app:v2 sha256:aaa" });
+  // Holding the line would take 256 MiB and more (measured: 618 MiB before the cap);
+  // skipping it costs only the chunks in flight (measured: about 60 MiB).
+  const grown = Math.round((peak - before) / MIB);
+  assert.ok(grown < 160, `resident memory grew by ${grown} MiB while the line was skipped`);
 });

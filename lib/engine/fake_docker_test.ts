@@ -4,7 +4,7 @@
  * end-to-end tests use a real dockerd.
  */
 import { parseDockerHost } from "./docker_host.ts";
-import { DockerClient } from "./docker_client.ts";
+import { DockerClient, type DockerClientOptions } from "./docker_client.ts";
 
 /** A fake daemon; `requests` records every path asked for. */
 export interface FakeDocker extends AsyncDisposable {
@@ -22,7 +22,7 @@ export function versionBody(apiVersion: string, minApiVersion = "1.24"): Record<
 /** Starts a fake; `handler` answers every request (its path includes the query). */
 export async function fakeDocker(
   handler: (request: Request, path: string) => Response | Promise<Response>,
-  options: { timeoutMs?: number } = {},
+  options: DockerClientOptions = {},
 ): Promise<FakeDocker> {
   const directory = await Deno.makeTempDir({ prefix: "vfp-fake-docker-" });
   const socket = `${directory}/docker.sock`;

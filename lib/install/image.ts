@@ -6,7 +6,13 @@
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { InvalidReferenceError, parseReference } from "../image_ref.ts";
-import { describeDockerHost, type DockerClient, responseError } from "../engine/docker_client.ts";
+import {
+  describeDockerHost,
+  type DockerClient,
+  MAX_BODY_BYTES,
+  readBody,
+  responseError,
+} from "../engine/docker_client.ts";
 import type { Rootfs } from "./rootfs.ts";
 
 /** `repo` and `tag` of a reference to import as; digests cannot be given to an import. */
@@ -60,7 +66,10 @@ export async function inspectImage(
     return undefined;
   }
   if (!response.ok) throw await responseError(client.host, "GET", path, response);
-  const body = await response.json() as { Id?: unknown; Config?: { Labels?: unknown } };
+  const body = await client.readJson(response, "GET", path) as {
+    Id?: unknown;
+    Config?: { Labels?: unknown };
+  };
   if (typeof body.Id !== "string") return undefined;
   const labels = body.Config?.Labels;
   return {
@@ -111,7 +120,8 @@ export async function importImage(
     signal: AbortSignal.timeout(300_000),
   });
   if (!response.ok) throw await responseError(client.host, "POST", "/images/create", response);
-  const text = await response.text();
+  // The progress lines of an import: a few, well under the cap.
+  const text = new TextDecoder().decode((await readBody(response, MAX_BODY_BYTES)).bytes);
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === "") continue;
     let message: { error?: unknown; errorDetail?: { message?: unknown } };
