@@ -55,11 +55,39 @@ export function setupLogging(options: LoggingOptions): void {
   });
 }
 
-/** The message with its values in place, strings unquoted, for both formats. */
-export function renderMessage(record: LogRecord): string {
-  return record.message.map((part, i) => i % 2 === 0 ? String(part) : renderValue(part)).join(
-    "",
-  );
+/**
+ * The message with its values in place, strings unquoted, for both formats.
+ * `escape` rewrites control characters in the values (the text format needs
+ * it; JSON escapes them itself).
+ */
+export function renderMessage(
+  record: LogRecord,
+  escape: (value: string) => string = (value) => value,
+): string {
+  return record.message.map((part, i) => i % 2 === 0 ? String(part) : escape(renderValue(part)))
+    .join("");
+}
+
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * A value with its control characters written as escapes (`\n`, `\x1b`,
+ * `\u2028`): a value (an image name, an engine's message) could otherwise
+ * end the line and print a second one that looks like a real record, or
+ * send terminal escape sequences.
+ */
+export function escapeControls(value: string): string {
+  return value.replace(CONTROL, (char) => {
+    const short = SHORT_ESCAPES[char];
+    if (short !== undefined) return short;
+    const code = char.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 function renderValue(value: unknown): string {
@@ -84,7 +112,7 @@ const LEVEL_LABELS: Record<LogLevel, string> = {
 /** `2026-11-25T14:00:00.000Z INFO  message`: one readable line per record. */
 export function formatText(record: LogRecord): string {
   const time = new Date(record.timestamp).toISOString();
-  return `${time} ${LEVEL_LABELS[record.level]} ${renderMessage(record)}\n`;
+  return `${time} ${LEVEL_LABELS[record.level]} ${renderMessage(record, escapeControls)}\n`;
 }
 
 /** One JSON object per line: time, level, logger, msg, then the structured fields. */
