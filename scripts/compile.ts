@@ -1,7 +1,13 @@
 /**
  * `deno task compile`: builds the single veryfreshpod executable for Linux
- * x86_64 and aarch64 into dist/, with the manifest and the version embedded
- * (`veryfreshpod version` prints it).
+ * (x86_64, aarch64: the nodes) and macOS (x86_64, aarch64: `run` from a Mac
+ * against Docker Desktop) into dist/, with the manifest and the version
+ * embedded (`veryfreshpod version` prints it).
+ *
+ * The version is deno.json's, or the release tag's with `--version v1.2.3`
+ * (the release workflow passes its tag): the sources are then compiled from a
+ * staged copy whose deno.json says that version, so the checkout is never
+ * changed.
  *
  * `deno compile` downloads its runtime stub (denort) for each target from
  * dl.deno.land. Where that host cannot be reached, this script stops with
@@ -9,24 +15,59 @@
  * version to use instead (for the host's own target). Tests never depend on
  * the compiled executable: they run main.ts from source.
  *
- * Usage: deno task compile [--target TRIPLE]... [--out-dir DIR]
+ * Usage: deno task compile [--version VERSION] [--target TRIPLE]... [--out-dir DIR]
  */
 import { parseArgs } from "node:util";
-import { VERSION } from "../lib/version.ts";
 
-const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
+/** Every target a release carries, in the order the release lists them. */
+export const TARGETS = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+] as const;
 const root = new URL("..", import.meta.url).pathname;
+/** What main.ts needs at build time: its imports, the embedded manifest, config and lock. */
+const SOURCES = ["main.ts", "deno.json", "deno.lock", "lib", "manifest"];
 
-class CompileError extends Error {}
+export class CompileError extends Error {}
 
-function readVersion(): string {
-  const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)) as { version?: unknown };
-  if (config.version !== VERSION) {
+/**
+ * The version to embed: `requested` (a release tag, `v` optional) when given,
+ * else deno.json's. Only plain semantic versions are accepted, because the
+ * version names the release, its files and the installer's image tag.
+ */
+export function releaseVersion(requested: string | undefined, configVersion: unknown): string {
+  const version = requested?.replace(/^v/, "") ?? configVersion;
+  if (typeof version !== "string" || !/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(version)) {
+    const origin = requested === undefined ? "deno.json's version" : "--version";
     throw new CompileError(
-      `deno.json says version ${config.version} but lib/version.ts says ${VERSION}; make them equal`,
+      `invalid ${origin} "${requested ?? String(version)}": use a version like 1.2.3 or v1.2.3`,
     );
   }
-  return VERSION;
+  return version;
+}
+
+/**
+ * Copies what the build needs into `dir`, with deno.json's version set to
+ * `version`; returns the staged main.ts.
+ */
+export async function stageSources(version: string, dir: string): Promise<string> {
+  for (const name of SOURCES) {
+    await copy(`${root}${name}`, `${dir}/${name}`);
+  }
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/deno.json`));
+  await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ ...config, version }, null, 2));
+  return `${dir}/main.ts`;
+}
+
+async function copy(from: string, to: string): Promise<void> {
+  const info = await Deno.stat(from);
+  if (!info.isDirectory) return await Deno.copyFile(from, to);
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    await copy(`${from}/${entry.name}`, `${to}/${entry.name}`);
+  }
 }
 
 /** One line for a failed `deno compile`, from its error output. */
@@ -48,16 +89,16 @@ export function explainCompileFailure(target: string, stderr: string): string {
   return `deno compile failed for ${target}: ${cause.replace(/^error:\s*/, "")}`;
 }
 
-async function compile(target: string, output: string): Promise<void> {
+async function compile(entry: string, target: string, output: string): Promise<void> {
   const result = await new Deno.Command(Deno.execPath(), {
     args: [
       ...["compile", "--allow-all", "--target", target, "--output", output],
       // V8 does not see the container's memory limit: cap the heap well below the manifest's
       // 384Mi, so that garbage is collected instead of the pod being killed.
       "--v8-flags=--max-old-space-size=192",
-      `${root}main.ts`,
+      entry,
     ],
-    cwd: root,
+    cwd: entry.slice(0, entry.lastIndexOf("/")),
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -80,22 +121,34 @@ async function checkVersion(output: string, version: string): Promise<void> {
 async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { target: { type: "string", multiple: true }, "out-dir": { type: "string" } },
+    options: {
+      version: { type: "string" },
+      target: { type: "string", multiple: true },
+      "out-dir": { type: "string" },
+    },
   });
   const targets = values.target ?? [...TARGETS];
   for (const target of targets) {
     if (!(TARGETS as readonly string[]).includes(target)) {
-      throw new CompileError(`unknown target "${target}": use ${TARGETS.join(" or ")}`);
+      throw new CompileError(`unknown target "${target}": use one of ${TARGETS.join(", ")}`);
     }
   }
-  const version = readVersion();
-  const outDir = values["out-dir"] ?? `${root}dist`;
-  await Deno.mkdir(outDir, { recursive: true });
-  for (const target of targets) {
-    const output = `${outDir}/veryfreshpod-${version}-${target}`;
-    await compile(target, output);
-    if (target === Deno.build.target) await checkVersion(output, version);
-    console.log(`Built ${output}`);
+  const config = JSON.parse(await Deno.readTextFile(`${root}deno.json`)) as { version?: unknown };
+  const version = releaseVersion(values.version, config.version);
+  await Deno.mkdir(values["out-dir"] ?? `${root}dist`, { recursive: true });
+  // deno compile runs in the staged copy: a relative --out-dir must not follow it there.
+  const outDir = await Deno.realPath(values["out-dir"] ?? `${root}dist`);
+  const stage = await Deno.makeTempDir({ prefix: "veryfreshpod-compile-" });
+  try {
+    const entry = await stageSources(version, stage);
+    for (const target of targets) {
+      const output = `${outDir}/veryfreshpod-${version}-${target}`;
+      await compile(entry, target, output);
+      if (target === Deno.build.target) await checkVersion(output, version);
+      console.log(`Built ${output}`);
+    }
+  } finally {
+    await Deno.remove(stage, { recursive: true });
   }
   return 0;
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { explainCompileFailure } from "./compile.ts";
+import {
+  CompileError,
+  explainCompileFailure,
+  releaseVersion,
+  stageSources,
+  TARGETS,
+} from "./compile.ts";
 
 const TARGET = "aarch64-unknown-linux-gnu";
 
@@ -33,4 +39,53 @@ Deno.test("any other failure keeps deno's own error line", () => {
     explainCompileFailure(TARGET, stderr),
     `deno compile failed for ${TARGET}: Module not found "file:///x/main.ts".`,
   );
+});
+
+Deno.test("releaseVersion() takes the tag's version, with or without the v", () => {
+  assert.equal(releaseVersion("v1.2.3", "0.1.0"), "1.2.3");
+  assert.equal(releaseVersion("2.0.0-rc.1", "0.1.0"), "2.0.0-rc.1");
+  assert.equal(releaseVersion(undefined, "0.1.0"), "0.1.0");
+});
+
+Deno.test("releaseVersion() rejects what is not a version, naming where it came from", () => {
+  assert.throws(
+    () => releaseVersion("main", "0.1.0"),
+    new CompileError('invalid --version "main": use a version like 1.2.3 or v1.2.3'),
+  );
+  assert.throws(
+    () => releaseVersion("v1.2", "0.1.0"),
+    /^Error: invalid --version "v1.2"/,
+  );
+  assert.throws(
+    () => releaseVersion(undefined, 7),
+    /^Error: invalid deno.json's version "7"/,
+  );
+});
+
+Deno.test("the staged sources run and report the embedded version", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vfp-test-stage-" });
+  try {
+    const entry = await stageSources("9.8.7-rc.1", dir);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--no-check", entry, "version"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(new TextDecoder().decode(result.stdout), "veryfreshpod 9.8.7-rc.1\n");
+    // The checkout itself is unchanged.
+    const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    assert.notEqual(config.version, "9.8.7-rc.1");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a release carries Linux and macOS for x86_64 and aarch64", () => {
+  assert.deepEqual([...TARGETS].sort(), [
+    "aarch64-apple-darwin",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-apple-darwin",
+    "x86_64-unknown-linux-gnu",
+  ]);
 });

@@ -23,7 +23,8 @@ export function kubernetesVersion(): string {
   return match[1];
 }
 
-function cacheHome(): string {
+/** `$XDG_CACHE_HOME`, else `~/.cache`: builds kept outside the clone live under it. */
+export function cacheHome(): string {
   const xdg = Deno.env.get("XDG_CACHE_HOME");
   if (xdg) return xdg;
   const home = Deno.env.get("HOME");

@@ -7,7 +7,8 @@
  *
  * Installs the Debian packages of the daemons when their programs are missing
  * (as root, with apt-get), and builds the control plane from tests/controlplane
- * into the cache directory when this version has no complete build there.
+ * into the cache directory when this version has no complete build there, and
+ * the pinned actionlint (tests/workflows_test.ts checks .github/workflows).
  * Where it cannot install (not root, not Debian) it fails with one line naming
  * what to install.
  */
@@ -21,6 +22,7 @@ import {
   isStaticExecutable,
   kubernetesVersion,
 } from "./paths.ts";
+import { ACTIONLINT_VERSION, actionlintBuilt, buildActionlint } from "./actionlint.ts";
 import { daemonVersions } from "./versions.ts";
 
 interface Requirement {
@@ -49,6 +51,8 @@ const requirements: Requirement[] = [
   onPath("tar", "tar"),
   onPath("setsid", "util-linux"),
   onPath("umount", "mount"),
+  // actionlint checks the workflows' shell scripts with it.
+  onPath("shellcheck", "shellcheck"),
   // Test images run it in `FROM scratch`-like images, so it must be static.
   {
     what: `a static ${busyboxPath}`,
@@ -73,6 +77,7 @@ const isRoot = Deno.uid() === 0;
 const aptGet = findBinary("apt-get");
 const missing = requirements.filter((requirement) => !requirement.present());
 const needsBuild = !controlPlaneBuilt();
+const needsActionlint = !actionlintBuilt();
 const go = findBinary("go");
 
 const problems: string[] = [];
@@ -85,6 +90,12 @@ if (needsBuild && !go) {
   problems.push(
     `the test control plane (k8s.io/kubernetes ${kubernetesVersion()}) must be built and ` +
       "there is no `go`: install Go >= 1.24 (https://go.dev/dl/)",
+  );
+}
+if (needsActionlint && !go) {
+  problems.push(
+    `actionlint ${ACTIONLINT_VERSION} must be built and there is no \`go\`: ` +
+      "install Go >= 1.24 (https://go.dev/dl/)",
   );
 }
 if (problems.length > 0) fail(problems.join("; and "));
@@ -125,6 +136,11 @@ if (needsBuild && go) {
   }
   if (!controlPlaneBuilt()) fail(`the control-plane build left no complete build in ${out}`);
   console.log(`Built the control plane in ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+if (needsActionlint && go) {
+  console.log(`Building actionlint ${ACTIONLINT_VERSION}`);
+  await buildActionlint(go);
 }
 
 console.log(`Daemons for the end-to-end tests:\n${await daemonVersions()}`);
