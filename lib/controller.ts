@@ -14,6 +14,7 @@
 import { Backoff, sleep } from "./backoff.ts";
 import type { Engine, ImageSnapshot } from "./engine/engine.ts";
 import { errorMessage } from "./errors.ts";
+import { plural } from "./plural.ts";
 import { logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
@@ -85,15 +86,19 @@ export class Controller {
     this.#signal = signal;
     await engine.connect();
     this.#snapshot = await engine.snapshot();
-    log.info("Watching {engine}: {count} tagged images", {
+    log.info("Watching {engine}: {images}", {
       engine: engine.description,
+      images: plural(this.#snapshot.size, "tagged image"),
       count: this.#snapshot.size,
     });
     const { done: watching } = await watcher.start(signal);
     if (signal.aborted) return;
     this.#synced = true;
     metrics.set("veryfreshpod_tracked_workloads", index.size);
-    log.info("Tracking {count} workloads", { count: index.size });
+    log.info("Tracking {workloads}", {
+      workloads: plural(index.size, "workload"),
+      count: index.size,
+    });
 
     // The one exception to "only differences count": workloads whose recorded
     // image ID is stale were rebuilt while veryfreshpod was down.

@@ -29,7 +29,7 @@ e2eTest(
     );
     const port = new URL(engine.tlsHost.replace(/^tcp:/, "http:")).port;
     await loop.waitForLine(new RegExp(`Watching docker https://127\\.0\\.0\\.1:${port}: \\d+`));
-    await loop.waitForLine(/Tracking \d+ workloads/);
+    await loop.waitForLine(/Tracking \d+ workloads?/);
 
     await buildAndTag(`${repo}:fixed`);
 

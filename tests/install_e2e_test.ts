@@ -324,7 +324,7 @@ e2eTest(
       ...["run", "--kubeconfig", kubeconfig, "--docker-host", engine.host],
       ...["--resync-period", "1", "--health-addr", `127.0.0.1:${healthPort}`],
     ]);
-    await loop.waitForLine(/Tracking \d+ workloads/);
+    await loop.waitForLine(/Tracking \d+ workloads?/);
     await eventually("/readyz to answer 200", async () => {
       const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
       await response.body?.cancel();

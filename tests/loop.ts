@@ -68,7 +68,7 @@ export async function startLoop(
     "1",
     ...extraArgs,
   ]);
-  await process.waitForLine(/Tracking \d+ workloads/);
+  await process.waitForLine(/Tracking \d+ workloads?/);
   return process;
 }
 

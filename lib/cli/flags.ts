@@ -11,7 +11,6 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log.t
 /** A subcommand: its help text and what it does. */
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   /** Full help, printed by `--help`. */
   readonly help: string;
   /** Runs it; resolves to the exit code. */
@@ -54,12 +53,10 @@ export function parseFlags(
   }
 }
 
-/** A usage error: exit code 2, pointing at `--help`. */
-export function usageError(command: string, detail: string): UserError {
-  return new UserError(
-    `${detail}\nRun "veryfreshpod ${command} --help" for usage.`,
-    ExitCode.usage,
-  );
+/** A usage error: exit code 2, pointing at the command's `--help` (the program's without one). */
+export function usageError(command: string | undefined, detail: string): UserError {
+  const help = command === undefined ? "veryfreshpod --help" : `veryfreshpod ${command} --help`;
+  return new UserError(`${detail}\nRun "${help}" for usage.`, ExitCode.usage);
 }
 
 /** The string value of a flag, or undefined. */

@@ -16,6 +16,7 @@ import { ensureImage, inspectImage, ROOTFS_LABEL, rootfsDigest } from "../instal
 import { DEFAULT_HOST_SOCKET, DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
 import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
+import { plural } from "../plural.ts";
 import { VERSION } from "../version.ts";
 import {
   type Command,
@@ -62,7 +63,6 @@ ${LOGGING_HELP}
 
 export const installCommand: Command = {
   name: "install",
-  summary: "deploy veryfreshpod into the cluster",
   help: HELP,
   async run(args, context) {
     const flags = parseFlags("install", args, {
@@ -199,7 +199,9 @@ async function buildOwnImage(
     );
   }
   const size = `${(rootfs.tar.length / 1024 / 1024).toFixed(1)} MiB`;
-  const what = `${DEFAULT_IMAGE} from ${executable} (${rootfs.files.length} files, ${size})`;
+  const what = `${DEFAULT_IMAGE} from ${executable} (${
+    plural(rootfs.files.length, "file")
+  }, ${size})`;
   if (node.runtime === "containerd") {
     await importIntoContainerd(rootfs, node, dryRun, (outcome) => say(`Image ${what}: ${outcome}`));
   } else {

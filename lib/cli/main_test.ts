@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { main } from "./main.ts";
+import { main, wantsDebug } from "./main.ts";
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   let stdout = "";
@@ -32,7 +32,7 @@ Deno.test("main() answers bad usage with exit code 2 and a pointer to --help", a
       assert.equal(code, 2);
       assert.equal(stdout, "");
       assert.match(stderr, pattern);
-      assert.match(stderr, /Run "veryfreshpod \w+ --help" for usage\./);
+      assert.match(stderr, /Run "veryfreshpod (\w+ )?--help" for usage\./);
       assert.doesNotMatch(stderr, /at .*\.ts:\d+/, "no stack trace");
     });
   }
@@ -67,4 +67,139 @@ Deno.test("main() reports a bad DOCKER_HOST in one line with exit code 2", async
   assert.equal(code, 2);
   assert.equal(stderr.trim().split("\n").length, 1);
   assert.match(stderr, /DOCKER_HOST/);
+});
+
+Deno.test("main() names an unknown command and lists the commands", async () => {
+  const { code, stdout, stderr } = await cli(["frobnicate"]);
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  assert.equal(
+    stderr,
+    'error: unknown command "frobnicate"; the commands are run, install, uninstall, manifest, ' +
+      'version\nRun "veryfreshpod --help" for usage.\n',
+  );
+});
+
+Deno.test("main() reports an empty kubeconfig in one line with the fix, exit code 4", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vfp-main-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config`, "");
+    const { code, stderr } = await cli(["run", "--kubeconfig", `${dir}/config`]);
+    assert.equal(code, 4);
+    assert.equal(
+      stderr,
+      `error: Cannot load kubeconfig "${dir}/config": the file is empty; point --kubeconfig or ` +
+        "KUBECONFIG at your cluster's configuration (kind get kubeconfig, minikube " +
+        "update-context, k3s: /etc/rancher/k3s/k3s.yaml)\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main() adds causes only for --log-level debug, not for the word debug elsewhere", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vfp-main-test-" });
+  try {
+    // An empty kubeconfig is a UserError with a cause (client-node's TypeError).
+    const config = `${dir}/config`;
+    await Deno.writeTextFile(config, "");
+    for (const args of [["-n", "debug"], ["--namespace", "debug"], ["--context=debug"]]) {
+      const { code, stderr } = await cli(["run", "--kubeconfig", config, ...args]);
+      assert.equal(code, 4);
+      assert.equal(stderr.split("\n").length, 2, `${args.join(" ")}: ${stderr}`);
+      assert.doesNotMatch(stderr, /caused by/);
+    }
+    for (const args of [["--log-level", "debug"], ["--log-level=debug"]]) {
+      const { code, stderr } = await cli(["run", "--kubeconfig", config, ...args]);
+      assert.equal(code, 4);
+      assert.match(stderr, /\n {2}caused by: Cannot read properties of undefined/, args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("wantsDebug() reads only the value of --log-level", () => {
+  assert.equal(wantsDebug(["run", "--log-level", "debug"]), true);
+  assert.equal(wantsDebug(["--log-level=debug"]), true);
+  assert.equal(wantsDebug(["run", "-n", "debug"]), false);
+  assert.equal(wantsDebug(["run", "debug"]), false);
+  assert.equal(wantsDebug(["run", "--log-level", "info", "-n", "debug"]), false);
+  assert.equal(wantsDebug(["run", "--log-level=debugx"]), false);
+  assert.equal(wantsDebug(["run", "--", "--log-level", "debug"]), false);
+});
+
+/** Runs the real CLI in a child process. */
+async function spawnCli(args: string[]) {
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--no-check", main, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: text.decode(output.stdout),
+    stderr: text.decode(output.stderr),
+  };
+}
+
+Deno.test("the CLI answers version and --help in a child process", async () => {
+  const version = await spawnCli(["version"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^veryfreshpod \d+\.\d+\.\d+\n$/);
+  assert.equal(version.stderr, "");
+  const help = await spawnCli(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Commands:\n {2}run +watch the engine/m);
+  assert.equal(help.stderr, "");
+  const unknown = await spawnCli(["frobnicate"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^error: unknown command "frobnicate"; the commands are run, /);
+});
+
+/**
+ * The modules main.ts loads before any command runs: its static imports,
+ * followed through `deno info` (dynamic imports are not followed).
+ */
+async function staticModules(entry: string): Promise<Set<string>> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    stdout: "piped",
+  }).output();
+  assert.equal(output.code, 0, "deno info failed");
+  const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+    roots: string[];
+    redirects: Record<string, string>;
+    modules: Array<{
+      specifier: string;
+      dependencies?: Array<{ code?: { specifier: string }; isDynamic?: boolean }>;
+    }>;
+  };
+  const bySpecifier = new Map(graph.modules.map((module) => [module.specifier, module]));
+  const seen = new Set<string>();
+  const queue = [...graph.roots];
+  while (queue.length > 0) {
+    let specifier = queue.pop()!;
+    specifier = graph.redirects[specifier] ?? specifier;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dependency of bySpecifier.get(specifier)?.dependencies ?? []) {
+      if (dependency.code && !dependency.isDynamic) queue.push(dependency.code.specifier);
+    }
+  }
+  return seen;
+}
+
+Deno.test("main.ts loads the Kubernetes client and gRPC only for the commands that use them", async () => {
+  const modules = await staticModules(new URL("../../main.ts", import.meta.url).pathname);
+  assert.ok([...modules].some((m) => m.endsWith("/lib/cli/main.ts")), [...modules].join("\n"));
+  const heavy = [...modules].filter((m) => /^npm:\/?@(kubernetes|grpc)\//.test(m));
+  assert.deepEqual(heavy, [], "loaded by version and --help too");
+  const runModules = await staticModules(new URL("./run.ts", import.meta.url).pathname);
+  assert.ok(
+    [...runModules].some((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),
+    "the check itself sees npm packages",
+  );
 });

@@ -83,7 +83,6 @@ export function manifestOptionsFromFlags(
 
 export const manifestCommand: Command = {
   name: "manifest",
-  summary: "print the install manifest, for kubectl apply -f -",
   help: HELP,
   run(args, context) {
     const flags = parseFlags("manifest", args, MANIFEST_OPTIONS);

@@ -70,7 +70,6 @@ ${LOGGING_HELP}
 
 export const runCommand: Command = {
   name: "run",
-  summary: "watch the engine and update workloads (the default)",
   help: HELP,
   async run(args, context) {
     const flags = parseFlags("run", args, {

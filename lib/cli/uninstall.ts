@@ -47,7 +47,6 @@ function installedKinds(): Array<readonly [string, string]> {
 
 export const uninstallCommand: Command = {
   name: "uninstall",
-  summary: "remove veryfreshpod from the cluster",
   help: HELP,
   async run(args, context) {
     const flags = parseFlags("uninstall", args, {

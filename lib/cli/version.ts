@@ -11,7 +11,6 @@ Flags:
 
 export const versionCommand: Command = {
   name: "version",
-  summary: "print the version",
   help: HELP,
   run(args, context) {
     const flags = parseFlags("version", args, {});

@@ -74,13 +74,21 @@ function loadFile(config: KubeConfig, path: string): void {
   try {
     config.loadFromFile(path);
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new UserError(
-      `Cannot load kubeconfig "${path}": ${detail}; fix or replace the file`,
-      ExitCode.kubernetes,
-      { cause: error },
-    );
+    // client-node reads fields of whatever the YAML held: a file with no
+    // document (empty, comments only, `null`) fails with a TypeError.
+    const empty = error instanceof TypeError && /reading 'clusters'/.test(error.message);
+    const detail = empty
+      ? "the file is empty; point --kubeconfig or KUBECONFIG at your cluster's configuration " +
+        "(kind get kubeconfig, minikube update-context, k3s: /etc/rancher/k3s/k3s.yaml)"
+      : `${firstLine(error)}; fix or replace the file`;
+    throw new UserError(`Cannot load kubeconfig "${path}": ${detail}`, ExitCode.kubernetes, {
+      cause: error,
+    });
   }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
 function selectContext(config: KubeConfig, context: string | undefined): void {

@@ -97,6 +97,26 @@ Deno.test("loadKubeConfig() explains every missing or broken configuration in on
       );
     });
   });
+  await t.step("an empty file, or one of comments only", async () => {
+    for (const text of ["", "\n\n", "# nothing yet\n", "---\n", "null\n"]) {
+      await withFile(text, (path) => {
+        assertUserError(
+          () => loadKubeConfig({ kubeconfig: path, env: noEnv }),
+          /^Cannot load kubeconfig ".*": the file is empty; point --kubeconfig or KUBECONFIG at your cluster's configuration \(kind get kubeconfig, /,
+        );
+      });
+    }
+  });
+  await t.step("a file that is YAML but not a mapping", async () => {
+    for (const text of ["just a string\n", "[1, 2]\n", "42\n"]) {
+      await withFile(text, (path) => {
+        assertUserError(
+          () => loadKubeConfig({ kubeconfig: path, env: noEnv }),
+          /^The kubeconfig has no contexts; point --kubeconfig at a cluster's configuration$/,
+        );
+      });
+    }
+  });
   await t.step("a file without contexts", async () => {
     await withFile("apiVersion: v1\nkind: Config\n", (path) => {
       assertUserError(

@@ -10,6 +10,7 @@ import "../quiet_deprecations.ts";
 import { type KubeConfig, KubernetesObjectApi, Watch } from "@kubernetes/client-node";
 import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
+import { plural } from "../plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import {
   collectionPath,
@@ -103,9 +104,9 @@ export class WorkloadWatcher {
     });
     this.#index.replaceAll(scope.info.kind, scope.namespace, workloads);
     this.relists++;
-    log.debug("Listed {count} {resource}", {
+    log.debug("Listed {workloads}", {
+      workloads: plural(workloads.length, scope.info.kind),
       count: workloads.length,
-      resource: scope.info.plural,
     });
     return list.metadata?.resourceVersion ?? "";
   }
