@@ -24,6 +24,7 @@ if (import.meta.main) {
     stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
     stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
     signal: stop.signal,
+    os: Deno.build.os,
   });
   // Exit now: open sockets (watches, the engine stream) must not keep us alive.
   Deno.exit(code);

@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { ExitCode, UserError } from "../errors.ts";
+import type { OperatingSystem } from "../engine/docker_host.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log.ts";
 
 /** A subcommand: its help text and what it does. */
@@ -24,6 +25,8 @@ export interface CommandContext {
   readonly stdout: (text: string) => void;
   /** Aborted on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
+  /** The OS veryfreshpod runs on (`Deno.build.os`): default sockets and install differ by it. */
+  readonly os: OperatingSystem;
 }
 
 export type FlagValues = Record<string, string | boolean | (string | boolean)[] | undefined>;

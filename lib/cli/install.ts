@@ -6,6 +6,7 @@
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
+import type { OperatingSystem } from "../engine/docker_host.ts";
 import { ContainerdClient, DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
@@ -78,6 +79,7 @@ export const installCommand: Command = {
       return ExitCode.ok;
     }
     setupLogging(loggingFlags("install", flags));
+    if (stringFlag(flags, "image") === undefined) requireLinux(context.os);
     // Bad flag values fail before anything is contacted.
     manifestOptionsFromFlags(
       "install",
@@ -157,6 +159,23 @@ async function findRuntime(
   return { ...found, socket: socket ?? found.socket, detected: true };
 }
 
+const OS_NAMES: Partial<Record<OperatingSystem, string>> = { darwin: "macOS", windows: "Windows" };
+
+/**
+ * The image is built from files of this machine (the ELF executable, its
+ * interpreter and libraries), so only Linux can build it.
+ */
+function requireLinux(os: OperatingSystem): void {
+  if (os === "linux") return;
+  throw new UserError(
+    `Cannot build veryfreshpod's image on ${OS_NAMES[os] ?? os}: install builds it from a ` +
+      "Linux executable and the libraries it links on this machine; pass --image with an " +
+      'image of veryfreshpod the node can run, or run install on Linux ("veryfreshpod run" ' +
+      "works from here, against Docker Desktop)",
+    ExitCode.usage,
+  );
+}
+
 /** The labels of the image install builds, on both engines. */
 const IMAGE_LABELS = {
   "org.opencontainers.image.title": "veryfreshpod",
@@ -227,6 +246,7 @@ async function importIntoDocker(
   const engine = DockerEngine.create({
     host: stringFlag(flags, "docker-host"),
     getEnv: context.env,
+    os: context.os,
   });
   try {
     if (dryRun) {

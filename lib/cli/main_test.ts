@@ -9,6 +9,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     stdout: (text) => stdout += text,
     stderr: (text) => stderr += text,
     signal: AbortSignal.abort(),
+    os: "linux",
   });
   return { code, stdout, stderr };
 }

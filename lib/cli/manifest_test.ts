@@ -10,6 +10,7 @@ async function run(args: string[]) {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     signal: new AbortController().signal,
+    os: "linux",
   });
   return { code, stdout, stderr };
 }

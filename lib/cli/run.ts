@@ -49,7 +49,8 @@ ${KUBE_HELP}
   --docker-host URL       Docker Engine address: unix:///path, tcp://host:port (TLS
                           when $DOCKER_TLS_VERIFY is set, certificates from
                           $DOCKER_CERT_PATH) or https://host:port
-                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
+                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock;
+                          on macOS, else Docker Desktop's ~/.docker/run/docker.sock)
   --containerd-socket PATH
                           containerd's socket (default /run/containerd/containerd.sock;
                           k3s: /run/k3s/containerd/containerd.sock)
@@ -104,7 +105,11 @@ export const runCommand: Command = {
         socket: stringFlag(flags, "containerd-socket"),
         namespace: stringFlag(flags, "containerd-namespace"),
       })
-      : DockerEngine.create({ host: stringFlag(flags, "docker-host"), getEnv: context.env });
+      : DockerEngine.create({
+        host: stringFlag(flags, "docker-host"),
+        getEnv: context.env,
+        os: context.os,
+      });
     const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.

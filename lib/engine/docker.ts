@@ -12,7 +12,7 @@ import {
   responseError,
 } from "./docker_client.ts";
 import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events.ts";
-import { type DockerHost, resolveDockerHost } from "./docker_host.ts";
+import { type DockerHost, type OperatingSystem, resolveDockerHost } from "./docker_host.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
 
 /** Options of DockerEngine.create. */
@@ -21,6 +21,8 @@ export interface DockerEngineOptions extends DockerClientOptions {
   readonly host?: string;
   /** Reads environment variables (`DOCKER_HOST`); injectable for tests. */
   readonly getEnv?: (name: string) => string | undefined;
+  /** The OS veryfreshpod runs on, which decides the default sockets; `Deno.build.os` by default. */
+  readonly os?: OperatingSystem;
 }
 
 function stringArray(value: unknown): string[] {
@@ -88,7 +90,7 @@ export class DockerEngine implements Engine {
 
   /** An engine for `--docker-host`, `DOCKER_HOST` or the default socket; throws a UserError for a bad value. */
   static create(options: DockerEngineOptions = {}): DockerEngine {
-    const host: DockerHost = resolveDockerHost(options.host, options.getEnv);
+    const host: DockerHost = resolveDockerHost(options.host, options.getEnv, options.os);
     return new DockerEngine(new DockerClient(host, options));
   }
 

@@ -9,7 +9,6 @@ import { ExitCode, UserError } from "../errors.ts";
 import { type DockerTlsFiles, dockerTlsFiles } from "./docker_tls.ts";
 
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
-export const DEFAULT_DOCKER_HOST = `unix://${DEFAULT_DOCKER_SOCKET}`;
 /** The port the docker CLI assumes for `tcp://host` without a port. */
 const DEFAULT_TCP_PORT = 2375;
 /** Docker's conventional TLS port, assumed for `https://host`. */
@@ -32,6 +31,32 @@ export type DockerHost =
 
 type Env = (name: string) => string | undefined;
 const processEnv: Env = (name) => Deno.env.get(name);
+
+/** The operating system veryfreshpod runs on, as `Deno.build.os` names it. */
+export type OperatingSystem = typeof Deno.build.os;
+
+/**
+ * The sockets tried, in order, when neither `--docker-host` nor `DOCKER_HOST`
+ * names one. Linux: Docker's own. macOS: the same path first (Docker Desktop
+ * links it to its engine when "Allow the default Docker socket to be used" is
+ * on, and other engines such as OrbStack may own it), then Docker Desktop's
+ * per-user socket, which exists whenever Docker Desktop runs.
+ */
+export function defaultDockerSockets(os: OperatingSystem, getEnv: Env = processEnv): string[] {
+  const home = getEnv("HOME");
+  if (os !== "darwin" || !home) return [DEFAULT_DOCKER_SOCKET];
+  return [DEFAULT_DOCKER_SOCKET, `${home.replace(/\/$/, "")}/.docker/run/docker.sock`];
+}
+
+/** Whether something is at `path`, following links; unreadable counts as there. */
+function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
+}
 
 /** What a bad value is called in messages: the flag or the variable. */
 export type DockerHostSource = "--docker-host" | "DOCKER_HOST";
@@ -139,12 +164,15 @@ function isSet(getEnv: Env, name: string): boolean {
  * The host to use: the explicit `--docker-host` value when given, else
  * `DOCKER_HOST` when set and not empty, else the default socket. As for the
  * docker CLI, a non-empty `DOCKER_TLS_VERIFY` turns on TLS for a tcp host,
- * whichever way it was given, and means nothing for a unix socket.
- * `getEnv` is injectable for tests.
+ * whichever way it was given, and means nothing for a unix socket. The
+ * default is the first of `defaultDockerSockets(os)` that `exists`, else the
+ * first. `getEnv`, `os` and `exists` are injectable for tests.
  */
 export function resolveDockerHost(
   explicit: string | undefined,
   getEnv: Env = processEnv,
+  os: OperatingSystem = Deno.build.os,
+  exists: (path: string) => boolean = pathExists,
 ): DockerHost {
   let host: DockerHost;
   if (explicit !== undefined) {
@@ -152,9 +180,11 @@ export function resolveDockerHost(
     host = parseDockerHost(explicit, "--docker-host", getEnv);
   } else {
     const fromEnv = getEnv("DOCKER_HOST");
-    host = fromEnv === undefined || fromEnv.trim() === ""
-      ? parseDockerHost(DEFAULT_DOCKER_HOST)
-      : parseDockerHost(fromEnv, "DOCKER_HOST", getEnv);
+    if (fromEnv === undefined || fromEnv.trim() === "") {
+      const sockets = defaultDockerSockets(os, getEnv);
+      return parseDockerHost(`unix://${sockets.find(exists) ?? sockets[0]}`);
+    }
+    host = parseDockerHost(fromEnv, "DOCKER_HOST", getEnv);
   }
   if (host.transport !== "tcp" || host.tls !== undefined) return host;
   if (isSet(getEnv, "DOCKER_TLS_VERIFY")) return withTls(host, getEnv);

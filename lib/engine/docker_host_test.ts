@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ExitCode, UserError } from "../errors.ts";
-import { baseUrl, parseDockerHost, resolveDockerHost } from "./docker_host.ts";
+import {
+  baseUrl,
+  defaultDockerSockets,
+  type OperatingSystem,
+  parseDockerHost,
+  resolveDockerHost,
+} from "./docker_host.ts";
 
 function env(values: Record<string, string>): (name: string) => string | undefined {
   return (name) => values[name];
@@ -158,4 +164,32 @@ Deno.test("resolve: DOCKER_TLS without DOCKER_TLS_VERIFY is refused for a tcp ho
   const tls = env({ DOCKER_TLS: "1", HOME: "/h" });
   assert.equal(resolveDockerHost("https://h", tls).url, "https://h:2376");
   assert.equal(resolveDockerHost("unix:///d.sock", tls).url, "unix:///d.sock");
+});
+
+Deno.test("the default socket: Docker's on Linux; on macOS Docker Desktop's when that is the one there", async (t) => {
+  const home = env({ HOME: "/Users/me" });
+  const desktop = "/Users/me/.docker/run/docker.sock";
+  const cases: [string, OperatingSystem, string[], string][] = [
+    ["Linux", "linux", ["/var/run/docker.sock"], "/var/run/docker.sock"],
+    ["Linux never guesses Docker Desktop's", "linux", [desktop], "/var/run/docker.sock"],
+    ["macOS, both", "darwin", ["/var/run/docker.sock", desktop], "/var/run/docker.sock"],
+    ["macOS, only Docker Desktop's", "darwin", [desktop], desktop],
+    ["macOS, neither", "darwin", [], "/var/run/docker.sock"],
+  ];
+  for (const [name, os, present, expected] of cases) {
+    await t.step(name, () => {
+      const host = resolveDockerHost(undefined, home, os, (path) => present.includes(path));
+      assert.equal(host.url, `unix://${expected}`);
+    });
+  }
+  await t.step("DOCKER_HOST still wins on macOS", () => {
+    const host = resolveDockerHost(
+      undefined,
+      env({ HOME: "/Users/me", DOCKER_HOST: "unix:///tmp/colima.sock" }),
+      "darwin",
+      () => true,
+    );
+    assert.equal(host.url, "unix:///tmp/colima.sock");
+  });
+  assert.deepEqual(defaultDockerSockets("darwin", env({})), ["/var/run/docker.sock"]);
 });
