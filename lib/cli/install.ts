@@ -7,7 +7,8 @@
 import { ExitCode, UserError } from "../errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { OperatingSystem } from "../engine/docker_host.ts";
-import { ContainerdClient, DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
+import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { setupLogging } from "../log.ts";
@@ -274,7 +275,7 @@ async function importIntoContainerd(
   dryRun: boolean,
   report: (outcome: string) => void,
 ): Promise<void> {
-  const client = new ContainerdClient(node.socket, DEFAULT_CONTAINERD_NAMESPACE, {
+  const client = new ContainerdWriter(node.socket, DEFAULT_CONTAINERD_NAMESPACE, {
     socketFlag: "--socket",
   });
   try {

@@ -1,29 +1,21 @@
 /**
- * A small containerd gRPC client over its unix socket: image List/Get, the
- * event stream and the version, and for install the writing side (content
- * blobs, leases, image records), each call in one namespace (the
- * `containerd-namespace` metadata header). Errors become one-line UserErrors.
+ * A small containerd gRPC client over its unix socket: what watching needs
+ * (image List/Get, the event stream, the version), each call in one
+ * namespace (the `containerd-namespace` metadata header). Errors become
+ * one-line UserErrors. The writing side (content, leases, image records) is
+ * ContainerdWriter in containerd_writer.ts, for install and the bridge.
  */
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { ExitCode, UserError } from "../errors.ts";
 import {
-  ContentWrite,
   type EnvelopeMessage,
   EventsSubscribe,
-  type ImageInput,
   type ImageMessage,
-  ImagesCreate,
   ImagesGet,
   ImagesList,
-  ImagesUpdate,
-  LeasesCreate,
-  LeasesDelete,
   type VersionMessage,
   VersionVersion,
-  WriteAction,
-  type WriteContentRequest,
-  type WriteContentResponse,
 } from "./containerd_proto.ts";
 
 export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
@@ -39,17 +31,13 @@ export interface ContainerdClientOptions {
   readonly socketFlag?: string;
 }
 
-/** The size of one Content/Write message: well below containerd's 16 MiB message limit. */
-const WRITE_CHUNK = 1 << 20;
-/** How long writing one blob may take. */
-const WRITE_TIMEOUT_MS = 300_000;
-
 /** `the containerd socket "/run/containerd/containerd.sock"`, for messages. */
 export function describeContainerdSocket(socket: string): string {
   return `the containerd socket "${socket}"`;
 }
 
-function isServiceError(error: unknown): error is grpc.ServiceError {
+/** True for an error grpc-js reports with a status code. */
+export function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === "number";
 }
 
@@ -126,32 +114,32 @@ function streamError(socket: string, error: unknown): UserError {
 export class ContainerdClient {
   readonly socket: string;
   readonly namespace: string;
-  readonly #client: grpc.Client;
+  protected readonly grpc: grpc.Client;
   readonly #timeoutMs: number;
-  readonly #socketFlag: string | undefined;
+  protected readonly socketFlag: string | undefined;
 
   constructor(socket: string, namespace: string, options: ContainerdClientOptions = {}) {
     this.socket = socket;
     this.namespace = namespace;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#socketFlag = options.socketFlag;
-    this.#client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+    this.socketFlag = options.socketFlag;
+    this.grpc = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
   }
 
   /** The daemon's version, which also proves that it answers. */
   version(): Promise<VersionMessage> {
-    return this.#unary(VersionVersion, {}, "Version");
+    return this.unary(VersionVersion, {}, "Version");
   }
 
   /** Every image in the namespace (filters, when given, are ORed by containerd). */
   async listImages(filters: string[] = []): Promise<ImageMessage[]> {
-    return (await this.#unary(ImagesList, { filters }, "Images/List")).images;
+    return (await this.unary(ImagesList, { filters }, "Images/List")).images;
   }
 
   /** One image by its exact name, or undefined when there is none. */
   async getImage(name: string): Promise<ImageMessage | undefined> {
     try {
-      return (await this.#unary(ImagesGet, { name }, "Images/Get")).image ?? undefined;
+      return (await this.unary(ImagesGet, { name }, "Images/Get")).image ?? undefined;
     } catch (error) {
       const cause = error instanceof Error ? error.cause : undefined;
       if (isServiceError(cause) && cause.code === grpc.status.NOT_FOUND) {
@@ -168,12 +156,12 @@ export class ContainerdClient {
    */
   async *subscribe(filters: string[], signal: AbortSignal): AsyncGenerator<EnvelopeMessage> {
     if (signal.aborted) return;
-    const call = this.#client.makeServerStreamRequest(
+    const call = this.grpc.makeServerStreamRequest(
       EventsSubscribe.path,
       EventsSubscribe.requestSerialize,
       EventsSubscribe.responseDeserialize,
       { filters },
-      this.#metadata(),
+      this.metadata(),
     );
     const cancel = () => call.cancel();
     signal.addEventListener("abort", cancel, { once: true });
@@ -194,119 +182,36 @@ export class ContainerdClient {
     );
   }
 
-  /**
-   * Takes a lease: content written under it (writeContent's `lease`)
-   * survives garbage collection until the lease is deleted or `expiresAt`
-   * passes, so a crash in between leaves nothing behind for long.
-   */
-  async createLease(expiresAt: Date): Promise<string> {
-    const id = `veryfreshpod-${crypto.randomUUID()}`;
-    const labels = { "containerd.io/gc.expire": expiresAt.toISOString() };
-    await this.#unary(LeasesCreate, { id, labels }, "Leases/Create");
-    return id;
-  }
-
-  async deleteLease(id: string): Promise<void> {
-    await this.#unary(LeasesDelete, { id, sync: false }, "Leases/Delete");
-  }
-
-  /**
-   * Writes one blob into the content store under `lease`, committed with
-   * `labels` and checked against `digest`; "exists" when the store has it
-   * already (containerd then adds it to the lease).
-   */
-  async writeContent(
-    blob: { digest: string; data: Uint8Array; labels?: Record<string, string> },
-    lease: string,
-  ): Promise<"written" | "exists"> {
-    const call = this.#client.makeBidiStreamRequest(
-      ContentWrite.path,
-      ContentWrite.requestSerialize,
-      ContentWrite.responseDeserialize,
-      this.#metadata(lease),
-      { deadline: Date.now() + WRITE_TIMEOUT_MS },
-    );
-    // The responses below surface every error; without a listener, the error the
-    // cancel in `finally` may raise would be thrown as an unhandled 'error' event.
-    call.on("error", () => {});
-    const responses = call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
-    // Every message names the ref, size and digest: the first one opens the ingest.
-    const base = {
-      ref: `veryfreshpod-${blob.digest}`,
-      total: blob.data.length,
-      expected: blob.digest,
-    };
-    const send = async (request: WriteContentRequest) => {
-      call.write(request);
-      const next = await responses.next();
-      if (next.done) throw new Error("the daemon ended Content/Write early");
-      return next.value;
-    };
-    try {
-      for (let offset = 0; offset < blob.data.length; offset += WRITE_CHUNK) {
-        const data = blob.data.subarray(offset, offset + WRITE_CHUNK);
-        const reply = await send({ ...base, action: WriteAction.WRITE, offset, data });
-        if (Number(reply.offset) !== offset + data.length) {
-          throw new Error(`wrote up to ${offset + data.length}, the daemon has ${reply.offset}`);
-        }
-      }
-      const offset = blob.data.length;
-      const commit = { ...base, action: WriteAction.COMMIT, offset, labels: blob.labels ?? {} };
-      const reply = await send(commit);
-      if (reply.digest !== blob.digest) {
-        throw new Error(`committed ${blob.digest}, the daemon computed ${reply.digest}`);
-      }
-      return "written";
-    } catch (error) {
-      if (isServiceError(error) && error.code === grpc.status.ALREADY_EXISTS) return "exists";
-      throw containerdError(this.socket, "Content/Write", error, this.#socketFlag);
-    } finally {
-      call.end();
-      call.cancel();
-    }
-  }
-
-  /** Creates the image record `image.name`, or replaces it when it exists. */
-  async putImage(image: ImageInput): Promise<"created" | "updated"> {
-    try {
-      await this.#unary(ImagesCreate, { image }, "Images/Create");
-      return "created";
-    } catch (error) {
-      const cause = error instanceof Error ? error.cause : undefined;
-      if (!isServiceError(cause) || cause.code !== grpc.status.ALREADY_EXISTS) throw error;
-    }
-    await this.#unary(ImagesUpdate, { image }, "Images/Update");
-    return "updated";
-  }
-
   /** Closes the channel. */
   close(): void {
-    this.#client.close();
+    this.grpc.close();
   }
 
-  #metadata(lease?: string): grpc.Metadata {
+  /** The call metadata: the namespace, and the lease that protects what a call writes. */
+  protected metadata(lease?: string): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set("containerd-namespace", this.namespace);
     if (lease !== undefined) metadata.set("containerd-lease", lease);
     return metadata;
   }
 
-  #unary<Request, Response>(
+  /** One unary call; a failure becomes a one-line UserError whose `cause` is the gRPC error. */
+  protected unary<Request, Response>(
     method: MethodDefinition<Request, Response>,
     request: Request,
     action: string,
   ): Promise<Response> {
     return new Promise((resolve, reject) => {
-      this.#client.makeUnaryRequest(
+      this.grpc.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        this.#metadata(),
+        this.metadata(),
         { deadline: Date.now() + this.#timeoutMs },
         (error, value) => {
           const fail = (cause: unknown) =>
-            reject(containerdError(this.socket, action, cause, this.#socketFlag));
+            reject(containerdError(this.socket, action, cause, this.socketFlag));
           if (error) fail(error);
           else if (value === undefined) fail("no answer");
           else resolve(value);

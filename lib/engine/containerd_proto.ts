@@ -102,6 +102,7 @@ const DESCRIPTOR = {
                   nested: {
                     Content: {
                       methods: {
+                        Info: { requestType: "InfoRequest", responseType: "InfoResponse" },
                         Write: {
                           requestType: "WriteContentRequest",
                           responseType: "WriteContentResponse",
@@ -109,6 +110,11 @@ const DESCRIPTOR = {
                           responseStream: true,
                         },
                       },
+                    },
+                    InfoRequest: { fields: { digest: string(1) } },
+                    InfoResponse: { fields: { info: { type: "Info", id: 1 } } },
+                    Info: {
+                      fields: { digest: string(1), size: int64(2), labels: stringMap(5) },
                     },
                     WriteAction: { values: { STAT: 0, WRITE: 1, COMMIT: 2 } },
                     WriteContentRequest: {
@@ -145,7 +151,15 @@ const DESCRIPTOR = {
                           requestType: "DeleteRequest",
                           responseType: "google.protobuf.Empty",
                         },
+                        AddResource: {
+                          requestType: "AddResourceRequest",
+                          responseType: "google.protobuf.Empty",
+                        },
                       },
+                    },
+                    Resource: { fields: { id: string(1), type: string(2) } },
+                    AddResourceRequest: {
+                      fields: { id: string(1), resource: { type: "Resource", id: 2 } },
                     },
                     Lease: { fields: { id: string(1), labels: stringMap(3) } },
                     CreateRequest: { fields: { id: string(1), labels: stringMap(3) } },
@@ -299,6 +313,14 @@ export const ContentWrite = method<WriteContentRequest, WriteContentResponse>(
   "containerd.services.content.v1.Content",
   "Write",
 );
+export const ContentInfo = method<
+  { digest: string },
+  { info: { digest: string; size: string; labels: Record<string, string> } | null }
+>("containerd.services.content.v1.Content", "Info");
+export const LeasesAddResource = method<
+  { id: string; resource: { id: string; type: string } },
+  Record<string, never>
+>("containerd.services.leases.v1.Leases", "AddResource");
 export const LeasesCreate = method<
   { id: string; labels: Record<string, string> },
   { lease: { id: string } | null }

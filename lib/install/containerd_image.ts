@@ -12,7 +12,7 @@
  * install a no-op.
  */
 import { imageKey, parseReference } from "../image_ref.ts";
-import type { ContainerdClient } from "../engine/containerd_client.ts";
+import type { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { ROOTFS_LABEL, rootfsDigest, splitForImport } from "./image.ts";
 import type { Rootfs } from "./rootfs.ts";
 
@@ -145,7 +145,7 @@ const LEASE_MS = 60 * 60 * 1000;
  * them. With `dryRun`, only says whether it would import.
  */
 export async function ensureContainerdImage(
-  client: ContainerdClient,
+  client: ContainerdWriter,
   rootfs: Rootfs,
   reference: string,
   options: OciImageOptions & { readonly dryRun?: boolean },

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { ExitCode, UserError } from "../errors.ts";
-import { ContainerdClient } from "../engine/containerd_client.ts";
+import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { fakeContainerd } from "../engine/fake_containerd_test.ts";
 import {
   buildOciImage,
@@ -95,7 +95,7 @@ Deno.test("a reference becomes the name the kubelet asks containerd for", () => 
 
 Deno.test("an import writes the blobs under a lease, then the image record; a second one nothing", async () => {
   await using fake = await fakeContainerd();
-  const client = new ContainerdClient(fake.socket, "k8s.io");
+  const client = new ContainerdWriter(fake.socket, "k8s.io");
   try {
     const image = await buildOciImage(rootfs, options);
     const first = await ensureContainerdImage(client, rootfs, "veryfreshpod:1", options);
@@ -140,7 +140,7 @@ Deno.test("an import writes the blobs under a lease, then the image record; a se
 
 Deno.test("a rebuilt archive replaces the record and writes only the blobs the store lacks", async () => {
   await using fake = await fakeContainerd();
-  const client = new ContainerdClient(fake.socket, "k8s.io");
+  const client = new ContainerdWriter(fake.socket, "k8s.io");
   try {
     await ensureContainerdImage(client, rootfs, "veryfreshpod:1", options);
     fake.state.calls.length = 0;
@@ -168,7 +168,7 @@ Deno.test("a rebuilt archive replaces the record and writes only the blobs the s
 
 Deno.test("a blob larger than one message is written in chunks at increasing offsets", async () => {
   await using fake = await fakeContainerd();
-  const client = new ContainerdClient(fake.socket, "k8s.io");
+  const client = new ContainerdWriter(fake.socket, "k8s.io");
   try {
     const big = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
     const bigRootfs = rootfsOf(big);
@@ -183,7 +183,7 @@ Deno.test("a blob larger than one message is written in chunks at increasing off
 
 Deno.test("a dry run reads the record and writes nothing", async () => {
   await using fake = await fakeContainerd();
-  const client = new ContainerdClient(fake.socket, "k8s.io");
+  const client = new ContainerdWriter(fake.socket, "k8s.io");
   try {
     const dry = { ...options, dryRun: true };
     assert.equal((await ensureContainerdImage(client, rootfs, "vfp:1", dry)).imported, true);
@@ -197,7 +197,7 @@ Deno.test("a dry run reads the record and writes nothing", async () => {
 
 Deno.test("a failed step is one line naming the call, and the lease is still released", async () => {
   await using fake = await fakeContainerd();
-  const client = new ContainerdClient(fake.socket, "k8s.io");
+  const client = new ContainerdWriter(fake.socket, "k8s.io");
   try {
     for (const method of ["Content/Write", "Images/Create"]) {
       fake.state.failNext.set(method, grpc.status.INTERNAL);
