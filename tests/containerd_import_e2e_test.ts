@@ -13,7 +13,7 @@ import { fromJSON } from "@grpc/proto-loader";
 import assert from "node:assert/strict";
 import { containerd, e2eTest, kubernetes } from "./env/mod.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
-import { ContainerdClient } from "../lib/engine/containerd_client.ts";
+import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { ROOTFS_LABEL } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";
@@ -92,7 +92,7 @@ e2eTest(
     const name = `docker.io/library/${reference}`;
     const rootfs = buildRootfs({ executable: BUSYBOX, name: "busybox" });
     const options = { architecture: rootfs.architecture ?? "amd64", labels: { a: "b" } };
-    const client = new ContainerdClient(ctr.socket, ctr.namespace);
+    const client = new ContainerdWriter(ctr.socket, ctr.namespace);
     try {
       const first = await ensureContainerdImage(client, rootfs, reference, options);
       assert.deepEqual({ name: first.name, imported: first.imported }, { name, imported: true });

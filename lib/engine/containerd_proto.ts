@@ -103,6 +103,11 @@ const DESCRIPTOR = {
                     Content: {
                       methods: {
                         Info: { requestType: "InfoRequest", responseType: "InfoResponse" },
+                        Read: {
+                          requestType: "ReadContentRequest",
+                          responseType: "ReadContentResponse",
+                          responseStream: true,
+                        },
                         Write: {
                           requestType: "WriteContentRequest",
                           responseType: "WriteContentResponse",
@@ -112,6 +117,12 @@ const DESCRIPTOR = {
                       },
                     },
                     InfoRequest: { fields: { digest: string(1) } },
+                    ReadContentRequest: {
+                      fields: { digest: string(1), offset: int64(2), size: int64(3) },
+                    },
+                    ReadContentResponse: {
+                      fields: { offset: int64(1), data: { type: "bytes", id: 2 } },
+                    },
                     InfoResponse: { fields: { info: { type: "Info", id: 1 } } },
                     Info: {
                       fields: { digest: string(1), size: int64(2), labels: stringMap(5) },
@@ -317,6 +328,10 @@ export const ContentInfo = method<
   { digest: string },
   { info: { digest: string; size: string; labels: Record<string, string> } | null }
 >("containerd.services.content.v1.Content", "Info");
+export const ContentRead = method<
+  { digest: string; offset: number; size: number },
+  { offset: string; data: Uint8Array }
+>("containerd.services.content.v1.Content", "Read");
 export const LeasesAddResource = method<
   { id: string; resource: { id: string; type: string } },
   Record<string, never>

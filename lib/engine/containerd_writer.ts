@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ContainerdClient, containerdError, isServiceError } from "./containerd_client.ts";
 import {
   ContentInfo,
+  ContentRead,
   ContentWrite,
   type ImageInput,
   ImagesCreate,
@@ -100,6 +101,41 @@ export class ContainerdWriter extends ContainerdClient {
       if (notFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * The content of a small blob (a manifest, a config), or undefined when the
+   * store lacks it; more than `limit` bytes is an error.
+   */
+  async readContent(digest: string, limit = 4 << 20): Promise<Uint8Array | undefined> {
+    const info = await this.contentInfo(digest);
+    if (info === undefined) return undefined;
+    if (info.size > limit) throw new Error(`${digest} is ${info.size} bytes, more than ${limit}`);
+    const call = this.grpc.makeServerStreamRequest(
+      ContentRead.path,
+      ContentRead.requestSerialize,
+      ContentRead.responseDeserialize,
+      { digest, offset: 0, size: 0 },
+      this.metadata(),
+      { deadline: Date.now() + 30_000 },
+    );
+    const out = new Uint8Array(info.size);
+    let filled = 0;
+    try {
+      for await (const reply of call as AsyncIterable<{ offset: string; data: Uint8Array }>) {
+        const at = Number(reply.offset);
+        if (at + reply.data.length > out.length) throw new Error(`${digest} grew while read`);
+        out.set(reply.data, at);
+        filled += reply.data.length;
+      }
+    } catch (error) {
+      if (isServiceError(error) && error.code === grpc.status.NOT_FOUND) return undefined;
+      throw containerdError(this.socket, "Content/Read", error, this.socketFlag);
+    }
+    if (filled !== out.length) {
+      throw containerdError(this.socket, "Content/Read", `read ${filled} of ${out.length} bytes`);
+    }
+    return out;
   }
 
   /**

@@ -1,0 +1,56 @@
+/**
+ * What the bridge needs from one way of reaching a node's containerd: check
+ * whether the node holds an image, and copy one there from Docker. Two
+ * implementations: a containerd socket on this host (socket_feed.ts) and a
+ * node container in Docker (container_feed.ts).
+ */
+
+/** One image to have on the nodes. */
+export interface BridgeImage {
+  /** The normalised reference, as Docker takes it and as containerd names it (`docker.io/library/app:v2`). */
+  readonly name: string;
+  /** Docker's image ID for it now. */
+  readonly id: string;
+}
+
+/** One way to reach the containerd of one or more nodes. */
+export interface NodeFeed {
+  /** The Kubernetes nodes it feeds. */
+  readonly nodes: readonly string[];
+  /** How, for the start-up lines: `through the containerd socket /run/k3s/…`. */
+  readonly how: string;
+  /**
+   * True when the node's containerd (namespace `k8s.io`) has `image.name` and
+   * it is Docker's image `image.id`: the same target, or a manifest whose
+   * config is that ID.
+   */
+  has(image: BridgeImage, signal: AbortSignal): Promise<boolean>;
+  /** Copies the image from Docker and names it `image.name` on the node. */
+  copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport>;
+  close(): void;
+}
+
+/** What one copy sent. */
+export interface CopyReport {
+  /** Blobs written, and blobs the node had already. */
+  readonly written: number;
+  readonly skipped: number;
+  /** Bytes of blob content sent to the node. */
+  readonly bytes: number;
+}
+
+/** Manifest media types whose `config.digest` is the image ID the CRI reports. */
+export const MANIFEST_TYPES = [
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+];
+
+/** True when a manifest (bytes as stored) has `id` as its config digest. */
+export function manifestHasConfig(bytes: Uint8Array, id: string): boolean {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as { config?: { digest?: unknown } };
+    return body.config?.digest === id;
+  } catch {
+    return false;
+  }
+}

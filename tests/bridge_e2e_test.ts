@@ -1,0 +1,146 @@
+/**
+ * The bridge from Docker builds to a containerd node, on the real daemons:
+ * the test dockerd builds, the standalone containerd (CRI plugin on, as on a
+ * node) receives, through its socket or through a node container in Docker
+ * the way kind's nodes get images.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { fromJSON } from "@grpc/proto-loader";
+import assert from "node:assert/strict";
+import { containerd, docker, e2eTest, makeImage } from "./env/mod.ts";
+import { DockerClient } from "../lib/engine/docker_client.ts";
+import { parseDockerHost } from "../lib/engine/docker_host.ts";
+import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
+import { SocketFeed } from "../lib/bridge/socket_feed.ts";
+
+const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** The kubelet's one question to the CRI plugin about a local image: its ID. */
+const CRI = fromJSON(
+  ({
+    nested: {
+      runtime: {
+        nested: {
+          v1: {
+            nested: {
+              ImageService: {
+                methods: {
+                  ImageStatus: {
+                    requestType: "ImageStatusRequest",
+                    responseType: "ImageStatusResponse",
+                  },
+                },
+              },
+              ImageSpec: { fields: { image: { type: "string", id: 1 } } },
+              ImageStatusRequest: { fields: { image: { type: "ImageSpec", id: 1 } } },
+              Image: {
+                fields: {
+                  id: { type: "string", id: 1 },
+                  repoTags: { rule: "repeated", type: "string", id: 2 },
+                },
+              },
+              ImageStatusResponse: { fields: { image: { type: "Image", id: 1 } } },
+            },
+          },
+        },
+      },
+    },
+  }) as Parameters<typeof fromJSON>[0],
+  { defaults: true, arrays: true },
+);
+
+/** The image ID the CRI plugin reports for `image` (as the kubelet would see it), or null. */
+async function criImageId(socket: string, image: string): Promise<string | null> {
+  const method = CRI["runtime.v1.ImageService"]?.["ImageStatus" as never] as unknown as {
+    path: string;
+    requestSerialize: (value: object) => Buffer;
+    responseDeserialize: (bytes: Buffer) => { image: { id: string } | null };
+  };
+  const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+  try {
+    return await new Promise((resolve, reject) =>
+      client.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        { image: { image } },
+        (error, value) => error ? reject(error) : resolve(value?.image?.id ?? null),
+      )
+    );
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * A real `docker build` of `FROM base` plus one file of new content: two
+ * layers, of which a rebuild changes only the second. Returns the image ID.
+ */
+async function buildOnBase(base: string, ref: string): Promise<string> {
+  const context = await Deno.makeTempDir({ prefix: "vfp-bridge-build-" });
+  try {
+    // Not /build-id: the base has one of the same size, and vfs would see no change.
+    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
+    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
+    const engine = await docker();
+    await engine.run(["build", "--quiet", "--tag", ref, context]);
+    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+  } finally {
+    await Deno.remove(context, { recursive: true });
+  }
+}
+
+/** The target digest of `name` in containerd's k8s.io namespace, from `ctr images ls`. */
+async function containerdTarget(name: string): Promise<string | undefined> {
+  const listed = await (await containerd()).ctr(["images", "ls", "--quiet", `name==${name}`]);
+  if (listed.trim() !== name) return undefined;
+  const table = await (await containerd()).ctr(["images", "ls", `name==${name}`]);
+  return table.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
+}
+
+e2eTest(
+  "through the socket: a build lands in containerd under its normalised name, and a rebuild sends only the changed layer",
+  async () => {
+    const [engine, ctr] = await Promise.all([docker(), containerd()]);
+    const suffix = unique();
+    const base = `vfp-bridge-base-${suffix}:v1`;
+    await makeImage(base);
+    const ref = `vfp-bridge-app-${suffix}:v1`;
+    const name = `docker.io/library/${ref}`;
+    const client = new DockerClient(parseDockerHost(engine.host, "--docker-host"));
+    const feed = new SocketFeed(
+      ["node-a"],
+      client,
+      new ContainerdWriter(ctr.socket, ctr.namespace),
+    );
+    const signal = new AbortController().signal;
+    try {
+      const firstId = await buildOnBase(base, ref);
+      assert.equal(await feed.has({ name, id: firstId }), false);
+      const first = await feed.copy({ name, id: firstId }, signal);
+      assert.equal(first.written, 4, JSON.stringify(first)); // two layers, config, manifest
+      assert.ok(await feed.has({ name, id: firstId }));
+      assert.ok(await containerdTarget(name), "the image is listed under its normalised name");
+      // What the kubelet sees: the short name resolves, to Docker's own image ID.
+      assert.equal(await criImageId(ctr.socket, ref), firstId);
+      assert.match(await ctr.ctr(["images", "check", `name==${name}`]), /complete \(3\/3\)/);
+
+      const secondId = await buildOnBase(base, ref);
+      assert.notEqual(secondId, firstId);
+      assert.equal(await feed.has({ name, id: secondId }), false, "the node holds another image");
+      const second = await feed.copy({ name, id: secondId }, signal);
+      assert.deepEqual({ written: second.written, skipped: second.skipped }, {
+        written: 3,
+        skipped: 1,
+      });
+      // Only the changed layer (a few KiB), the config and the manifest crossed the socket.
+      assert.ok(second.bytes < 64 * 1024, `${second.bytes} bytes sent`);
+      assert.ok(first.bytes > 10 * second.bytes, `${first.bytes} then ${second.bytes}`);
+      assert.equal(await criImageId(ctr.socket, ref), secondId);
+      assert.doesNotMatch(await ctr.ctr(["leases", "ls"]), /veryfreshpod-/, "no lease is left");
+    } finally {
+      feed.close();
+      client.close();
+    }
+  },
+);
