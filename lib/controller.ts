@@ -43,7 +43,19 @@ export interface ControllerParts {
   readonly watcher: WorkloadWatcher;
   readonly patcher: WorkloadPatcher;
   readonly metrics: Metrics;
+  /**
+   * Called with every batch of updates before any is patched (the bridge
+   * copies their images to containerd nodes); when it throws, nothing is
+   * patched and the same changes are planned again on a later pass.
+   */
+  readonly beforePatch?: BeforePatch;
 }
+
+/** Makes what `updates` need ready; throws to hold them back. */
+export type BeforePatch = (
+  updates: readonly WorkloadUpdate[],
+  snapshot: ImageSnapshot,
+) => Promise<void>;
 
 /** Declares the controller's metrics on a registry. */
 export function defineControllerMetrics(metrics: Metrics): void {
@@ -105,13 +117,24 @@ export class Controller {
     const missed = this.#logSkipped(
       planMissedRebuilds(index.values(), this.#snapshot, this.#options.plan),
     );
-    if (missed.length > 0) {
-      await this.#apply(missed, (key) => this.#replanMissed(key), signal);
-    }
+    const catchUp = this.#applyMissed(missed, signal);
+    // With a bridge, copying may take long or wait for a node: the event loop starts meanwhile.
+    if (this.#parts.beforePatch === undefined) await catchUp;
 
     const resync = this.#resyncLoop(signal);
     await this.#eventLoop(signal);
-    await Promise.all([resync, watching, this.#running]);
+    await Promise.all([resync, watching, this.#running, catchUp]);
+  }
+
+  /** Applies the missed rebuilds once `beforePatch` lets them through (retried each resync period). */
+  async #applyMissed(missed: WorkloadUpdate[], signal: AbortSignal): Promise<void> {
+    while (missed.length > 0 && !signal.aborted) {
+      if (await this.#beforePatch(missed, this.#snapshot)) {
+        await this.#apply(missed, (key) => this.#replanMissed(key), signal);
+        return;
+      }
+      await sleep(this.#options.resyncMs, signal);
+    }
   }
 
   /** Follows the engine's image events; reconnects with backoff when the stream breaks. */
@@ -191,15 +214,16 @@ export class Controller {
       return;
     }
     const changes = diffSnapshots(this.#snapshot, after);
+    // Held back (images not on the nodes yet): keep the old snapshot, so the next pass retries.
+    if (changes.length > 0 && !await this.#act(changes, after, this.#signal)) return;
     this.#snapshot = after;
-    if (changes.length > 0) await this.#act(changes, after, this.#signal);
   }
 
   async #act(
     changes: readonly ImageChange[],
     snapshot: ImageSnapshot,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { index, metrics } = this.#parts;
     for (const change of changes) {
       metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
@@ -208,11 +232,25 @@ export class Controller {
     const planned = this.#logSkipped(
       plan(changes, index.values(), snapshot, this.#options.plan),
     );
+    if (!await this.#beforePatch(planned, snapshot)) return false;
     await this.#apply(planned, async (key) => {
       const fresh = await this.#reread(key);
       if (!fresh) return undefined;
-      return this.#logSkipped(plan(changes, [fresh], this.#snapshot, this.#options.plan))[0];
+      return this.#logSkipped(plan(changes, [fresh], snapshot, this.#options.plan))[0];
     }, signal);
+    return true;
+  }
+
+  /** False when `beforePatch` held the updates back (it logs why). */
+  async #beforePatch(updates: WorkloadUpdate[], snapshot: ImageSnapshot): Promise<boolean> {
+    if (updates.length === 0 || this.#parts.beforePatch === undefined) return true;
+    try {
+      await this.#parts.beforePatch(updates, snapshot);
+      return true;
+    } catch (error) {
+      log.debug("Updates held back: {error}", { error: errorMessage(error) });
+      return false;
+    }
   }
 
   async #replanMissed(key: WorkloadKey): Promise<WorkloadUpdate | undefined> {

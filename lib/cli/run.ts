@@ -7,6 +7,8 @@ import { Controller, defineControllerMetrics } from "../controller.ts";
 import { ContainerdEngine } from "../engine/containerd.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { Engine } from "../engine/engine.ts";
+import { imagesOfUpdates } from "../bridge/bridge.ts";
+import { BRIDGE_MODES, keepImagesInUse, startBridge } from "../bridge/setup.ts";
 import { serveHealth } from "../health.ts";
 import { logger, setupLogging } from "../log.ts";
 import { Metrics } from "../metrics.ts";
@@ -53,7 +55,11 @@ ${KUBE_HELP}
                           on macOS, else Docker Desktop's ~/.docker/run/docker.sock)
   --containerd-socket PATH
                           containerd's socket (default /run/containerd/containerd.sock;
-                          k3s: /run/k3s/containerd/containerd.sock)
+                          k3s: /run/k3s/containerd/containerd.sock); with Docker, the
+                          node's containerd that builds are copied to
+  --bridge MODE           auto: when the builds land in Docker and the nodes run
+                          containerd, copy each new or rebuilt image a workload uses
+                          to the nodes before patching; off: never (default auto)
   --containerd-namespace NS
                           containerd namespace whose images count (default k8s.io,
                           the one Kubernetes uses)
@@ -80,6 +86,7 @@ export const runCommand: Command = {
       "docker-host": { type: "string" },
       "containerd-socket": { type: "string" },
       "containerd-namespace": { type: "string" },
+      bridge: { type: "string" },
       namespace: { type: "string", short: "n", multiple: true },
       "exclude-namespace": { type: "string", multiple: true },
       "dry-run": { type: "boolean" },
@@ -100,16 +107,18 @@ export const runCommand: Command = {
     setupLogging(logging);
 
     const runtime = choiceFlag("run", flags, "runtime", RUNTIMES, "docker");
-    const engine: Engine = runtime === "containerd"
-      ? ContainerdEngine.create({
-        socket: stringFlag(flags, "containerd-socket"),
-        namespace: stringFlag(flags, "containerd-namespace"),
-      })
-      : DockerEngine.create({
+    const bridgeMode = choiceFlag("run", flags, "bridge", BRIDGE_MODES, "auto");
+    const docker = runtime === "docker"
+      ? DockerEngine.create({
         host: stringFlag(flags, "docker-host"),
         getEnv: context.env,
         os: context.os,
-      });
+      })
+      : undefined;
+    const engine: Engine = docker ?? ContainerdEngine.create({
+      socket: stringFlag(flags, "containerd-socket"),
+      namespace: stringFlag(flags, "containerd-namespace"),
+    });
     const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.
@@ -122,6 +131,15 @@ export const runCommand: Command = {
       dryRun,
     });
     if (dryRun) log.info("Dry run: changes are logged, nothing is changed");
+    // Builds in Docker, nodes on containerd: copy images to the nodes before patching.
+    const bridge = docker !== undefined && bridgeMode === "auto" && !dryRun
+      ? await startBridge({
+        kube,
+        engine: docker,
+        socket: stringFlag(flags, "containerd-socket"),
+        hostname: Deno.hostname(),
+      })
+      : undefined;
 
     const index = new WorkloadIndex();
     const scopes = (namespaces.length > 0 ? namespaces : [undefined]).flatMap((namespace) =>
@@ -138,7 +156,17 @@ export const runCommand: Command = {
       ...listFlag(flags, "exclude-namespace"),
     ];
     const controller = new Controller(
-      { engine, index, watcher, patcher, metrics },
+      {
+        engine,
+        index,
+        watcher,
+        patcher,
+        metrics,
+        ...(bridge && {
+          beforePatch: (updates, snapshot) =>
+            bridge.ensure(imagesOfUpdates(updates, snapshot), context.signal),
+        }),
+      },
       {
         plan: { namespaces, excludeNamespaces },
         resyncMs: resyncSeconds * 1000,
@@ -155,7 +183,15 @@ export const runCommand: Command = {
       }, context.signal);
       log.info("Serving /healthz, /readyz and /metrics on {address}", { address: healthAddress });
     }
-    await controller.run(context.signal);
+    const keeping = bridge && docker
+      ? keepImagesInUse(bridge, index, docker, resyncSeconds * 1000, context.signal)
+      : undefined;
+    try {
+      await controller.run(context.signal);
+      await keeping;
+    } finally {
+      bridge?.close();
+    }
     log.info("Stopped");
     return 0;
   },

@@ -1,0 +1,132 @@
+/**
+ * A node that is a container in Docker (kind, minikube with the docker
+ * driver and containerd): the image is streamed from `docker save` into
+ * `ctr images import` run inside the node container, which imports it into
+ * the node's own containerd, namespace `k8s.io`, the way `kind load
+ * docker-image` does (kind's `LoadImageArchive`: the same ctr flags, the
+ * snapshotter from `containerd config dump`), through the Engine API alone.
+ */
+import type { DockerClient } from "../engine/docker_client.ts";
+import { dockerExec, type ExecResult } from "./docker_exec.ts";
+import { saveImageStream } from "./docker_save.ts";
+import {
+  type BridgeImage,
+  type CopyReport,
+  MANIFEST_TYPES,
+  manifestHasConfig,
+  type NodeFeed,
+} from "./feed.ts";
+
+/** The label kind puts on its node containers (the value is the cluster's name). */
+export const KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster";
+/** The label minikube puts on its node containers (the value is the profile). */
+export const MINIKUBE_PROFILE_LABEL = "name.minikube.sigs.k8s.io";
+
+/**
+ * The snapshotter the CRI plugin unpacks with, from `containerd config dump`
+ * (config version 2: `plugins."io.containerd.grpc.v1.cri".containerd`;
+ * versions 3 and 4: `plugins."io.containerd.cri.v1.images"`), or undefined.
+ */
+export function parseSnapshotter(config: string): string | undefined {
+  const version = Number(config.match(/^\s*version\s*=\s*(\d+)/m)?.[1] ?? 1);
+  const wanted = version >= 3
+    ? 'plugins."io.containerd.cri.v1.images"'
+    : 'plugins."io.containerd.grpc.v1.cri".containerd';
+  let section = "";
+  for (const line of config.split("\n")) {
+    const header = line.match(/^\s*\[([^\]]+)\]\s*$/);
+    if (header) {
+      section = header[1]!.replace(/\s+/g, "");
+      continue;
+    }
+    const value = line.match(/^\s*snapshotter\s*=\s*"([^"]*)"/)?.[1];
+    if (section === wanted && value) return value;
+  }
+  return undefined;
+}
+
+/** The target digest and media type of `name` in a `ctr images ls` table. */
+export function parseImageList(
+  table: string,
+  name: string,
+): { mediaType: string; digest: string } | undefined {
+  for (const line of table.split("\n").slice(1)) {
+    const [ref, mediaType, digest] = line.trim().split(/\s+/);
+    if (ref === name && mediaType && digest?.startsWith("sha256:")) return { mediaType, digest };
+  }
+  return undefined;
+}
+
+function failure(what: string, result: ExecResult): Error {
+  const said = (result.stderr.trim() || result.stdout.trim()).split("\n").at(-1) ?? "";
+  return new Error(`${what} exited with ${result.exitCode}${said ? `: ${said}` : ""}`);
+}
+
+/** Feeds one node container. */
+export class ContainerFeed implements NodeFeed {
+  readonly nodes: readonly string[];
+  readonly how: string;
+  readonly #docker: DockerClient;
+  readonly #container: string;
+  #snapshotter: string | undefined | null = null;
+
+  /** `container` is the node container's name or ID; `what` says whose (`kind cluster "dev"`). */
+  constructor(node: string, container: string, what: string, docker: DockerClient) {
+    this.nodes = [node];
+    this.how = `by importing into its node container "${container}" (${what})`;
+    this.#docker = docker;
+    this.#container = container;
+  }
+
+  #ctr(args: string[], signal: AbortSignal, stdin?: ReadableStream<Uint8Array>) {
+    return dockerExec(
+      this.#docker,
+      this.#container,
+      ["ctr", "--namespace=k8s.io", ...args],
+      stdin,
+      signal,
+    );
+  }
+
+  async has(image: BridgeImage, signal: AbortSignal): Promise<boolean> {
+    const listed = await this.#ctr(["images", "ls", `name==${image.name}`], signal);
+    if (listed.exitCode !== 0) throw failure("ctr images ls", listed);
+    const target = parseImageList(listed.stdout, image.name);
+    if (target === undefined) return false;
+    if (target.digest === image.id) return true;
+    if (!MANIFEST_TYPES.includes(target.mediaType)) return false;
+    const manifest = await this.#ctr(["content", "get", target.digest], signal);
+    if (manifest.exitCode !== 0) return false;
+    return manifestHasConfig(new TextEncoder().encode(manifest.stdout), image.id);
+  }
+
+  async copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {
+    if (this.#snapshotter === null) {
+      const dump = await dockerExec(
+        this.#docker,
+        this.#container,
+        ["containerd", "config", "dump"],
+        undefined,
+        signal,
+      );
+      if (dump.exitCode !== 0) throw failure("containerd config dump", dump);
+      this.#snapshotter = parseSnapshotter(dump.stdout);
+    }
+    let bytes = 0;
+    const counted = (await saveImageStream(this.#docker, image.name, signal)).pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.length;
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    const snapshotter = this.#snapshotter ? [`--snapshotter=${this.#snapshotter}`] : [];
+    const args = ["images", "import", "--all-platforms", "--digests", ...snapshotter, "-"];
+    const imported = await this.#ctr(args, signal, counted);
+    if (imported.exitCode !== 0) throw failure("ctr images import", imported);
+    return { written: 1, skipped: 0, bytes };
+  }
+
+  close(): void {}
+}

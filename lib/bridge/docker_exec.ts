@@ -1,0 +1,224 @@
+/**
+ * `docker exec -i` through the Engine API: create an exec, then start it on a
+ * hijacked connection (`Connection: Upgrade`, `Upgrade: tcp`), write its
+ * stdin and half-close, read its stdout and stderr (multiplexed in 8-byte
+ * framed chunks, as without a TTY), then read its exit code. `fetch` cannot
+ * hijack a connection, so the start is plain HTTP/1.1 on a socket of our own
+ * (unix, tcp or TLS, whichever the client uses).
+ */
+import { describeDockerHost, type DockerClient, responseError } from "../engine/docker_client.ts";
+
+/** What an exec printed and how it ended. */
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** How much of each output stream is kept (the end of it). */
+const OUTPUT_LIMIT = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function openConnection(client: DockerClient): Promise<Deno.Conn> {
+  const host = client.host;
+  if (host.transport === "unix") return await Deno.connect({ transport: "unix", path: host.path });
+  if (host.tls === undefined) {
+    return await Deno.connect({ hostname: host.hostname, port: host.port });
+  }
+  const read = (path: string) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const ca = read(host.tls.ca);
+  const cert = read(host.tls.cert);
+  const key = read(host.tls.key);
+  return await Deno.connectTls({
+    hostname: host.hostname,
+    port: host.port,
+    ...(ca === undefined ? {} : { caCerts: [ca] }),
+    ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+  });
+}
+
+/** Keeps the last `limit` bytes written to it. */
+class Tail {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk.slice());
+    this.#size += chunk.length;
+    while (this.#size - (this.#chunks[0]?.length ?? 0) >= OUTPUT_LIMIT) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+  text(): string {
+    const all = new Uint8Array(this.#size);
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      all.set(chunk, at);
+      at += chunk.length;
+    }
+    return decoder.decode(all.subarray(Math.max(0, all.length - OUTPUT_LIMIT)));
+  }
+}
+
+/**
+ * Splits Docker's multiplexed stream (header: stream type, three zero bytes,
+ * big-endian length) into stdout and stderr.
+ */
+export class StreamDemuxer {
+  readonly stdout = new Tail();
+  readonly stderr = new Tail();
+  #pending = new Uint8Array(0);
+
+  push(chunk: Uint8Array): void {
+    let data = this.#pending.length === 0 ? chunk : concat(this.#pending, chunk);
+    while (data.length >= 8) {
+      const size = new DataView(data.buffer, data.byteOffset, 8).getUint32(4);
+      if (data.length < 8 + size) break;
+      const payload = data.subarray(8, 8 + size);
+      (data[0] === 2 ? this.stderr : this.stdout).push(payload);
+      data = data.subarray(8 + size);
+    }
+    this.#pending = data.slice();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Reads the response head; returns the status and whatever bytes came after it. */
+async function readHead(
+  conn: Deno.Conn,
+): Promise<{ status: number; head: string; rest: Uint8Array }> {
+  let buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  const chunk = new Uint8Array(4096);
+  while (true) {
+    const read = await conn.read(chunk);
+    if (read === null) throw new Error("the daemon closed the connection before answering");
+    buffer = concat(buffer, chunk.subarray(0, read));
+    const text = decoder.decode(buffer);
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const headBytes = encoder.encode(text.slice(0, end + 4)).length;
+      const status = Number(text.slice(0, end).match(/^HTTP\/1\.[01] (\d{3})/)?.[1] ?? 0);
+      return { status, head: text.slice(0, end), rest: buffer.subarray(headBytes) };
+    }
+    if (buffer.length > 64 * 1024) throw new Error("the daemon's answer has no end of headers");
+  }
+}
+
+/**
+ * Runs `cmd` in `container` with `stdin` (when given) as its standard input;
+ * resolves when it ends. Throws a UserError when the daemon refuses.
+ */
+export async function dockerExec(
+  client: DockerClient,
+  container: string,
+  cmd: readonly string[],
+  stdin: ReadableStream<Uint8Array> | undefined,
+  signal: AbortSignal,
+): Promise<ExecResult> {
+  if (client.apiVersion === undefined) await client.negotiate();
+  const created = await client.json(`/containers/${encodeURIComponent(container)}/exec`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      AttachStdin: stdin !== undefined,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      Cmd: cmd,
+    }),
+  }) as { Id?: unknown };
+  if (typeof created.Id !== "string") {
+    throw new Error(`${describeDockerHost(client.host)} created an exec without an ID`);
+  }
+  const id = created.Id;
+  const body = encoder.encode(JSON.stringify({ Detach: false, Tty: false }));
+  const conn = await openConnection(client);
+  const abort = () => conn.close();
+  signal.addEventListener("abort", abort, { once: true });
+  const demuxer = new StreamDemuxer();
+  try {
+    const request = [
+      `POST /v${client.apiVersion}/exec/${id}/start HTTP/1.1`,
+      "Host: docker",
+      "Content-Type: application/json",
+      `Content-Length: ${body.length}`,
+      "Connection: Upgrade",
+      "Upgrade: tcp",
+      "",
+      "",
+    ].join("\r\n");
+    await writeAll(conn, concat(encoder.encode(request), body));
+    const { status, head, rest } = await readHead(conn);
+    if (status !== 101 && status !== 200) {
+      const response = new Response(rest.slice(), { status });
+      throw await responseError(
+        client.host,
+        "POST",
+        `/exec/${id}/start (${head.split("\r\n")[0]})`,
+        response,
+      );
+    }
+    demuxer.push(rest);
+    const writing = (async () => {
+      if (stdin !== undefined) {
+        for await (const chunk of stdin) await writeAll(conn, chunk);
+      }
+      // End of input: the process reads EOF, finishes and closes its output.
+      await conn.closeWrite();
+    })();
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      const read = await conn.read(buffer);
+      if (read === null) break;
+      demuxer.push(buffer.subarray(0, read));
+    }
+    await writing.catch((error) => {
+      // The process may exit without reading all of its input: its output says why.
+      if (
+        !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        throw error;
+      }
+    });
+  } finally {
+    signal.removeEventListener("abort", abort);
+    try {
+      conn.close();
+    } catch {
+      // Closed already (by an abort).
+    }
+  }
+  signal.throwIfAborted();
+  // The stream ends a moment before the daemon records the exit code.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const inspect = await client.json(`/exec/${id}/json`) as {
+      Running?: unknown;
+      ExitCode?: unknown;
+    };
+    if (inspect.Running === false && typeof inspect.ExitCode === "number") {
+      return {
+        exitCode: inspect.ExitCode,
+        stdout: demuxer.stdout.text(),
+        stderr: demuxer.stderr.text(),
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${describeDockerHost(client.host)} never reported how exec ${cmd[0]} ended`);
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+}

@@ -1,0 +1,132 @@
+/**
+ * `run`'s side of the bridge: decides at start whether to bridge
+ * (`--bridge=auto|off`), says in its first lines which node it feeds and how,
+ * and keeps the images workloads use on the nodes while it runs.
+ */
+import "../quiet_deprecations.ts";
+import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
+import { sleep } from "../backoff.ts";
+import { errorMessage } from "../errors.ts";
+import { apiStatus } from "../kube/api_errors.ts";
+import { logger } from "../log.ts";
+import type { DockerEngine } from "../engine/docker.ts";
+import { ContainerdWriter } from "../engine/containerd_writer.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
+import type { WorkloadIndex } from "../kube/workload_index.ts";
+import { ImageBridge, imagesInUse } from "./bridge.ts";
+import { feedsOf, listContainers, routeNodes } from "./detect.ts";
+import type { NodeFeed } from "./feed.ts";
+import { SocketFeed } from "./socket_feed.ts";
+
+const log = logger("bridge");
+
+export const BRIDGE_MODES = ["auto", "off"] as const;
+export type BridgeMode = typeof BRIDGE_MODES[number];
+
+/** What startBridge needs. */
+export interface BridgeSetup {
+  readonly kube: KubeConfig;
+  readonly engine: DockerEngine;
+  /** `--containerd-socket`, when given. */
+  readonly socket: string | undefined;
+  readonly hostname: string;
+  readonly exists?: (path: string) => boolean;
+}
+
+function fileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The bridge for this cluster, or undefined when no node runs containerd
+ * (or the nodes cannot be read). Logs one line per node it feeds, or cannot.
+ * Throws a UserError when a containerd socket it should use does not answer.
+ */
+export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | undefined> {
+  let nodes: V1Node[];
+  try {
+    nodes = (await setup.kube.makeApiClient(CoreV1Api).listNode()).items;
+  } catch (error) {
+    // The in-cluster role has no access to nodes: there the engine is the node's own.
+    if (apiStatus(error) === 403) {
+      log.debug("Not allowed to list nodes: images are not copied to nodes");
+      return undefined;
+    }
+    log.warn(
+      "Cannot list the nodes to see whether they run containerd ({error}); images are not " +
+        "copied to nodes (--bridge=off silences this)",
+      { error: errorMessage(error).split("\n")[0] },
+    );
+    return undefined;
+  }
+  const docker = setup.engine.client;
+  const routes = routeNodes({
+    nodes,
+    containers: await listContainers(docker),
+    socket: setup.socket,
+    hostname: setup.hostname,
+    exists: setup.exists ?? fileExists,
+  });
+  if (routes.length === 0) return undefined;
+  const sockets: ContainerdWriter[] = [];
+  const socketFeed = (feedNodes: string[], socket: string): NodeFeed => {
+    const writer = new ContainerdWriter(socket, DEFAULT_CONTAINERD_NAMESPACE);
+    sockets.push(writer);
+    return new SocketFeed(feedNodes, docker, writer);
+  };
+  const feeds = feedsOf(routes, docker, socketFeed);
+  try {
+    // Fail fast, in one line, when a socket it should write to does not answer.
+    for (const writer of sockets) await writer.version();
+  } catch (error) {
+    for (const feed of feeds) feed.close();
+    throw error;
+  }
+  for (const feed of feeds) {
+    log.info("Bridging: images built in {engine} go to node {node} {how}", {
+      engine: setup.engine.description,
+      node: feed.nodes.join(", "),
+      how: feed.how,
+    });
+  }
+  for (const { node, route } of routes) {
+    if (route.kind !== "none") continue;
+    log.warn(
+      "Node {node} runs containerd, but veryfreshpod cannot reach it ({why}); images built in " +
+        "Docker are not copied there: pass --containerd-socket PATH, or --bridge=off",
+      { node, why: route.why },
+    );
+  }
+  return feeds.length === 0 ? undefined : new ImageBridge(feeds);
+}
+
+/**
+ * Every `periodMs`, copies to the nodes the images tracked workloads use that
+ * Docker has and a node lacks (the first `kubectl apply` after a build), until
+ * `signal` aborts.
+ */
+export async function keepImagesInUse(
+  bridge: ImageBridge,
+  index: WorkloadIndex,
+  engine: DockerEngine,
+  periodMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      if (index.size > 0) {
+        await bridge.sweep(imagesInUse(index.values(), await engine.snapshot()), signal);
+      }
+    } catch (error) {
+      log.debug("Cannot read the images to keep on the nodes: {error}", {
+        error: errorMessage(error),
+      });
+    }
+    await sleep(periodMs, signal);
+  }
+}
