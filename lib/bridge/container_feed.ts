@@ -36,10 +36,11 @@ export function parseSnapshotter(config: string): string | undefined {
   for (const line of config.split("\n")) {
     const header = line.match(/^\s*\[([^\]]+)\]\s*$/);
     if (header) {
-      section = header[1]!.replace(/\s+/g, "");
+      // containerd 2 dumps keys in single quotes (go-toml v2), 1.x in double quotes.
+      section = header[1]!.replace(/\s+/g, "").replaceAll("'", '"');
       continue;
     }
-    const value = line.match(/^\s*snapshotter\s*=\s*"([^"]*)"/)?.[1];
+    const value = line.match(/^\s*snapshotter\s*=\s*["']([^"']*)["']/)?.[1];
     if (section === wanted && value) return value;
   }
   return undefined;
