@@ -7,7 +7,17 @@
 import * as grpc from "@grpc/grpc-js";
 import { fromJSON } from "@grpc/proto-loader";
 import assert from "node:assert/strict";
-import { containerd, docker, e2eTest, makeImage } from "./env/mod.ts";
+import { containerd, docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
+import { startLoop, waitForImages } from "./loop.ts";
+import { registerNode } from "./nodes.ts";
+import {
+  createNamespace,
+  createWorkload,
+  eventually,
+  getWorkload,
+  podTemplate,
+  workloadObject,
+} from "./workloads.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
@@ -141,6 +151,62 @@ e2eTest(
     } finally {
       feed.close();
       client.close();
+    }
+  },
+);
+
+e2eTest(
+  "run bridges Docker builds to a containerd node: in use at start, a new tag, a rebuild, each on the node before the patch",
+  async () => {
+    const [engine, ctr, kube] = await Promise.all([docker(), containerd(), kubernetes()]);
+    const suffix = unique();
+    const base = `vfp-bridge-base-${suffix}:v1`;
+    await makeImage(base);
+    const repo = `vfp-bridge-run-${suffix}`;
+    const v1 = await buildOnBase(base, `${repo}:v1`);
+    const namespace = await createNamespace("bridge");
+    await createWorkload(workloadObject("Deployment", namespace, "web", [
+      { name: "web", image: `${repo}:v1`, imagePullPolicy: "IfNotPresent" },
+    ]));
+    const node = `vfp-bridge-node-${suffix}`;
+    await registerNode(node, "containerd://1.6.20");
+    const loop = await startLoop(["--containerd-socket", ctr.socket]);
+    try {
+      await loop.waitForLine(
+        new RegExp(
+          `Bridging: images built in docker \\S+ go to node ${node} through the containerd socket ${ctr.socket}`,
+        ),
+      );
+      // At start: the image the workload runs, which Docker has and the node lacks.
+      await eventually(
+        "v1 on the node",
+        async () => await criImageId(ctr.socket, `${repo}:v1`) === v1 || undefined,
+      );
+
+      // A new tag: on the node, under its normalised name, before the Deployment moves to it.
+      const v2 = await buildOnBase(base, `${repo}:v2`);
+      await waitForImages("Deployment", namespace, "web", { web: `${repo}:v2` });
+      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), v2);
+      assert.ok(await containerdTarget(`docker.io/library/${repo}:v2`));
+
+      // A rebuild of the same tag: the node holds the new ID before the pods roll.
+      const rebuilt = await buildOnBase(base, `${repo}:v2`);
+      const rolled = await eventually("the rebuild's rollout", async () => {
+        const object = await getWorkload("Deployment", namespace, "web");
+        const record = podTemplate(object).metadata?.annotations?.["veryfreshpod.io/image-ids"];
+        return record?.includes(rebuilt) ? record : undefined;
+      });
+      assert.ok(rolled);
+      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), rebuilt);
+      assert.ok(
+        loop.lines.some((line) =>
+          line.includes(`Copied docker.io/library/${repo}:v2 to node ${node}`)
+        ),
+        loop.lines.join("\n"),
+      );
+    } finally {
+      await loop.stop();
+      await kube.request("DELETE", `/api/v1/nodes/${node}`);
     }
   },
 );
