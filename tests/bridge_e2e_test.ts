@@ -158,7 +158,7 @@ e2eTest(
 e2eTest(
   "run bridges Docker builds to a containerd node: in use at start, a new tag, a rebuild, each on the node before the patch",
   async () => {
-    const [engine, ctr, kube] = await Promise.all([docker(), containerd(), kubernetes()]);
+    const [ctr, kube] = await Promise.all([containerd(), kubernetes()]);
     const suffix = unique();
     const base = `vfp-bridge-base-${suffix}:v1`;
     await makeImage(base);
