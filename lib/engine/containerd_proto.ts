@@ -6,6 +6,8 @@
  * are cut down to the fields read here, which protobuf allows. Field names
  * are written in camelCase: protobufjs's JSON form takes them as the names of
  * the JavaScript properties (the wire format only knows the numbers).
+ * containerd_proto_test.ts checks every method and field here against
+ * containerd's own .proto files, vendored in third_party/containerd.
  */
 import type { MessageTypeDefinition, MethodDefinition } from "@grpc/proto-loader";
 import { fromJSON } from "@grpc/proto-loader";
@@ -290,13 +292,16 @@ export interface VersionMessage {
   revision: string;
 }
 
-const definition = fromJSON(DESCRIPTOR as Parameters<typeof fromJSON>[0], {
+/** How messages are decoded: the shapes above. */
+export const LOADER_OPTIONS = {
   longs: String,
   defaults: true,
   arrays: true,
   objects: true,
   oneofs: false,
-});
+};
+
+const definition = fromJSON(DESCRIPTOR as Parameters<typeof fromJSON>[0], LOADER_OPTIONS);
 
 function method<Request, Response>(service: string, name: string) {
   const found = definition[service]?.[name as never] as unknown;
@@ -376,13 +381,3 @@ export function imageEventName(any: AnyMessage | null): string | undefined {
     return undefined;
   }
 }
-
-/** Encodes an image event payload; tests use it to build envelopes. */
-export function encodeImageEvent(typeName: string, name: string): Uint8Array {
-  const type = definition[typeName] as MessageTypeDefinition<object, object> | undefined;
-  if (type === undefined) throw new Error(`containerd_proto: no message ${typeName}`);
-  return type.serialize({ name });
-}
-
-/** The method and message definitions, for tests that play the server. */
-export const packageDefinition = definition;

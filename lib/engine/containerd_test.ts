@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { ExitCode, UserError } from "../errors.ts";
 import { ContainerdEngine, imageEventFilter, snapshotFromContainerdImages } from "./containerd.ts";
 import { ContainerdClient, containerdError } from "./containerd_client.ts";
-import { encodeImageEvent, type EnvelopeMessage, imageEventName } from "./containerd_proto.ts";
+import { imageEventName } from "./containerd_proto.ts";
+import {
+  encodeImageEvent,
+  imageEventEnvelope,
+  type VendoredEnvelope,
+} from "./containerd_vendored_api.ts";
 import type { EngineEvent } from "./engine.ts";
 import { fakeContainerd, image } from "./fake_containerd_test.ts";
 
@@ -163,15 +168,11 @@ Deno.test("calls carry the namespace; Get answers undefined for an unknown name"
   }
 });
 
-function envelope(namespace: string, topic: string, name: string): EnvelopeMessage {
+function envelope(namespace: string, topic: string, name: string): VendoredEnvelope {
   const typeName = `containerd.services.images.v1.Image${topic.slice(8, 9).toUpperCase()}${
     topic.slice(9)
   }`;
-  return {
-    namespace,
-    topic,
-    event: { typeUrl: typeName, value: encodeImageEvent(typeName, name) },
-  };
+  return imageEventEnvelope(namespace, topic, typeName, name);
 }
 
 async function subscriber(fake: Awaited<ReturnType<typeof fakeContainerd>>) {

@@ -1,27 +1,23 @@
 /**
  * An in-process fake containerd: a grpc-js server on a unix socket that
- * serves the methods ContainerdClient calls, from the same embedded
+ * serves the methods ContainerdClient calls, with containerd's own service
+ * definitions (the vendored .proto files), not the client's embedded
  * descriptor. Unit tests only; the end-to-end tests use a real containerd.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { MethodDefinition } from "@grpc/proto-loader";
-import {
-  ContentWrite,
-  type EnvelopeMessage,
-  EventsSubscribe,
-  type ImageInput,
-  type ImageMessage,
-  ImagesCreate,
-  ImagesGet,
-  ImagesList,
-  ImagesUpdate,
-  LeasesCreate,
-  LeasesDelete,
-  VersionVersion,
-  WriteAction,
-  type WriteContentRequest,
-  type WriteContentResponse,
+import type {
+  ImageInput,
+  ImageMessage,
+  WriteContentRequest,
+  WriteContentResponse,
 } from "./containerd_proto.ts";
+import {
+  vendoredEnumValue,
+  type VendoredEnvelope,
+  vendoredService,
+} from "./containerd_vendored_api.ts";
+
+const COMMIT = vendoredEnumValue("containerd.services.content.v1.WriteAction", "COMMIT");
 
 /** A committed blob of the fake content store. */
 export interface FakeBlob {
@@ -43,16 +39,12 @@ export interface FakeContainerdState {
   /** Makes the named method (`Images/Create`, …) fail with this status once. */
   failNext: Map<string, grpc.status>;
   /** The open Subscribe calls: write envelopes into them, or end them. */
-  subscribers: grpc.ServerWritableStream<{ filters: string[] }, EnvelopeMessage>[];
+  subscribers: grpc.ServerWritableStream<{ filters: string[] }, VendoredEnvelope>[];
 }
 
 export interface FakeContainerd extends AsyncDisposable {
   readonly socket: string;
   readonly state: FakeContainerdState;
-}
-
-function service(methods: Record<string, MethodDefinition<object, object>>) {
-  return methods as grpc.ServiceDefinition;
 }
 
 /** An image message as the Images service returns it. */
@@ -94,13 +86,13 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
     return code === undefined ? null : { code, details: `${method} failed on purpose` };
   };
   const server = new grpc.Server();
-  server.addService(service({ Version: VersionVersion as never }), {
+  server.addService(vendoredService("containerd.services.version.v1.Version"), {
     Version: (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       record(call.metadata);
       callback(null, { version: "1.7.0-fake", revision: "fake" });
     },
   });
-  server.addService(service({ List: ImagesList as never, Get: ImagesGet as never }), {
+  server.addService(vendoredService("containerd.services.images.v1.Images"), {
     List: (
       call: grpc.ServerUnaryCall<{ filters: string[] }, object>,
       callback: grpc.sendUnaryData<object>,
@@ -121,8 +113,6 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
           details: `image "${call.request.name}": not found`,
         });}
     },
-  });
-  server.addService(service({ Create: ImagesCreate as never, Update: ImagesUpdate as never }), {
     Create: (
       call: grpc.ServerUnaryCall<{ image: ImageInput }, object>,
       callback: grpc.sendUnaryData<object>,
@@ -147,7 +137,7 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
       callback(null, { image: call.request.image });
     },
   });
-  server.addService(service({ Create: LeasesCreate as never, Delete: LeasesDelete as never }), {
+  server.addService(vendoredService("containerd.services.leases.v1.Leases"), {
     Create: (
       call: grpc.ServerUnaryCall<{ id: string; labels: Record<string, string> }, object>,
       callback: grpc.sendUnaryData<object>,
@@ -168,12 +158,12 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
       callback(null, {});
     },
   });
-  server.addService(service({ Write: ContentWrite as never }), {
+  server.addService(vendoredService("containerd.services.content.v1.Content"), {
     Write: (call: grpc.ServerDuplexStream<WriteContentRequest, WriteContentResponse>) =>
       fakeWrite(call, state, writing),
   });
-  server.addService(service({ Subscribe: EventsSubscribe as never }), {
-    Subscribe: (call: grpc.ServerWritableStream<{ filters: string[] }, EnvelopeMessage>) => {
+  server.addService(vendoredService("containerd.services.events.v1.Events"), {
+    Subscribe: (call: grpc.ServerWritableStream<{ filters: string[] }, VendoredEnvelope>) => {
       record(call.metadata);
       state.filters.push(call.request.filters);
       state.subscribers.push(call);
@@ -251,7 +241,7 @@ async function fakeWrite(
       at += chunk.length;
     }
     const digest = await sha256(data);
-    if (request.action === WriteAction.COMMIT) {
+    if (request.action === COMMIT) {
       if (Number(request.total) !== offset || digest !== request.expected) {
         return fail(grpc.status.FAILED_PRECONDITION, `unexpected commit digest ${digest}`);
       }
@@ -263,6 +253,6 @@ async function fakeWrite(
       total: String(request.total),
       digest,
     });
-    if (request.action === WriteAction.COMMIT) return void call.end();
+    if (request.action === COMMIT) return void call.end();
   }
 }
