@@ -22,6 +22,11 @@ import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { SocketFeed } from "../lib/bridge/socket_feed.ts";
+import { importImage } from "../lib/install/image.ts";
+import { normalise, resolveClosure } from "../lib/install/libraries.ts";
+import { writeTar } from "../lib/install/tar.ts";
+import { binary } from "./env/paths.ts";
+import { makeDir, run } from "./env/process.ts";
 
 const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
@@ -207,6 +212,163 @@ e2eTest(
     } finally {
       await loop.stop();
       await kube.request("DELETE", `/api/v1/nodes/${node}`);
+    }
+  },
+);
+
+/**
+ * The image of a kind-like node: the Debian containerd and ctr (with the ELF
+ * interpreter and libraries they link), put together with the installer's
+ * own image code (the closure resolver, the tar writer, the import), as a
+ * kind node image holds them.
+ */
+async function buildNodeImage(ref: string): Promise<string> {
+  const files = new Map<string, Uint8Array>();
+  let env: string[] = [];
+  for (const executable of [binary("containerd"), binary("ctr")]) {
+    const closure = resolveClosure(executable);
+    files.set(
+      `/usr/bin/${executable.slice(executable.lastIndexOf("/") + 1)}`,
+      closure.executable.bytes,
+    );
+    if (closure.interpreter) {
+      files.set(normalise(closure.interpreter.path), closure.interpreter.bytes);
+    }
+    for (const library of closure.libraries) files.set(normalise(library.path), library.bytes);
+    const dirs = closure.libraries.map((lib) => normalise(lib.path).replace(/\/[^/]+$/, ""));
+    if (dirs.length > 0) env = [`LD_LIBRARY_PATH=${[...new Set(dirs)].join(":")}`];
+  }
+  const directories = new Set([
+    "/tmp",
+    "/etc",
+    "/etc/containerd",
+    "/run",
+    "/run/containerd",
+    "/var/lib",
+  ]);
+  for (const path of files.keys()) {
+    for (let dir = path.replace(/\/[^/]+$/, ""); dir !== ""; dir = dir.replace(/\/[^/]+$/, "")) {
+      directories.add(dir);
+    }
+  }
+  const tar = writeTar([
+    ...[...directories].sort().map((path) => ({ path, type: "directory" as const, mode: 0o755 })),
+    ...[...files].map(([path, bytes]) => ({ path, type: "file" as const, mode: 0o755, bytes })),
+  ]);
+  const client = new DockerClient(parseDockerHost((await docker()).host, "--docker-host"));
+  try {
+    const rootfs = {
+      tar,
+      entrypoint: "/usr/bin/containerd",
+      env,
+      architecture: "amd64",
+      files: [],
+    };
+    return await importImage(client, rootfs, ref);
+  } finally {
+    client.close();
+  }
+}
+
+/** A (nearly) privileged node container running containerd, labelled as kind labels its nodes. */
+async function startKindNode(name: string, cluster: string): Promise<{ socket: string }> {
+  const engine = await docker();
+  const image = `vfp-kind-node:${unique()}`;
+  await buildNodeImage(image);
+  const dir = makeDir(`kind-node-${name}`);
+  Deno.mkdirSync(`${dir}/etc`, { recursive: true });
+  Deno.mkdirSync(`${dir}/run`, { recursive: true });
+  // The CRI plugin's snapshotter is what the bridge must read back (kind's getSnapshotter);
+  // native works on any file system, overlayfs on vfs-backed containers may not.
+  Deno.writeTextFileSync(
+    `${dir}/etc/config.toml`,
+    `version = 2
+[grpc]
+  address = "/run/containerd/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  snapshotter = "native"
+`,
+  );
+  await engine.run([
+    // kind runs its nodes --privileged; here the test process itself lacks CAP_SYS_RESOURCE,
+    // which --privileged would ask runc for, so: every other capability, no seccomp filter.
+    ...["run", "--detach", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"],
+    ...["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"],
+    ...["--network", "none", "--name", name],
+    ...[
+      "--label",
+      `io.x-k8s.kind.cluster=${cluster}`,
+      "--label",
+      "io.x-k8s.kind.role=control-plane",
+    ],
+    ...["--volume", `${dir}/etc:/etc/containerd`, "--volume", `${dir}/run:/run/containerd`],
+    ...[image, "--config", "/etc/containerd/config.toml"],
+  ]);
+  const socket = `${dir}/run/containerd.sock`;
+  await eventually(`containerd in node container ${name}`, async () => {
+    await run(binary("ctr"), ["--address", socket, "version"]);
+    return true;
+  }, 30_000);
+  return { socket };
+}
+
+e2eTest(
+  "run feeds a kind node container: a build lands in the node's own containerd under its normalised name",
+  async () => {
+    const [engine, kube] = await Promise.all([docker(), kubernetes()]);
+    const suffix = unique();
+    const node = `vfp-kind-${suffix}-control-plane`;
+    const { socket } = await startKindNode(node, `vfp-${suffix}`);
+    const nodeCtr = (args: string[]) =>
+      run(binary("ctr"), ["--address", socket, "--namespace", "k8s.io", ...args]);
+    const base = `vfp-bridge-base-${suffix}:v1`;
+    await makeImage(base);
+    const repo = `vfp-bridge-kind-${suffix}`;
+    await buildOnBase(base, `${repo}:v1`);
+    const namespace = await createNamespace("bridge-kind");
+    await createWorkload(workloadObject("Deployment", namespace, "web", [
+      { name: "web", image: `${repo}:v1`, imagePullPolicy: "IfNotPresent" },
+    ]));
+    await registerNode(node, "containerd://1.6.20");
+    const loop = await startLoop();
+    try {
+      await loop.waitForLine(
+        new RegExp(
+          `go to node ${node} by importing into its node container "${node}" \\(kind cluster "vfp-${suffix}"\\)`,
+        ),
+      );
+      const v2 = await buildOnBase(base, `${repo}:v2`);
+      await waitForImages("Deployment", namespace, "web", { web: `${repo}:v2` }, 60_000);
+      // The node's containerd, namespace k8s.io: the normalised name, a target whose config
+      // is Docker's image ID (what the kubelet reports), unpacked with the CRI's snapshotter.
+      const name = `docker.io/library/${repo}:v2`;
+      const listed = await nodeCtr(["images", "ls", `name==${name}`]);
+      const target = listed.match(new RegExp(`^${name}\\s+\\S+\\s+(sha256:[0-9a-f]{64})`, "m"))
+        ?.[1];
+      assert.ok(target, listed);
+      const manifest = JSON.parse(await nodeCtr(["content", "get", target]));
+      assert.equal(manifest.config.digest, v2);
+      const snapshots = await run(binary("ctr"), [
+        ...[
+          "--address",
+          socket,
+          "--namespace",
+          "k8s.io",
+          "snapshots",
+          "--snapshotter",
+          "native",
+          "ls",
+        ],
+      ]);
+      assert.match(snapshots, /sha256:/, "unpacked with the CRI plugin's snapshotter");
+      assert.ok(
+        loop.lines.some((line) => line.includes(`Copied ${name} to node ${node}`)),
+        loop.lines.join("\n"),
+      );
+    } finally {
+      await loop.stop();
+      await kube.request("DELETE", `/api/v1/nodes/${node}`);
+      await engine.run(["rm", "--force", "--volumes", node]).catch(() => "");
     }
   },
 );
