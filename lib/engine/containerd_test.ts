@@ -10,7 +10,7 @@ import {
   type VendoredEnvelope,
 } from "./containerd_vendored_api.ts";
 import type { EngineEvent } from "./engine.ts";
-import { fakeContainerd, image } from "./fake_containerd_test.ts";
+import { fakeContainerd, image } from "./fake_containerd.ts";
 
 const A = "sha256:" + "a".repeat(64);
 const B = "sha256:" + "b".repeat(64);

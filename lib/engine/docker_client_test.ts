@@ -8,7 +8,7 @@ import {
   parseVersionBody,
 } from "./docker_client.ts";
 import { parseDockerHost } from "./docker_host.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker_test.ts";
+import { fakeDocker, json, versionBody } from "./fake_docker.ts";
 
 const SOCKET = parseDockerHost("unix:///var/run/docker.sock");
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setupLogging } from "../log.ts";
 import { DockerEngine } from "./docker.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker_test.ts";
+import { fakeDocker, json, versionBody } from "./fake_docker.ts";
 import {
   type DecodedLine,
   decodeJsonLines,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
 import { DockerEngine, snapshotFromImageList } from "./docker.ts";
 import type { EngineEvent } from "./engine.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker_test.ts";
+import { fakeDocker, json, versionBody } from "./fake_docker.ts";
 
 const IMAGES = [
   {

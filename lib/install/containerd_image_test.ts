@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { ExitCode, UserError } from "../errors.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
-import { fakeContainerd } from "../engine/fake_containerd_test.ts";
+import { fakeContainerd } from "../engine/fake_containerd.ts";
 import {
   buildOciImage,
   containerdImageName,

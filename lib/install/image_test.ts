@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
-import { fakeDocker, json, versionBody } from "../engine/fake_docker_test.ts";
+import { fakeDocker, json, versionBody } from "../engine/fake_docker.ts";
 import { ensureImage, importChanges, ROOTFS_LABEL, rootfsDigest, splitForImport } from "./image.ts";
 import type { Rootfs } from "./rootfs.ts";
 import { writeTar } from "./tar.ts";

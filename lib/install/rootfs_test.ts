@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildRootfs } from "./rootfs.ts";
-import { fakeElf, writeTree } from "./fake_elf_test.ts";
+import { fakeElf, writeTree } from "./fake_elf.ts";
 
 async function list(archive: Uint8Array): Promise<string[]> {
   const file = await Deno.makeTempFile({ suffix: ".tar" });
