@@ -9,12 +9,14 @@ import { fromJSON } from "@grpc/proto-loader";
 import assert from "node:assert/strict";
 import { containerd, docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
 import { startLoop, waitForImages } from "./loop.ts";
+import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
 import {
   createNamespace,
   createWorkload,
   eventually,
   getWorkload,
+  imagesOf,
   podTemplate,
   workloadObject,
 } from "./workloads.ts";
@@ -313,7 +315,7 @@ async function startKindNode(name: string, cluster: string): Promise<{ socket: s
 }
 
 e2eTest(
-  "run feeds a kind node container: a build lands in the node's own containerd under its normalised name",
+  "run feeds a kind node container: a build lands in the node's own containerd under its normalised name; a node that cannot take it holds the patch back until it can",
   async () => {
     const [engine, kube] = await Promise.all([docker(), kubernetes()]);
     const suffix = unique();
@@ -365,10 +367,38 @@ e2eTest(
         loop.lines.some((line) => line.includes(`Copied ${name} to node ${node}`)),
         loop.lines.join("\n"),
       );
+
+      // The node cannot take the next build: nothing is patched, one line names the node
+      // and the cause, and the copy is retried until it works.
+      await engine.run(["pause", node]);
+      const v3 = await buildOnBase(base, `${repo}:v3`);
+      const warning = await loop.waitForLine(
+        new RegExp(`Cannot copy docker\\.io/library/${repo}:v3 to node ${node}: .*paused`),
+      );
+      assert.match(warning, /nothing is patched until it is there, retrying in [\d.]+ s/);
+      assert.deepEqual(
+        imagesOf(await getWorkload("Deployment", namespace, "web")),
+        { web: `${repo}:v2` },
+        "nothing is patched while the image is not on the node",
+      );
+      await engine.run(["unpause", node]);
+      await waitForImages("Deployment", namespace, "web", { web: `${repo}:v3` }, 60_000);
+      const v3Name = `docker.io/library/${repo}:v3`;
+      const v3Listed = await nodeCtr(["images", "ls", `name==${v3Name}`]);
+      const v3Target = v3Listed.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
+      assert.ok(v3Target, v3Listed);
+      assert.equal(JSON.parse(await nodeCtr(["content", "get", v3Target])).config.digest, v3);
     } finally {
       await loop.stop();
       await kube.request("DELETE", `/api/v1/nodes/${node}`);
+      await engine.run(["unpause", node]).catch(() => "");
       await engine.run(["rm", "--force", "--volumes", node]).catch(() => "");
     }
   },
 );
+
+Deno.test("run --bridge takes auto or off; anything else is one usage line", async () => {
+  const result = await runVeryfreshpod(["run", "--bridge=sometimes"]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /invalid value "sometimes" for --bridge: must be one of auto, off/);
+});
