@@ -21,7 +21,8 @@ import {
   workloadObject,
 } from "./workloads.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
-import { parseDockerHost } from "../lib/engine/docker_host.ts";
+import { parseDockerHost, resolveDockerHost } from "../lib/engine/docker_host.ts";
+import { ContainerFeed } from "../lib/bridge/container_feed.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { SocketFeed } from "../lib/bridge/socket_feed.ts";
 import { importImage } from "../lib/install/image.ts";
@@ -388,6 +389,18 @@ e2eTest(
       const v3Target = v3Listed.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
       assert.ok(v3Target, v3Listed);
       assert.equal(JSON.parse(await nodeCtr(["content", "get", v3Target])).config.digest, v3);
+
+      // The exec stream works over Docker's TLS listener too (minikube docker-env's kind).
+      const tlsHost = resolveDockerHost(undefined, (name) => engine.tlsEnv[name]);
+      const tlsClient = new DockerClient(tlsHost);
+      try {
+        const feed = new ContainerFeed(node, node, "kind cluster", tlsClient);
+        const signal = new AbortController().signal;
+        assert.equal(await feed.has({ name: v3Name, id: v3 }, signal), true);
+        assert.equal(await feed.has({ name: v3Name, id: v2 }, signal), false);
+      } finally {
+        tlsClient.close();
+      }
     } finally {
       await loop.stop();
       await kube.request("DELETE", `/api/v1/nodes/${node}`);

@@ -9,13 +9,7 @@
 import type { DockerClient } from "../engine/docker_client.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
-import {
-  type BridgeImage,
-  type CopyReport,
-  MANIFEST_TYPES,
-  manifestHasConfig,
-  type NodeFeed,
-} from "./feed.ts";
+import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
 
 /** The label kind puts on its node containers (the value is the cluster's name). */
 export const KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster";
@@ -95,10 +89,12 @@ export class ContainerFeed implements NodeFeed {
     const target = parseImageList(listed.stdout, image.name);
     if (target === undefined) return false;
     if (target.digest === image.id) return true;
-    if (!MANIFEST_TYPES.includes(target.mediaType)) return false;
-    const manifest = await this.#ctr(["content", "get", target.digest], signal);
-    if (manifest.exitCode !== 0) return false;
-    return manifestHasConfig(new TextEncoder().encode(manifest.stdout), image.id);
+    const read = async (digest: string) => {
+      const content = await this.#ctr(["content", "get", digest], signal);
+      return content.exitCode === 0 ? new TextEncoder().encode(content.stdout) : undefined;
+    };
+    const bytes = await read(target.digest);
+    return bytes !== undefined && await holdsConfig(target.mediaType, bytes, image.id, read);
   }
 
   async copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {

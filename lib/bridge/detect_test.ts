@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { V1Node } from "@kubernetes/client-node";
 import { routeNodes } from "./detect.ts";
 import { parseImageList, parseSnapshotter } from "./container_feed.ts";
+import { holdsConfig } from "./feed.ts";
 
 function node(name: string, runtime: string, kubelet = "v1.34.4"): V1Node {
   return {
@@ -132,4 +133,28 @@ docker.io/library/app:v10 application/vnd.oci.image.index.v1+json sha256:${
     digest: `sha256:${"b".repeat(64)}`,
   });
   assert.equal(parseImageList(table, "docker.io/library/app:v2"), undefined);
+});
+
+Deno.test("holdsConfig(): a manifest by its config, an index by any of its manifests", async () => {
+  const manifest = (config: string) =>
+    new TextEncoder().encode(JSON.stringify({ config: { digest: config }, layers: [] }));
+  const children: Record<string, Uint8Array> = {
+    "sha256:arm": manifest("sha256:config-arm"),
+    "sha256:amd": manifest("sha256:config-amd"),
+  };
+  const read = (digest: string) => Promise.resolve(children[digest]);
+  const docker = "application/vnd.docker.distribution.manifest.v2+json";
+  assert.ok(await holdsConfig(docker, manifest("sha256:x"), "sha256:x", read));
+  assert.equal(await holdsConfig(docker, manifest("sha256:x"), "sha256:y", read), false);
+  const index = new TextEncoder().encode(JSON.stringify({
+    manifests: [
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:arm" },
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:amd" },
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:absent" },
+    ],
+  }));
+  const oci = "application/vnd.oci.image.index.v1+json";
+  assert.ok(await holdsConfig(oci, index, "sha256:config-amd", read));
+  assert.equal(await holdsConfig(oci, index, "sha256:config-other", read), false);
+  assert.equal(await holdsConfig("application/json", index, "sha256:config-amd", read), false);
 });

@@ -45,6 +45,42 @@ export const MANIFEST_TYPES = [
   "application/vnd.oci.image.manifest.v1+json",
 ];
 
+/** Index media types: their children are manifests, one per platform. */
+export const INDEX_TYPES = [
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.index.v1+json",
+];
+
+/**
+ * True when the manifest, or one of the index's manifests, has `id` as its
+ * config: the node holds Docker's image (an image pulled on the node has an
+ * index, Docker keeps the one platform's manifest). `read` fetches a child.
+ */
+export async function holdsConfig(
+  mediaType: string,
+  bytes: Uint8Array,
+  id: string,
+  read: (digest: string) => Promise<Uint8Array | undefined>,
+): Promise<boolean> {
+  if (MANIFEST_TYPES.includes(mediaType)) return manifestHasConfig(bytes, id);
+  if (!INDEX_TYPES.includes(mediaType)) return false;
+  let children: unknown[] = [];
+  try {
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as { manifests?: unknown };
+    if (Array.isArray(body.manifests)) children = body.manifests.slice(0, 32);
+  } catch {
+    return false;
+  }
+  for (const child of children) {
+    const { digest, mediaType: childType } = (child ?? {}) as Record<string, unknown>;
+    if (typeof digest !== "string" || typeof childType !== "string") continue;
+    if (!MANIFEST_TYPES.includes(childType)) continue;
+    const manifest = await read(digest);
+    if (manifest !== undefined && manifestHasConfig(manifest, id)) return true;
+  }
+  return false;
+}
+
 /** True when a manifest (bytes as stored) has `id` as its config digest. */
 export function manifestHasConfig(bytes: Uint8Array, id: string): boolean {
   try {

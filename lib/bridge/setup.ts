@@ -13,6 +13,8 @@ import type { DockerEngine } from "../engine/docker.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
 import type { WorkloadIndex } from "../kube/workload_index.ts";
+import type { TrackedWorkload } from "../kube/workload.ts";
+import type { PlanOptions } from "../plan.ts";
 import { ImageBridge, imagesInUse } from "./bridge.ts";
 import { feedsOf, listContainers, routeNodes } from "./detect.ts";
 import type { NodeFeed } from "./feed.ts";
@@ -114,13 +116,19 @@ export async function keepImagesInUse(
   bridge: ImageBridge,
   index: WorkloadIndex,
   engine: DockerEngine,
+  scope: Pick<PlanOptions, "namespaces" | "excludeNamespaces">,
   periodMs: number,
   signal: AbortSignal,
 ): Promise<void> {
+  // Only workloads veryfreshpod may update: never kube-system's images, which the node pulled.
+  const inScope = (workload: TrackedWorkload) =>
+    !scope.excludeNamespaces.includes(workload.key.namespace) &&
+    (scope.namespaces.length === 0 || scope.namespaces.includes(workload.key.namespace));
   while (!signal.aborted) {
     try {
-      if (index.size > 0) {
-        await bridge.sweep(imagesInUse(index.values(), await engine.snapshot()), signal);
+      const workloads = [...index.values()].filter(inScope);
+      if (workloads.length > 0) {
+        await bridge.sweep(imagesInUse(workloads, await engine.snapshot()), signal);
       }
     } catch (error) {
       log.debug("Cannot read the images to keep on the nodes: {error}", {

@@ -11,13 +11,7 @@ import type { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { indexTar } from "./tar_index.ts";
 import { blobChunks, readDockerArchive } from "./docker_archive.ts";
 import { saveImageToFile } from "./docker_save.ts";
-import {
-  type BridgeImage,
-  type CopyReport,
-  MANIFEST_TYPES,
-  manifestHasConfig,
-  type NodeFeed,
-} from "./feed.ts";
+import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
 
 /**
  * The CRI plugin adds this label to the images it loads; set from the start,
@@ -50,9 +44,9 @@ export class SocketFeed implements NodeFeed {
     const target = (await this.#writer.getImage(image.name))?.target;
     if (!target) return false;
     if (target.digest === image.id) return true;
-    if (!MANIFEST_TYPES.includes(target.mediaType)) return false;
-    const manifest = await this.#writer.readContent(target.digest);
-    return manifest !== undefined && manifestHasConfig(manifest, image.id);
+    const read = (digest: string) => this.#writer.readContent(digest);
+    const bytes = await read(target.digest);
+    return bytes !== undefined && await holdsConfig(target.mediaType, bytes, image.id, read);
   }
 
   async copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {

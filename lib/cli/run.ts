@@ -184,7 +184,14 @@ export const runCommand: Command = {
       log.info("Serving /healthz, /readyz and /metrics on {address}", { address: healthAddress });
     }
     const keeping = bridge && docker
-      ? keepImagesInUse(bridge, index, docker, resyncSeconds * 1000, context.signal)
+      ? keepImagesInUse(
+        bridge,
+        index,
+        docker,
+        { namespaces, excludeNamespaces },
+        resyncSeconds * 1000,
+        context.signal,
+      )
       : undefined;
     try {
       await controller.run(context.signal);
