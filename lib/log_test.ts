@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { escapeControls, logger, setupLogging } from "./log.ts";
+import { getConfig } from "@logtape/logtape";
+import { escapeControls, logger } from "./log.ts";
+import { captureLogs } from "./log_capture.ts";
 
 Deno.test("setupLogging() writes one readable text line per record, values unquoted", () => {
-  const lines: string[] = [];
-  setupLogging({ level: "info", format: "text", write: (line) => lines.push(line) });
+  using logs = captureLogs("info", "text");
+  const lines = logs.lines;
   logger("update").info("Updated {workload} container {container}: {from} -> {to}", {
     workload: "Deployment dev/web",
     container: "app",
@@ -19,8 +21,8 @@ Deno.test("setupLogging() writes one readable text line per record, values unquo
 });
 
 Deno.test("setupLogging() writes JSON lines with the structured fields", () => {
-  const lines: string[] = [];
-  setupLogging({ level: "debug", format: "json", write: (line) => lines.push(line) });
+  using logs = captureLogs("debug", "json");
+  const lines = logs.lines;
   logger("update").warn("Cannot update {workload}", { workload: "Deployment dev/web" });
   assert.equal(lines.length, 1);
   const record = JSON.parse(lines[0]!);
@@ -31,15 +33,14 @@ Deno.test("setupLogging() writes JSON lines with the structured fields", () => {
 });
 
 Deno.test("the text format escapes control characters in values: no forged lines", () => {
-  const lines: string[] = [];
-  setupLogging({ level: "debug", format: "text", write: (line) => lines.push(line) });
+  using logs = captureLogs("debug", "text");
+  const lines = logs.lines;
   const forged = "app:v1\n2026-11-25T14:00:00.000Z INFO  Updated Deployment prod/db";
   logger("plan").debug("Skipped {image} of {workload}", {
     image: forged,
     workload: "Deployment dev/web\r\u001b[2K",
   });
   logger("plan").info("Failed: {error}", { error: new Error("a\tb\u2028c\u0000") });
-  setupLogging({ level: "info", format: "text", write: () => {} });
   assert.equal(lines.length, 2);
   assert.ok(lines.every((line) => line.indexOf("\n") === line.length - 1), lines.join(""));
   assert.match(
@@ -58,13 +59,25 @@ Deno.test("escapeControls() escapes DEL and C1 controls and leaves printable tex
 });
 
 Deno.test("the JSON format keeps values exact and the record on one line", () => {
-  const lines: string[] = [];
-  setupLogging({ level: "debug", format: "json", write: (line) => lines.push(line) });
+  using logs = captureLogs("debug", "json");
+  const lines = logs.lines;
   logger("plan").info("Skipped {image}", { image: "app\nINFO x" });
-  setupLogging({ level: "info", format: "text", write: () => {} });
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.indexOf("\n"), lines[0]!.length - 1);
   const record = JSON.parse(lines[0]!);
   assert.equal(record.image, "app\nINFO x");
   assert.equal(record.msg, "Skipped app\nINFO x");
+});
+
+Deno.test("captureLogs() leaves logging unconfigured again when disposed", () => {
+  let lines: string[];
+  {
+    using logs = captureLogs("info");
+    lines = logs.lines;
+    logger("test").info("while captured");
+    assert.notEqual(getConfig(), null);
+  }
+  logger("test").info("after");
+  assert.equal(lines.length, 1);
+  assert.equal(getConfig(), null);
 });

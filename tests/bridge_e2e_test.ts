@@ -4,17 +4,16 @@
  * node) receives, through its socket or through a node container in Docker
  * the way kind's nodes get images.
  */
-import * as grpc from "@grpc/grpc-js";
-import { fromJSON } from "@grpc/proto-loader";
 import assert from "node:assert/strict";
+import { criImageStatus } from "./cri.ts";
 import { containerd, docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
 import { startLoop, waitForImages } from "./loop.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
+import { eventually } from "./eventually.ts";
 import {
   createNamespace,
   createWorkload,
-  eventually,
   getWorkload,
   imagesOf,
   podTemplate,
@@ -33,61 +32,9 @@ import { makeDir, run } from "./env/process.ts";
 
 const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-/** The kubelet's one question to the CRI plugin about a local image: its ID. */
-const CRI = fromJSON(
-  ({
-    nested: {
-      runtime: {
-        nested: {
-          v1: {
-            nested: {
-              ImageService: {
-                methods: {
-                  ImageStatus: {
-                    requestType: "ImageStatusRequest",
-                    responseType: "ImageStatusResponse",
-                  },
-                },
-              },
-              ImageSpec: { fields: { image: { type: "string", id: 1 } } },
-              ImageStatusRequest: { fields: { image: { type: "ImageSpec", id: 1 } } },
-              Image: {
-                fields: {
-                  id: { type: "string", id: 1 },
-                  repoTags: { rule: "repeated", type: "string", id: 2 },
-                },
-              },
-              ImageStatusResponse: { fields: { image: { type: "Image", id: 1 } } },
-            },
-          },
-        },
-      },
-    },
-  }) as Parameters<typeof fromJSON>[0],
-  { defaults: true, arrays: true },
-);
-
 /** The image ID the CRI plugin reports for `image` (as the kubelet would see it), or null. */
 async function criImageId(socket: string, image: string): Promise<string | null> {
-  const method = CRI["runtime.v1.ImageService"]?.["ImageStatus" as never] as unknown as {
-    path: string;
-    requestSerialize: (value: object) => Buffer;
-    responseDeserialize: (bytes: Buffer) => { image: { id: string } | null };
-  };
-  const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
-  try {
-    return await new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        { image: { image } },
-        (error, value) => error ? reject(error) : resolve(value?.image?.id ?? null),
-      )
-    );
-  } finally {
-    client.close();
-  }
+  return (await criImageStatus(socket, image))?.id ?? null;
 }
 
 /**

@@ -6,12 +6,12 @@
  * whole `veryfreshpod install` on a Node that reports containerd.
  *
  * The images are built from busybox, a static executable that runs `echo`
- * by its arguments; tests that need it return early on a host without it.
+ * by its arguments (tests/env/prepare.ts installs it; without it these tests
+ * fail).
  */
-import * as grpc from "@grpc/grpc-js";
-import { fromJSON } from "@grpc/proto-loader";
 import assert from "node:assert/strict";
 import { containerd, e2eTest, kubernetes } from "./env/mod.ts";
+import { criImageStatus } from "./cri.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
@@ -23,66 +23,6 @@ import { registerNode } from "./nodes.ts";
 
 // Static, so the image needs no libraries; tests/env/prepare.ts installs it.
 const BUSYBOX = busyboxPath;
-
-// The one CRI call the kubelet makes for a pod with `imagePullPolicy: Never`.
-const CRI = fromJSON(
-  ({
-    nested: {
-      runtime: {
-        nested: {
-          v1: {
-            nested: {
-              ImageService: {
-                methods: {
-                  ImageStatus: {
-                    requestType: "ImageStatusRequest",
-                    responseType: "ImageStatusResponse",
-                  },
-                },
-              },
-              ImageSpec: { fields: { image: { type: "string", id: 1 } } },
-              ImageStatusRequest: { fields: { image: { type: "ImageSpec", id: 1 } } },
-              Image: {
-                fields: {
-                  id: { type: "string", id: 1 },
-                  repoTags: { rule: "repeated", type: "string", id: 2 },
-                },
-              },
-              ImageStatusResponse: { fields: { image: { type: "Image", id: 1 } } },
-            },
-          },
-        },
-      },
-    },
-  }) as Parameters<typeof fromJSON>[0],
-  { defaults: true, arrays: true },
-);
-
-/** The CRI plugin's answer to ImageStatus for `image`, as the kubelet asks it. */
-async function criImageStatus(
-  socket: string,
-  image: string,
-): Promise<{ id: string; repoTags: string[] } | null> {
-  const method = CRI["runtime.v1.ImageService"]?.["ImageStatus" as never] as unknown as {
-    path: string;
-    requestSerialize: (value: object) => Buffer;
-    responseDeserialize: (bytes: Buffer) => { image: { id: string; repoTags: string[] } | null };
-  };
-  const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
-  try {
-    return await new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        { image: { image } },
-        (error, value) => error ? reject(error) : resolve(value?.image ?? null),
-      )
-    );
-  } finally {
-    client.close();
-  }
-}
 
 e2eTest(
   "an image built from busybox imports into containerd complete, runs with ctr, and imports only once",

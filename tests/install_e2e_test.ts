@@ -13,13 +13,8 @@ import assert from "node:assert/strict";
 import { docker, e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
 import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
-import {
-  createNamespace,
-  createWorkload,
-  eventually,
-  imagesOf,
-  workloadObject,
-} from "./workloads.ts";
+import { eventually } from "./eventually.ts";
+import { createNamespace, createWorkload, imagesOf, workloadObject } from "./workloads.ts";
 import { DockerEngine } from "../lib/engine/docker.ts";
 import { importImage } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { docker, kubernetes, makeImage } from "./env/mod.ts";
 import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
-import { eventually, getWorkload, imagesOf } from "./workloads.ts";
+import { eventually } from "./eventually.ts";
+import { getWorkload, imagesOf } from "./workloads.ts";
 import type { WorkloadKind } from "../lib/kube/workload.ts";
 
 let repositories = 0;

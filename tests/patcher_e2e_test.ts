@@ -17,7 +17,7 @@ import { workloadObject } from "./workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { WorkloadPatcher } from "../lib/kube/patcher.ts";
-import { setupLogging } from "../lib/log.ts";
+import { captureLogs } from "../lib/log_capture.ts";
 import type { WorkloadUpdate } from "../lib/plan_types.ts";
 
 function patcherFor(kubeconfig: string): WorkloadPatcher {
@@ -95,8 +95,8 @@ e2eTest(
     admin.users[0].user.token = await serviceAccountToken(ns, "reader");
     const kubeconfig = await Deno.makeTempFile({ suffix: ".kubeconfig" });
     await Deno.writeTextFile(kubeconfig, JSON.stringify(admin));
-    const lines: string[] = [];
-    setupLogging({ level: "info", format: "text", write: (line) => lines.push(line) });
+    using logs = captureLogs("info");
+    const lines = logs.lines;
     try {
       const patcher = patcherFor(kubeconfig);
       const signal = new AbortController().signal;

@@ -6,6 +6,7 @@
 
 import "../lib/quiet_deprecations.ts";
 import assert from "node:assert/strict";
+import { eventually } from "./eventually.ts";
 import * as k8s from "@kubernetes/client-node";
 import { ContainerdEngine } from "../lib/engine/containerd.ts";
 import {
@@ -27,20 +28,6 @@ import {
 /** A name no other test run or test uses. */
 function unique(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
 }
 
 e2eTest("the end-to-end daemons report their versions", async () => {
@@ -192,7 +179,7 @@ e2eTest(
     const replicaSet = await eventually("a ReplicaSet of the Deployment", async () => {
       const list = await apps.listNamespacedReplicaSet({ namespace });
       return list.items.find((rs) => rs.metadata?.ownerReferences?.some((o) => o.name === "app"));
-    });
+    }, 60_000);
     assert.equal(replicaSet.spec?.template?.spec?.containers[0]?.image, image);
   },
 );

@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { docker, e2eTest, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
 import { loadImage } from "./env/mod.ts";
 import { buildAndTag, dockerBuild, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import { eventually } from "./eventually.ts";
 import {
   api,
   createNamespace,
   createWorkload,
   eventsIn,
-  eventually,
   getWorkload,
   imagesOf,
   podTemplate,

@@ -1,32 +1,11 @@
 /**
  * Workloads for end-to-end tests, created and read through the real API
- * server with the admin token, and a poll helper for what controllers do
- * asynchronously.
+ * server with the admin token.
  */
 import assert from "node:assert/strict";
 import { type Kubernetes, kubernetes } from "./env/mod.ts";
 import { kindInfo } from "../lib/kube/kinds.ts";
 import type { WorkloadKind } from "../lib/kube/workload.ts";
-
-/** Polls `probe` until it returns a value that isn't undefined; fails after `timeoutMs`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 /** A request that must succeed; returns the body. */
 export async function api(method: string, path: string, body?: unknown, contentType?: string) {

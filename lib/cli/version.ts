@@ -1,4 +1,4 @@
-/** `veryfreshpod version`: the program's version, and Deno's with --verbose. */
+/** `veryfreshpod version`: prints the program's version. */
 import { VERSION } from "../version.ts";
 import { type Command, parseFlags } from "./flags.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { setupLogging } from "../log.ts";
+import { captureLogs } from "../log_capture.ts";
 import { DockerEngine } from "./docker.ts";
 import { fakeDocker, json, versionBody } from "./fake_docker.ts";
 import {
@@ -109,14 +109,9 @@ Deno.test("a garbage line is reported and the following events are kept", async 
 
 /** Collects the log lines written while `body` runs. */
 async function withLog(body: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  setupLogging({ level: "debug", format: "text", write: (line) => lines.push(line) });
-  try {
-    await body();
-  } finally {
-    setupLogging({ level: "info", format: "text", write: () => {} });
-  }
-  return lines;
+  using logs = captureLogs("debug");
+  await body();
+  return logs.lines;
 }
 
 Deno.test("an over-long line is reported once and the next event is kept", async () => {
