@@ -77,11 +77,6 @@ export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
   socket: DEFAULT_HOST_SOCKET.docker,
 };
 
-/** The embedded manifest, as written. */
-export function manifestSource(): string {
-  return manifestText;
-}
-
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Throws a UserError naming the fix when an option cannot make a valid manifest. */
