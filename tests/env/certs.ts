@@ -48,17 +48,22 @@ export async function makeCA(dir: string, commonName: string): Promise<Certifica
   return { certFile, keyFile };
 }
 
-/** A serving certificate for 127.0.0.1 and localhost, signed by `ca`. */
+/**
+ * A serving certificate for 127.0.0.1, localhost and `extraIps`, signed by
+ * `ca`.
+ */
 export function makeServingCert(
   ca: CertificateAuthority,
   dir: string,
   name: string,
+  extraIps: string[] = [],
 ): Promise<KeyPair> {
+  const ips = ["127.0.0.1", ...extraIps].map((ip) => `IP:${ip}`);
   return signedCert(ca, dir, name, [
     "keyUsage=critical,digitalSignature,keyEncipherment",
     "extendedKeyUsage=serverAuth",
     // The in-cluster names too, so that tokens and clients that use them still verify.
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
+    `subjectAltName=${ips.join(",")},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc`,
   ]);
 }
 

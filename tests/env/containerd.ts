@@ -1,10 +1,12 @@
 /**
  * containerd instances with all their state under the run root. Two kinds:
- * the standalone one the tests talk to (with the CRI plugin, as on a
- * Kubernetes node, so that image events look like a node's), and a private
- * one for the test dockerd (see dockerd.ts for why it cannot manage its own).
+ * the standalone one the tests talk to, which is also the test node's runtime
+ * (with the CRI plugin, in the node's network namespace, configured the way a
+ * kubelet needs it; see node.ts), and a private one for the test dockerd (see
+ * dockerd.ts for why it cannot manage its own).
  */
 
+import { cniBinDir, cniConfig, nodeNetwork } from "./network.ts";
 import { binary } from "./paths.ts";
 import { type Daemon, makeDir, run, spawnDaemon, waitReady } from "./process.ts";
 
@@ -17,7 +19,7 @@ export interface ContainerdInstance {
 /** Starts containerd with a config of its own under `<root>/<name>`. */
 export async function startContainerd(
   name: string,
-  options: { cri: boolean },
+  options: { cri: boolean; node?: boolean },
 ): Promise<ContainerdInstance> {
   const dir = makeDir(name);
   const socket = `${dir}/containerd.sock`;
@@ -26,6 +28,35 @@ export async function startContainerd(
     `io.containerd.snapshotter.v1.${s}`
   );
   if (!options.cri) disabled.push("io.containerd.grpc.v1.cri");
+  const network = options.node ? await nodeNetwork() : undefined;
+  let cni = `
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${dir}/cni/bin"
+    conf_dir = "${dir}/cni/conf"`;
+  if (network) {
+    Deno.mkdirSync(`${dir}/cni/conf`, { recursive: true });
+    Deno.writeTextFileSync(
+      `${dir}/cni/conf/10-${network.cniNetwork}.conflist`,
+      cniConfig(network, `${dir}/cni/ipam`),
+    );
+    // What a kubelet needs here (FACTS.md, "A real node"): a local sandbox image
+    // (no registry is reachable), no oom_score_adj below ours (we lack
+    // CAP_SYS_RESOURCE), pod network namespaces under the state dir, cgroupfs.
+    cni = `
+  sandbox_image = "${PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${cniBinDir}"
+    conf_dir = "${dir}/cni/conf"`;
+  }
   const config = `
 version = 2
 root = "${dir}/root"
@@ -47,22 +78,23 @@ disabled_plugins = ${JSON.stringify(disabled)}
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${dir}/cni/bin"
-    conf_dir = "${dir}/cni/conf"
+  stream_server_port = "0"${cni}
 `;
   Deno.writeTextFileSync(`${dir}/config.toml`, config);
   // SIGTERM and a moment, so that it can stop the shims of running containers.
-  const daemon = spawnDaemon(name, binary("containerd"), ["--config", `${dir}/config.toml`], {
-    graceMs: 5_000,
-  });
+  const [command, args] = network
+    ? network.inNode(binary("containerd"), ["--config", `${dir}/config.toml`])
+    : [binary("containerd"), ["--config", `${dir}/config.toml`]];
+  const daemon = spawnDaemon(name, command, args, { graceMs: 5_000 });
   await waitReady(daemon, async () => {
     await run(binary("ctr"), ["--address", socket, "version"]);
     return true;
   });
   return { daemon, socket };
 }
+
+/** The node's sandbox ("pause") image, imported by node.ts before the kubelet starts. */
+export const PAUSE_IMAGE = "vfp.test/pause:1";
 
 export interface Containerd {
   /** The gRPC socket path (no `unix://`). */
@@ -78,7 +110,7 @@ let shared: Promise<Containerd> | undefined;
 /** The standalone containerd of this test run, started on first use. */
 export function containerd(): Promise<Containerd> {
   shared ??= (async () => {
-    const { socket } = await startContainerd("containerd", { cri: true });
+    const { socket } = await startContainerd("containerd", { cri: true, node: true });
     const namespace = "k8s.io";
     return {
       socket,

@@ -1,9 +1,13 @@
 /**
  * A Kubernetes control plane of the test run's own: etcd, kube-apiserver and
- * kube-controller-manager built from tests/controlplane, on loopback ports,
- * with certificates made at run time. There is no kubelet or scheduler: pods
- * are created but never run, which is all veryfreshpod's tests need (it acts
- * on workloads; the controllers prove that a change makes Kubernetes roll).
+ * kube-controller-manager built from tests/controlplane, with certificates
+ * made at run time. etcd and the controller-manager listen on loopback; the
+ * API server on the machine's end of the test node's veth pair (network.ts),
+ * a private address that the tests, the node and its pods all reach. It
+ * advertises that address, so the `kubernetes` Service's endpoints lead there
+ * and in-cluster clients (through kube-proxy, see node.ts) reach it as a real
+ * cluster's do. Pods only run once a test asks for `node()` (node.ts); until
+ * then they are created but never run, which is all many tests need.
  *
  * Authentication is by static bearer tokens (an admin in system:masters, and
  * the controller-manager) and by service-account tokens, which the
@@ -13,6 +17,7 @@
 
 import { makeCA, makeServingCert, makeSigningKey } from "./certs.ts";
 import { startEtcd } from "./etcd.ts";
+import { nodeNetwork } from "./network.ts";
 import { controlPlaneBinary } from "./paths.ts";
 import { type Daemon, freePort, makeDir, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
@@ -26,7 +31,7 @@ export interface KubeResponse {
 export interface Kubernetes {
   /** Path of a kubeconfig file for the admin user (token auth, cluster CA). */
   readonly kubeconfig: string;
-  /** `https://127.0.0.1:<port>`. */
+  /** `https://<address>:<port>`: a private address of this machine (see above). */
   readonly server: string;
   /** Bearer token of a user in the group system:masters. */
   readonly adminToken: string;
@@ -49,7 +54,18 @@ export interface Kubernetes {
   stopApiServer(): Promise<void>;
   /** Starts a stopped kube-apiserver again on the same port; resolves once it is ready. */
   startApiServer(): Promise<void>;
+  /** Kubeconfig files of the node's components, each with its own user (see node.ts). */
+  readonly componentKubeconfigs: Readonly<Record<NodeComponent, string>>;
 }
+
+/** The node's programs that talk to the API server, each as the user a real cluster gives it. */
+export type NodeComponent = "kubelet" | "kube-scheduler" | "kube-proxy";
+
+/** The test node's name (the kubelet's user is `system:node:<name>`). */
+export const NODE_NAME = "vfp-node";
+
+/** The `kubernetes` Service's ClusterIP: the first address of `--service-cluster-ip-range`. */
+export const KUBERNETES_SERVICE_IP = "10.96.0.1";
 
 const apiServerTimeoutMs = 180_000;
 
@@ -83,36 +99,49 @@ async function httpsReady(url: string, caCert: string, token?: string): Promise<
 
 async function start(): Promise<Kubernetes> {
   const dir = makeDir("kubernetes");
-  const [etcd, ca, signingKey] = await Promise.all([
+  const [etcd, ca, signingKey, network] = await Promise.all([
     startEtcd(),
     makeCA(dir, "veryfreshpod-test-ca"),
     makeSigningKey(dir),
+    nodeNetwork(),
   ]);
+  const address = network.hostAddress;
   const [apiServerCert, controllerCert] = await Promise.all([
-    makeServingCert(ca, dir, "kube-apiserver"),
+    // In-cluster clients connect to the Service IP; the node and the tests to the address.
+    makeServingCert(ca, dir, "kube-apiserver", [address, KUBERNETES_SERVICE_IP]),
     makeServingCert(ca, dir, "kube-controller-manager"),
   ]);
   const caCert = Deno.readTextFileSync(ca.certFile);
   const adminToken = crypto.randomUUID();
   const controllerToken = crypto.randomUUID();
+  // The users the bootstrap RBAC roles and the Node authorizer know these programs by.
+  const components: Record<NodeComponent, { user: string; groups: string; token: string }> = {
+    kubelet: { user: `system:node:${NODE_NAME}`, groups: "system:nodes", token: "" },
+    "kube-scheduler": { user: "system:kube-scheduler", groups: "", token: "" },
+    "kube-proxy": { user: "system:kube-proxy", groups: "", token: "" },
+  };
+  for (const component of Object.values(components)) component.token = crypto.randomUUID();
   Deno.writeTextFileSync(
     `${dir}/tokens.csv`,
     `${adminToken},admin,admin,"system:masters"\n` +
-      `${controllerToken},system:kube-controller-manager,kcm,"system:masters"\n`,
+      `${controllerToken},system:kube-controller-manager,kcm,"system:masters"\n` +
+      Object.entries(components).map(([name, c]) =>
+        `${c.token},${c.user},${name}${c.groups ? `,"${c.groups}"` : ""}\n`
+      ).join(""),
   );
   const port = freePort();
-  const server = `https://127.0.0.1:${port}`;
+  const server = `https://${address}:${port}`;
   const apiServerArgs = [
-    ...["--etcd-servers", etcd.clientUrl, "--bind-address", "127.0.0.1"],
-    ...["--secure-port", String(port), "--advertise-address", "127.0.0.1"],
+    ...["--etcd-servers", etcd.clientUrl, "--bind-address", address],
+    ...["--secure-port", String(port), "--advertise-address", address],
     ...["--tls-cert-file", apiServerCert.certFile, "--tls-private-key-file", apiServerCert.keyFile],
     ...["--client-ca-file", ca.certFile, "--token-auth-file", `${dir}/tokens.csv`],
     ...["--service-account-issuer", "https://kubernetes.default.svc.cluster.local"],
     ...["--service-account-key-file", signingKey.publicKeyFile],
     ...["--service-account-signing-key-file", signingKey.privateKeyFile],
     ...["--authorization-mode", "Node,RBAC", "--service-cluster-ip-range", "10.96.0.0/24"],
-    // No Service endpoints for a loopback address; they are never used here.
-    ...["--endpoint-reconciler-type", "none", "--cert-dir", `${dir}/apiserver-certs`],
+    // `kubectl logs` and `exec` reach the kubelet at the node's InternalIP (its name resolves nowhere).
+    ...["--kubelet-preferred-address-types", "InternalIP", "--cert-dir", `${dir}/apiserver-certs`],
     ...["--enable-priority-and-fairness=false", "--profiling=false", "--allow-privileged=true"],
   ];
   let apiServer: Daemon;
@@ -128,6 +157,15 @@ async function start(): Promise<Kubernetes> {
 
   const kubeconfig = `${dir}/admin.kubeconfig`;
   Deno.writeTextFileSync(kubeconfig, kubeconfigText(server, ca.certFile, "admin", adminToken));
+  const componentKubeconfigs = {} as Record<NodeComponent, string>;
+  for (const [name, component] of Object.entries(components)) {
+    const path = `${dir}/${name}.kubeconfig`;
+    Deno.writeTextFileSync(
+      path,
+      kubeconfigText(server, ca.certFile, component.user, component.token),
+    );
+    componentKubeconfigs[name as NodeComponent] = path;
+  }
   const controllerKubeconfig = `${dir}/kube-controller-manager.kubeconfig`;
   Deno.writeTextFileSync(
     controllerKubeconfig,
@@ -136,7 +174,8 @@ async function start(): Promise<Kubernetes> {
   const controllers = [
     ...["deployment", "replicaset", "statefulset", "daemonset", "cronjob", "job"],
     ...["serviceaccount", "serviceaccount-token", "namespace", "garbage-collector"],
-    "root-ca-certificate-publisher",
+    // The node's: the kubelet registers with the not-ready taint, which only this removes.
+    ...["root-ca-certificate-publisher", "node-lifecycle", "pod-garbage-collector"],
   ].map((name) => `${name}-controller`);
   const controllerPort = freePort();
   const controllerManager = spawnDaemon(
@@ -166,6 +205,7 @@ async function start(): Promise<Kubernetes> {
   return {
     kubeconfig,
     server,
+    componentKubeconfigs,
     etcdUrl: etcd.clientUrl,
     adminToken,
     caFile: ca.certFile,

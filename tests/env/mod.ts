@@ -17,6 +17,12 @@
  *     caFile, request(method, path, { token?, body?, contentType? }): Promise<{ status, body }>,
  *     restartApiServer(): Promise<void>
  *   serviceAccountToken(namespace, name, expirationSeconds?): Promise<string>  TokenRequest API
+ *   node(): Promise<Node>  a real node (kubelet, kube-scheduler, kube-proxy, CNI bridge, the
+ *     node-lifecycle controller) on the test containerd, resolved once Ready (node.ts):
+ *     name, containerdSocket (= containerd().socket), namespace ("k8s.io"), address,
+ *     podCidr, kubectl(args): Promise<string>  (admin; stdout; throws with stderr).
+ *     Images reach it with importIntoContainerd(); pods of a local image need
+ *     imagePullPolicy IfNotPresent or Never.
  *
  * Images (images.ts), all in the test dockerd: makeImage(ref, files?) → image ID (new each
  * call, runnable: busybox applets on PATH); imageId(ref); pushToRegistry(ref, name?) → remote
@@ -42,6 +48,8 @@ export {
   serviceAccountToken,
 } from "./controlplane.ts";
 export { type Registry, registry } from "./registry.ts";
+export { type Node, node } from "./node.ts";
+export { KUBERNETES_SERVICE_IP, NODE_NAME } from "./controlplane.ts";
 export {
   imageId,
   importIntoContainerd,

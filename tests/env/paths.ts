@@ -7,7 +7,7 @@
 
 const controlPlaneModule = new URL("../controlplane/", import.meta.url).pathname;
 
-/** The Go module that builds etcd, kube-apiserver and kube-controller-manager. */
+/** The Go module that builds the control plane and the node's programs. */
 export function controlPlaneModuleDir(): string {
   return controlPlaneModule;
 }
@@ -64,6 +64,40 @@ export function controlPlaneBinary(name: ControlPlaneBinary): string {
   }
   return `${controlPlaneDir()}/${name}`;
 }
+
+/**
+ * The cache directory holding this version's node build (kubelet,
+ * kube-scheduler, kube-proxy, kubectl). Separate from the control plane's, with
+ * its own stamp, so that checkouts with and without the node share the cache.
+ */
+export function nodeBuildDir(): string {
+  return `${cacheHome()}/veryfreshpod/node/${kubernetesVersion()}`;
+}
+
+/** True when the cache holds a complete node build of the current version (see controlPlaneBuilt). */
+export function nodeBuilt(): boolean {
+  try {
+    return Deno.readTextFileSync(`${nodeBuildDir()}/stamp`).trim() === kubernetesVersion();
+  } catch {
+    return false;
+  }
+}
+
+export type NodeBinary = "kubelet" | "kube-scheduler" | "kube-proxy" | "kubectl";
+
+/** Path of a built node program; throws naming the fix when it is missing. */
+export function nodeBinary(name: NodeBinary): string {
+  if (!nodeBuilt()) {
+    throw new Error(
+      `the test node is not built in ${nodeBuildDir()}: ` +
+        "run `deno run -A tests/env/prepare.ts` (or `deno task test`)",
+    );
+  }
+  return `${nodeBuildDir()}/${name}`;
+}
+
+/** Where Debian's containernetworking-plugins puts the CNI plugins. */
+export const cniBinDir = "/usr/lib/cni";
 
 // sbin is often missing from a non-login PATH; /usr/local/go/bin is where Go's own
 // installer puts `go`.

@@ -6,21 +6,25 @@
  *   deno run -A tests/env/prepare.ts
  *
  * Installs the Debian packages of the daemons when their programs are missing
- * (as root, with apt-get), and builds the control plane from tests/controlplane
- * into the cache directory when this version has no complete build there, and
- * the pinned actionlint (tests/workflows_test.ts checks .github/workflows).
+ * (as root, with apt-get), builds the control plane and the node's programs
+ * (kubelet, kube-scheduler, kube-proxy, kubectl) from tests/controlplane into
+ * the cache directory when this version has no complete build there, and the
+ * pinned actionlint (tests/workflows_test.ts checks .github/workflows).
  * Where it cannot install (not root, not Debian) it fails with one line naming
  * what to install.
  */
 
 import {
   busyboxPath,
+  cniBinDir,
   controlPlaneBuilt,
   controlPlaneDir,
   controlPlaneModuleDir,
   findBinary,
   isStaticExecutable,
   kubernetesVersion,
+  nodeBuildDir,
+  nodeBuilt,
 } from "./paths.ts";
 import { ACTIONLINT_VERSION, actionlintBuilt, buildActionlint } from "./actionlint.ts";
 import { daemonVersions } from "./versions.ts";
@@ -53,6 +57,17 @@ const requirements: Requirement[] = [
   onPath("umount", "mount"),
   // actionlint checks the workflows' shell scripts with it.
   onPath("shellcheck", "shellcheck"),
+  // The node: its network namespace, its pod network and kube-proxy's rules.
+  onPath("nsenter", "util-linux"),
+  onPath("unshare", "util-linux"),
+  onPath("ip", "iproute2"),
+  onPath("iptables", "iptables"),
+  onPath("iptables-restore", "iptables"),
+  {
+    what: `the CNI plugins in ${cniBinDir}`,
+    pkg: "containernetworking-plugins",
+    present: () => ["bridge", "host-local", "loopback"].every(isExecutable),
+  },
   // Test images run it in `FROM scratch`-like images, so it must be static.
   {
     what: `a static ${busyboxPath}`,
@@ -60,6 +75,14 @@ const requirements: Requirement[] = [
     present: () => isStaticExecutable(busyboxPath),
   },
 ];
+
+function isExecutable(plugin: string): boolean {
+  try {
+    return ((Deno.statSync(`${cniBinDir}/${plugin}`).mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
 
 function fail(message: string): never {
   console.error(`tests/env/prepare.ts: ${message}`);
@@ -78,6 +101,7 @@ const aptGet = findBinary("apt-get");
 const missing = requirements.filter((requirement) => !requirement.present());
 const needsBuild = !controlPlaneBuilt();
 const needsActionlint = !actionlintBuilt();
+const needsNodeBuild = !nodeBuilt();
 const go = findBinary("go");
 
 const problems: string[] = [];
@@ -86,9 +110,9 @@ if (missing.length > 0 && !(isRoot && aptGet)) {
   const what = missing.map((r) => r.what).join(", ");
   problems.push(`missing ${what}: install them as root with \`apt-get install ${packages}\``);
 }
-if (needsBuild && !go) {
+if ((needsBuild || needsNodeBuild) && !go) {
   problems.push(
-    `the test control plane (k8s.io/kubernetes ${kubernetesVersion()}) must be built and ` +
+    `the test cluster (k8s.io/kubernetes ${kubernetesVersion()}) must be built and ` +
       "there is no `go`: install Go >= 1.24 (https://go.dev/dl/)",
   );
 }
@@ -113,29 +137,36 @@ if (missing.length > 0 && aptGet) {
   if (still.length > 0) fail(`still missing after apt-get: ${still.map((r) => r.what).join(", ")}`);
 }
 
-if (needsBuild && go) {
-  const out = controlPlaneDir();
-  // A stamp from another version or an interrupted build would make build.sh skip the build.
+/** Runs one of tests/controlplane's build scripts into `out`, unless it holds a build. */
+async function build(what: string, script: string, out: string, built: () => boolean) {
+  // A stamp from another version or an interrupted build would make the script skip the build.
   try {
     Deno.removeSync(out, { recursive: true });
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  console.log(`Building the test control plane ${kubernetesVersion()} into ${out}`);
+  console.log(`Building ${what} ${kubernetesVersion()} into ${out}`);
   const started = Date.now();
   // go build is silent for minutes; a heartbeat keeps CI from thinking it hangs.
   const heartbeat = setInterval(() => {
     console.log(`  …still building (${Math.round((Date.now() - started) / 1000)}s)`);
   }, 60_000);
   try {
-    // build.sh runs the `go` found here, even when it is not on the PATH.
-    const path = `${go.slice(0, go.lastIndexOf("/"))}:${Deno.env.get("PATH") ?? ""}`;
-    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out], { PATH: path });
+    // The script runs the `go` found here, even when it is not on the PATH.
+    const path = `${go!.slice(0, go!.lastIndexOf("/"))}:${Deno.env.get("PATH") ?? ""}`;
+    await sh("bash", [`${controlPlaneModuleDir()}${script}`, out], { PATH: path });
   } finally {
     clearInterval(heartbeat);
   }
-  if (!controlPlaneBuilt()) fail(`the control-plane build left no complete build in ${out}`);
-  console.log(`Built the control plane in ${Math.round((Date.now() - started) / 1000)}s`);
+  if (!built()) fail(`the build of ${what} left no complete build in ${out}`);
+  console.log(`Built ${what} in ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+if (needsBuild && go) {
+  await build("the test control plane", "build.sh", controlPlaneDir(), controlPlaneBuilt);
+}
+if (needsNodeBuild && go) {
+  await build("the test node", "build_node.sh", nodeBuildDir(), nodeBuilt);
 }
 
 if (needsActionlint && go) {

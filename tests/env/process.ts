@@ -24,6 +24,8 @@
 
 import {
   alive,
+  cniCacheDir,
+  cniCacheMark,
   killRunProcesses,
   removeRunDir,
   signalGroup,
@@ -67,6 +69,7 @@ export function runRoot(): string {
     Deno.writeTextFileSync(`${root}/owner.pid`, String(Deno.pid));
     startWatchdog(root);
     createdShimSocketDirs = !exists("/run/containerd");
+    if (!exists(cniCacheDir)) Deno.writeTextFileSync(`${root}/${cniCacheMark}`, "");
     globalThis.addEventListener("unload", cleanup);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => {

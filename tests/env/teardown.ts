@@ -4,6 +4,15 @@
  * runs in the `unload` event, where no promise ever settles.
  */
 
+import { interfaceNames } from "./network.ts";
+
+/** libcni's cache, which containerd 1.6 does not let us move. */
+export const cniCacheDir = "/var/lib/cni";
+/** Where the test containerd (containerd.ts) keeps the CRI's pod sandboxes, in the run root. */
+const criSandboxesDir = "containerd/root/io.containerd.grpc.v1.cri/sandboxes";
+/** A file in the run root saying that cniCacheDir did not exist when the run began. */
+export const cniCacheMark = "made-var-lib-cni";
+
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -63,8 +72,10 @@ function processesUnder(dir: string, containersOnly = false): number[] {
 }
 
 /**
- * Removes the cgroup `name` and its children (the containers' cgroups) from
- * every hierarchy: cgroup v2 at the top, v1 under each controller.
+ * Removes the cgroup `name` and everything below it (the containers', the
+ * kubelet's pods and QoS classes) from every hierarchy: cgroup v2 at the top,
+ * v1 under each controller. A cgroup whose last process was killed a moment
+ * ago may still be busy: retried for a while.
  */
 function removeCgroups(name: string): void {
   const base = "/sys/fs/cgroup";
@@ -76,15 +87,77 @@ function removeCgroups(name: string): void {
   } catch {
     return;
   }
-  for (const cgroup of candidates) {
-    try {
-      for (const child of Deno.readDirSync(cgroup)) {
-        if (child.isDirectory) Deno.removeSync(`${cgroup}/${child.name}`);
-      }
-      Deno.removeSync(cgroup);
-    } catch {
-      // not in this hierarchy, or still busy
+  for (let round = 0; round < 40; round++) {
+    const left = candidates.filter((cgroup) => !removeCgroupTree(cgroup));
+    if (left.length === 0) return;
+    candidates.splice(0, candidates.length, ...left);
+    sleepSync(50);
+  }
+  console.error(`tests/env: could not remove the cgroups ${candidates.join(", ")}`);
+}
+
+/** rmdir of a cgroup after its children, deepest first; true when it is gone. */
+function removeCgroupTree(cgroup: string): boolean {
+  try {
+    for (const child of Deno.readDirSync(cgroup)) {
+      if (child.isDirectory) removeCgroupTree(`${cgroup}/${child.name}`);
     }
+    Deno.removeSync(cgroup);
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
+/**
+ * What the node leaves outside the run root: containerd's CNI cache (libcni
+ * keeps it in /var/lib/cni whatever the configuration; its files start with
+ * the network's name, the run's name) and the machine's end of the node's
+ * veth pair (gone with the node's namespace; deleted here in case something
+ * still holds that namespace).
+ */
+function removeNodeLeftovers(dir: string, name: string): void {
+  // Files are `<network>-<sandbox id>-<interface>`: our network's, and containerd's own
+  // loopback network's for our sandboxes (which the run's containerd state lists).
+  const sandboxes = new Set<string>();
+  try {
+    for (const entry of Deno.readDirSync(`${dir}/${criSandboxesDir}`)) sandboxes.add(entry.name);
+  } catch {
+    // no node in this run
+  }
+  try {
+    for (const entry of Deno.readDirSync(`${cniCacheDir}/results`)) {
+      const sandbox = entry.name.match(/-([0-9a-f]{64})-[^-]+$/)?.[1];
+      if (entry.name.startsWith(`${name}-`) || (sandbox && sandboxes.has(sandbox))) {
+        Deno.removeSync(`${cniCacheDir}/results/${entry.name}`);
+      }
+    }
+  } catch {
+    // no cache here
+  }
+  // Made by this run (process.ts left a mark): removed again when nothing else wrote there.
+  if (exists(`${dir}/${cniCacheMark}`)) {
+    for (const path of [`${cniCacheDir}/results`, cniCacheDir]) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // not empty, or gone
+      }
+    }
+  }
+  const { hostInterface } = interfaceNames(name);
+  if (exists(`/sys/class/net/${hostInterface}`)) {
+    new Deno.Command("ip", { args: ["link", "del", hostInterface], stdout: "null", stderr: "null" })
+      .outputSync();
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -117,7 +190,9 @@ export function removeRunDir(dir: string): void {
   killRunProcesses(dir, true);
   killRunProcesses(dir);
   unmountUnder(dir);
-  removeCgroups(dir.slice(dir.lastIndexOf("/") + 1));
+  const name = dir.slice(dir.lastIndexOf("/") + 1);
+  removeCgroups(name);
+  removeNodeLeftovers(dir, name);
   try {
     Deno.removeSync(dir, { recursive: true });
   } catch (error) {

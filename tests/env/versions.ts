@@ -3,7 +3,7 @@
  * log: a failure report is only useful with them.
  */
 
-import { binary, controlPlaneBinary } from "./paths.ts";
+import { binary, controlPlaneBinary, nodeBinary } from "./paths.ts";
 import { run } from "./process.ts";
 
 async function firstLine(path: string): Promise<string> {
@@ -20,6 +20,9 @@ export async function daemonVersions(): Promise<string> {
     ["etcd", () => controlPlaneBinary("etcd")],
     ["kube-apiserver", () => controlPlaneBinary("kube-apiserver")],
     ["kube-controller-manager", () => controlPlaneBinary("kube-controller-manager")],
+    ["kubelet", () => nodeBinary("kubelet")],
+    ["kube-scheduler", () => nodeBinary("kube-scheduler")],
+    ["kube-proxy", () => nodeBinary("kube-proxy")],
   ];
   const lines = await Promise.all(
     programs.map(async ([name, path]) => `${name}: ${await firstLine(path())}`),
