@@ -11,12 +11,12 @@ import assert from "node:assert/strict";
 import { e2eTest, importIntoContainerd, makeImage, node } from "./env/mod.ts";
 import { uniqueRepository } from "./loop.ts";
 import { startLoop, waitForImages } from "./loop.ts";
+import { eventually } from "./eventually.ts";
 import { listPods, waitForPodsOn, waitForWaitingPod } from "./pods.ts";
 import {
   createNamespace,
   createWorkload,
   eventsIn,
-  eventually,
   getWorkload,
   podTemplate,
   workloadObject,

@@ -3,7 +3,8 @@
  * of a workload, read through the real API server, and waits for the state
  * the kubelet reports.
  */
-import { api, eventually } from "./workloads.ts";
+import { eventually } from "./eventually.ts";
+import { api } from "./workloads.ts";
 
 /** What a test needs of a pod. */
 export interface PodState {
