@@ -11,7 +11,7 @@ import { apiStatus } from "../kube/api_errors.ts";
 import { logger } from "../log.ts";
 import type { DockerEngine } from "../engine/docker.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
-import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/sockets.ts";
 import type { WorkloadIndex } from "../kube/workload_index.ts";
 import type { TrackedWorkload } from "../kube/workload.ts";
 import type { PlanOptions } from "../plan.ts";

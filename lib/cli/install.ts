@@ -7,7 +7,7 @@
 import { ExitCode, UserError } from "../errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { OperatingSystem } from "../engine/docker_host.ts";
-import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/containerd_client.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_SOCKET } from "../engine/sockets.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
@@ -15,32 +15,27 @@ import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
 import { ensureImage, inspectImage, ROOTFS_LABEL, rootfsDigest } from "../install/image.ts";
-import { DEFAULT_HOST_SOCKET, DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
+import { DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
 import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
 import { plural } from "../plural.ts";
 import { VERSION } from "../version.ts";
+import { INSTALL_FLAGS } from "./flag_tables.ts";
 import {
   type Command,
   type CommandContext,
+  commandHelp,
   type FlagValues,
-  KUBE_HELP,
-  KUBE_OPTIONS,
   kubeFlags,
-  LOGGING_HELP,
-  LOGGING_OPTIONS,
   loggingFlags,
   parseFlags,
   stringFlag,
 } from "./flags.ts";
-import {
-  MANIFEST_HELP,
-  MANIFEST_OPTIONS,
-  manifestOptionsFromFlags,
-  runtimeFlag,
-} from "./manifest.ts";
+import { manifestOptionsFromFlags, runtimeFlag } from "./manifest.ts";
 
-const HELP = `Deploy veryfreshpod into the cluster: a namespace, a service account with only
+const HELP = commandHelp(
+  INSTALL_FLAGS,
+  `Deploy veryfreshpod into the cluster: a namespace, a service account with only
 the permissions the watch loop needs, and a Deployment that mounts the node's
 container engine socket. Safe to run again: unchanged objects stay as they are.
 
@@ -48,33 +43,14 @@ Without --image, the image is built from this executable (the file itself and
 the shared libraries it links) and imported as ${DEFAULT_IMAGE} into the
 node's Docker Engine, or on a containerd node into its containerd (through
 --socket, namespace ${DEFAULT_CONTAINERD_NAMESPACE}, where the kubelet looks): then run install
-as root on the node itself (kind, minikube: build an image there and pass --image).
-
-Usage: veryfreshpod install [flags]
-
-Flags:
-${KUBE_HELP}
-${MANIFEST_HELP}
-  --docker-host URL       the node's Docker Engine, to import the image into
-                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock)
-  --executable PATH       build the image from this veryfreshpod executable for
-                          Linux (default: the running one)
-  --dry-run               show what would be done; change nothing (server-side dry run)
-${LOGGING_HELP}
-  -h, --help              show this help`;
+as root on the node itself (kind, minikube: build an image there and pass --image).`,
+);
 
 export const installCommand: Command = {
   name: "install",
   help: HELP,
   async run(args, context) {
-    const flags = parseFlags("install", args, {
-      ...KUBE_OPTIONS,
-      ...LOGGING_OPTIONS,
-      ...MANIFEST_OPTIONS,
-      "docker-host": { type: "string" },
-      executable: { type: "string" },
-      "dry-run": { type: "boolean" },
-    });
+    const flags = parseFlags(INSTALL_FLAGS, args);
     if (flags.help) {
       context.stdout(HELP + "\n");
       return ExitCode.ok;
@@ -86,7 +62,7 @@ export const installCommand: Command = {
       "install",
       flags,
       runtimeFlag("install", flags) ?? "docker",
-      stringFlag(flags, "socket") ?? DEFAULT_HOST_SOCKET.docker,
+      stringFlag(flags, "socket") ?? DEFAULT_SOCKET.docker,
     );
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
@@ -148,7 +124,7 @@ async function findRuntime(
   if (runtime !== undefined) {
     return {
       runtime,
-      socket: socket ?? DEFAULT_HOST_SOCKET[runtime],
+      socket: socket ?? DEFAULT_SOCKET[runtime],
       version: runtime,
       node: "",
       architecture: undefined,

@@ -3,6 +3,7 @@
  * environment, then hands them to the Controller until SIGINT/SIGTERM.
  */
 import "../quiet_deprecations.ts";
+import { RUNTIMES } from "../engine/sockets.ts";
 import { Controller, defineControllerMetrics } from "../controller.ts";
 import { ContainerdEngine } from "../engine/containerd.ts";
 import { DockerEngine } from "../engine/docker.ts";
@@ -21,78 +22,32 @@ import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
+import { RUN_FLAGS } from "./flag_tables.ts";
 import {
   choiceFlag,
   type Command,
-  KUBE_HELP,
-  KUBE_OPTIONS,
+  commandHelp,
+  invalidFlag,
   kubeFlags,
   listFlag,
-  LOGGING_HELP,
-  LOGGING_OPTIONS,
   loggingFlags,
   parseFlags,
   stringFlag,
-  usageError,
 } from "./flags.ts";
 
 const log = logger();
-const RUNTIMES = ["docker", "containerd"] as const;
 
-const HELP = `Watch the node's container engine and update every workload that runs another
-tag of an image that was just built, tagged, pulled or loaded.
-
-Usage: veryfreshpod run [flags]
-
-Flags:
-${KUBE_HELP}
-  --runtime NAME          the node's container engine: docker or containerd
-                          (default docker)
-  --docker-host URL       Docker Engine address: unix:///path, tcp://host:port (TLS
-                          when $DOCKER_TLS_VERIFY is set, certificates from
-                          $DOCKER_CERT_PATH) or https://host:port
-                          (default: $DOCKER_HOST, else unix:///var/run/docker.sock;
-                          on macOS, else Docker Desktop's ~/.docker/run/docker.sock)
-  --containerd-socket PATH
-                          containerd's socket (default /run/containerd/containerd.sock;
-                          k3s: /run/k3s/containerd/containerd.sock); with Docker, the
-                          node's containerd that builds are copied to
-  --bridge MODE           auto: when the builds land in Docker and the nodes run
-                          containerd, copy each new or rebuilt image a workload uses
-                          to the nodes before patching; off: never (default auto)
-  --containerd-namespace NS
-                          containerd namespace whose images count (default k8s.io,
-                          the one Kubernetes uses)
-  -n, --namespace NS      only update workloads in NS (repeatable; default: all)
-  --exclude-namespace NS  never update workloads in NS (repeatable; kube-system,
-                          kube-public, kube-node-lease and veryfreshpod always are,
-                          unless named with --namespace)
-  --dry-run               log what would change, change nothing
-  --health-addr ADDR      serve /healthz, /readyz and /metrics on ADDR, e.g. :8081
-                          (default: off)
-  --resync-period SECONDS re-read the image list this often without an event
-                          (default 3; some daemons emit no event for some builds)
-${LOGGING_HELP}
-  -h, --help              show this help`;
+const HELP = commandHelp(
+  RUN_FLAGS,
+  `Watch the node's container engine and update every workload that runs another
+tag of an image that was just built, tagged, pulled or loaded.`,
+);
 
 export const runCommand: Command = {
   name: "run",
   help: HELP,
   async run(args, context) {
-    const flags = parseFlags("run", args, {
-      ...KUBE_OPTIONS,
-      ...LOGGING_OPTIONS,
-      runtime: { type: "string" },
-      "docker-host": { type: "string" },
-      "containerd-socket": { type: "string" },
-      "containerd-namespace": { type: "string" },
-      bridge: { type: "string" },
-      namespace: { type: "string", short: "n", multiple: true },
-      "exclude-namespace": { type: "string", multiple: true },
-      "dry-run": { type: "boolean" },
-      "health-addr": { type: "string" },
-      "resync-period": { type: "string" },
-    });
+    const flags = parseFlags(RUN_FLAGS, args, context.env);
     if (flags.help) {
       context.stdout(HELP + "\n");
       return 0;
@@ -100,7 +55,7 @@ export const runCommand: Command = {
     const logging = loggingFlags("run", flags);
     const resyncSeconds = Number(stringFlag(flags, "resync-period") ?? "3");
     if (!(resyncSeconds > 0 && resyncSeconds <= 3600)) {
-      throw usageError("run", `invalid value for --resync-period: must be 0 < seconds <= 3600`);
+      throw invalidFlag("run", flags, "resync-period", "must be 0 < seconds <= 3600");
     }
     const namespaces = listFlag(flags, "namespace");
     const dryRun = flags["dry-run"] === true;

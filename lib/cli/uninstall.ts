@@ -12,30 +12,16 @@ import { loadKubeConfig } from "../kube/config.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { DEFAULT_IMAGE, INSTALL_SELECTOR, renderObjects } from "../install/manifest.ts";
-import {
-  type Command,
-  KUBE_HELP,
-  KUBE_OPTIONS,
-  kubeFlags,
-  LOGGING_HELP,
-  LOGGING_OPTIONS,
-  loggingFlags,
-  parseFlags,
-} from "./flags.ts";
+import { UNINSTALL_FLAGS } from "./flag_tables.ts";
+import { type Command, commandHelp, kubeFlags, loggingFlags, parseFlags } from "./flags.ts";
 
-const HELP = `Remove veryfreshpod from the cluster: every object labelled
+const HELP = commandHelp(
+  UNINSTALL_FLAGS,
+  `Remove veryfreshpod from the cluster: every object labelled
 ${INSTALL_SELECTOR}
 (its Deployment, service account, cluster role and binding, and namespace), in
-any namespace. Safe to run again. The image ${DEFAULT_IMAGE} stays on the node.
-
-Usage: veryfreshpod uninstall [flags]
-
-Flags:
-${KUBE_HELP}
-  --dry-run               show what would be deleted; delete nothing
-  --no-wait               return without waiting for the objects to be gone
-${LOGGING_HELP}
-  -h, --help              show this help`;
+any namespace. Safe to run again. The image ${DEFAULT_IMAGE} stays on the node.`,
+);
 
 const WAIT_MS = 120_000;
 
@@ -49,12 +35,7 @@ export const uninstallCommand: Command = {
   name: "uninstall",
   help: HELP,
   async run(args, context) {
-    const flags = parseFlags("uninstall", args, {
-      ...KUBE_OPTIONS,
-      ...LOGGING_OPTIONS,
-      "dry-run": { type: "boolean" },
-      "no-wait": { type: "boolean" },
-    });
+    const flags = parseFlags(UNINSTALL_FLAGS, args);
     if (flags.help) {
       context.stdout(HELP + "\n");
       return ExitCode.ok;

@@ -1,19 +1,15 @@
 /** `veryfreshpod version`: prints the program's version. */
 import { VERSION } from "../version.ts";
-import { type Command, parseFlags } from "./flags.ts";
+import { VERSION_FLAGS } from "./flag_tables.ts";
+import { type Command, commandHelp, parseFlags } from "./flags.ts";
 
-const HELP = `Print the version.
-
-Usage: veryfreshpod version [flags]
-
-Flags:
-  -h, --help   show this help`;
+const HELP = commandHelp(VERSION_FLAGS, "Print the version.");
 
 export const versionCommand: Command = {
   name: "version",
   help: HELP,
   run(args, context) {
-    const flags = parseFlags("version", args, {});
+    const flags = parseFlags(VERSION_FLAGS, args);
     context.stdout(flags.help ? HELP + "\n" : `veryfreshpod ${VERSION}\n`);
     return Promise.resolve(0);
   },

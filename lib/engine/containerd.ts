@@ -4,12 +4,8 @@
  * changes from the Events service.
  */
 import { imageKey, parseReference } from "../image_ref.ts";
-import {
-  ContainerdClient,
-  type ContainerdClientOptions,
-  DEFAULT_CONTAINERD_NAMESPACE,
-  DEFAULT_CONTAINERD_SOCKET,
-} from "./containerd_client.ts";
+import { ContainerdClient, type ContainerdClientOptions } from "./containerd_client.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./sockets.ts";
 import { imageEventName, type ImageMessage } from "./containerd_proto.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
 

@@ -17,11 +17,7 @@ import {
   type VersionMessage,
   VersionVersion,
 } from "./containerd_proto.ts";
-
-export const DEFAULT_CONTAINERD_SOCKET = "/run/containerd/containerd.sock";
-export const K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
-/** Kubernetes' CRI keeps its images here; Docker's own containerd store uses `moby`. */
-export const DEFAULT_CONTAINERD_NAMESPACE = "k8s.io";
+import { K3S_CONTAINERD_SOCKET } from "./sockets.ts";
 
 /** Options of ContainerdClient. */
 export interface ContainerdClientOptions {

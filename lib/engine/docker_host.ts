@@ -7,8 +7,8 @@
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { type DockerTlsFiles, dockerTlsFiles } from "./docker_tls.ts";
+import { DEFAULT_DOCKER_SOCKET } from "./sockets.ts";
 
-export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 /** The port the docker CLI assumes for `tcp://host` without a port. */
 const DEFAULT_TCP_PORT = 2375;
 /** Docker's conventional TLS port, assumed for `https://host`. */

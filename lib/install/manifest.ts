@@ -17,6 +17,7 @@ import manifestText from "../../manifest/deployment.yaml" with { type: "text" };
 import { ExitCode, UserError } from "../errors.ts";
 import { InvalidReferenceError, parseReference } from "../image_ref.ts";
 import { VERSION } from "../version.ts";
+import { DEFAULT_SOCKET, type Runtime } from "../engine/sockets.ts";
 
 /** The labels every installed object carries; uninstall selects on them. */
 export const INSTALL_LABELS = {
@@ -33,21 +34,11 @@ export const DEFAULT_NAMESPACE = "veryfreshpod";
 /** The tag `veryfreshpod install` gives the image it builds from its own executable. */
 export const DEFAULT_IMAGE = `veryfreshpod:${VERSION}`;
 
-/** The container runtimes whose engine veryfreshpod can watch. */
-export const RUNTIMES = ["docker", "containerd"] as const;
-export type Runtime = typeof RUNTIMES[number];
-
-/** The socket inside the container: fixed, so the command line does not depend on the host. */
-const CONTAINER_SOCKET: Record<Runtime, string> = {
-  docker: "/var/run/docker.sock",
-  containerd: "/run/containerd/containerd.sock",
-};
-
-/** The socket on the host when nothing else is known. */
-export const DEFAULT_HOST_SOCKET: Record<Runtime, string> = {
-  docker: "/var/run/docker.sock",
-  containerd: "/run/containerd/containerd.sock",
-};
+/**
+ * The socket inside the container: the runtime's default, whatever the host's
+ * is, so that the command line does not depend on the host.
+ */
+const CONTAINER_SOCKET = DEFAULT_SOCKET;
 
 /** What makes one cluster's manifest. */
 export interface ManifestOptions {
@@ -74,7 +65,7 @@ export const DEFAULT_MANIFEST_OPTIONS: ManifestOptions = {
   pullPolicy: "Never",
   namespace: DEFAULT_NAMESPACE,
   runtime: "docker",
-  socket: DEFAULT_HOST_SOCKET.docker,
+  socket: DEFAULT_SOCKET.docker,
 };
 
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

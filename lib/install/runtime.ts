@@ -9,10 +9,12 @@ import "../quiet_deprecations.ts";
 import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { ExitCode, UserError } from "../errors.ts";
 import { apiStatus, explainKubeError } from "../kube/api_errors.ts";
-import { DEFAULT_HOST_SOCKET, type Runtime, RUNTIMES } from "./manifest.ts";
-
-/** The k3s-embedded containerd listens here instead of the default path. */
-export const K3S_CONTAINERD_SOCKET = "/run/k3s/containerd/containerd.sock";
+import {
+  DEFAULT_SOCKET,
+  K3S_CONTAINERD_SOCKET,
+  type Runtime,
+  RUNTIMES,
+} from "../engine/sockets.ts";
 
 /** What the node runs. */
 export interface NodeRuntime {
@@ -44,9 +46,7 @@ export function nodeRuntime(node: V1Node): Omit<NodeRuntime, "nodeCount"> {
   }
   const runtime = scheme as Runtime;
   const k3s = /\+k3s/.test(node.status?.nodeInfo?.kubeletVersion ?? "");
-  const socket = runtime === "containerd" && k3s
-    ? K3S_CONTAINERD_SOCKET
-    : DEFAULT_HOST_SOCKET[runtime];
+  const socket = runtime === "containerd" && k3s ? K3S_CONTAINERD_SOCKET : DEFAULT_SOCKET[runtime];
   return {
     runtime,
     socket,
