@@ -14,7 +14,12 @@ import {
 } from "./image_ref.ts";
 import type { TrackedContainer, TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
 import { workloadId } from "./kube/workload.ts";
-import { IGNORE_ANNOTATION, ROLLOUT_ANNOTATION, type WorkloadUpdate } from "./plan_types.ts";
+import {
+  ENABLED_ANNOTATION,
+  IGNORE_ANNOTATION,
+  ROLLOUT_ANNOTATION,
+  type WorkloadUpdate,
+} from "./plan_types.ts";
 import type { ImageChange, TagChanged } from "./snapshot.ts";
 import { parseRecord, UpdateBuilder } from "./update_builder.ts";
 
@@ -36,6 +41,8 @@ export interface PlanOptions {
   readonly namespaces: readonly string[];
   /** Never these, even when listed in `namespaces`. */
   readonly excludeNamespaces: readonly string[];
+  /** Only workloads annotated `veryfreshpod.io/enabled: "true"` (`--opt-in`). */
+  readonly optIn?: boolean;
 }
 
 /** Something deliberately left alone, worth a debug line. */
@@ -228,11 +235,17 @@ function refusalReason(workload: TrackedWorkload, options: PlanOptions): string 
   if (options.namespaces.length > 0 && !options.namespaces.includes(namespace)) {
     return `namespace ${namespace} is not among the watched namespaces`;
   }
-  const ignore = workload.annotations[IGNORE_ANNOTATION];
-  if (ignore !== undefined && ignore.trim().toLowerCase() === "true") {
+  if (isTrue(workload.annotations[IGNORE_ANNOTATION])) {
     return `annotation ${IGNORE_ANNOTATION} is "true"`;
   }
+  if (options.optIn && !isTrue(workload.annotations[ENABLED_ANNOTATION])) {
+    return `annotation ${ENABLED_ANNOTATION} is not "true" (--opt-in)`;
+  }
   return undefined;
+}
+
+function isTrue(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() === "true";
 }
 
 function sortUpdates(updates: WorkloadUpdate[]): WorkloadUpdate[] {

@@ -9,7 +9,7 @@ import {
   type PlanOptions,
   type PlanResult,
 } from "./plan.ts";
-import { IGNORE_ANNOTATION, ROLLOUT_ANNOTATION } from "./plan_types.ts";
+import { ENABLED_ANNOTATION, IGNORE_ANNOTATION, ROLLOUT_ANNOTATION } from "./plan_types.ts";
 import type { ImageChange, TagChanged } from "./snapshot.ts";
 
 const APP = "docker.io/library/app";
@@ -411,6 +411,26 @@ Deno.test("some references and workloads are left alone and reported", async (t)
     const changes = [moved(`${APP}:v1`, "sha256:2", "sha256:1")];
     const annotations = { [IGNORE_ANNOTATION]: "true" };
     assert.deepEqual(skips([w([c("app:v1")], { annotations })], OPTIONS, changes).updates, []);
+  });
+  await t.step("--opt-in touches only workloads annotated enabled, for tags and rebuilds", () => {
+    const options = { ...OPTIONS, optIn: true };
+    const enabled = { annotations: { [ENABLED_ANNOTATION]: "true" } };
+    const result = skips([
+      w([c("app:v1")], { ...enabled, name: "on" }),
+      w([c("app:v1")], { annotations: { [ENABLED_ANNOTATION]: "false" }, name: "off" }),
+      w([c("app:v1")], { name: "unmarked" }),
+    ], options);
+    assert.deepEqual(summary(result), ["Deployment default/on@7 update web: app:v1 -> app:v2"]);
+    assert.deepEqual(result.skipped.map((s) => `${s.workload?.name}: ${s.reason}`), [
+      `off: annotation ${ENABLED_ANNOTATION} is not "true" (--opt-in)`,
+      `unmarked: annotation ${ENABLED_ANNOTATION} is not "true" (--opt-in)`,
+    ]);
+    const rebuilt = [moved(`${APP}:v1`, "sha256:2", "sha256:1")];
+    assert.equal(skips([w([c("app:v1")])], options, rebuilt).updates.length, 0);
+    assert.equal(skips([w([c("app:v1")], enabled)], options, rebuilt).updates.length, 1);
+    // The ignore annotation still wins.
+    const both = { annotations: { [ENABLED_ANNOTATION]: "true", [IGNORE_ANNOTATION]: "true" } };
+    assert.equal(skips([w([c("app:v1")], both)], options).updates.length, 0);
   });
   await t.step("an invalid tag from the engine is reported, not acted on", () => {
     const bad = { ...added(`${APP}:v2`, "sha256:2"), tag: "bad tag", key: `${APP}:bad tag` };

@@ -8,6 +8,8 @@ import type { WorkloadKey } from "./kube/workload.ts";
 export const ROLLOUT_ANNOTATION = "veryfreshpod.io/image-ids";
 /** A workload annotation that opts the workload out when "true". */
 export const IGNORE_ANNOTATION = "veryfreshpod.io/ignore";
+/** With `--opt-in`, only workloads whose annotation this is "true" are touched. */
+export const ENABLED_ANNOTATION = "veryfreshpod.io/enabled";
 
 /** One container's image moves to another tag. */
 export interface ImageUpdate {

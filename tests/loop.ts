@@ -51,6 +51,8 @@ export interface LoopOptions {
   readonly kubeconfig?: string;
   /** Engine flags instead of `--docker-host <test dockerd>`. */
   readonly engineArgs?: string[];
+  /** Environment variables of the process (`VERYFRESHPOD_*` settings). */
+  readonly env?: Record<string, string>;
 }
 
 /** Starts `veryfreshpod run` against the test daemons; waits until it tracks workloads. */
@@ -68,7 +70,7 @@ export async function startLoop(
     "--resync-period",
     "1",
     ...extraArgs,
-  ]);
+  ], options.env);
   await process.waitForLine(/Tracking \d+ workloads?/);
   return process;
 }

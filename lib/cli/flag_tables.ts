@@ -106,6 +106,11 @@ export const RUN_FLAGS: FlagTable = {
         "kube-public, kube-node-lease and veryfreshpod always are, unless named with --namespace",
     },
     {
+      name: "opt-in",
+      type: "boolean",
+      help: 'only update workloads annotated veryfreshpod.io/enabled: "true"',
+    },
+    {
       name: "dry-run",
       type: "boolean",
       help: "log what would change, change nothing",

@@ -110,6 +110,7 @@ export const runCommand: Command = {
       ...DEFAULT_EXCLUDED_NAMESPACES.filter((ns) => !namespaces.includes(ns)),
       ...listFlag(flags, "exclude-namespace"),
     ];
+    const planOptions = { namespaces, excludeNamespaces, optIn: flags["opt-in"] === true };
     const controller = new Controller(
       {
         engine,
@@ -123,7 +124,7 @@ export const runCommand: Command = {
         }),
       },
       {
-        plan: { namespaces, excludeNamespaces },
+        plan: planOptions,
         resyncMs: resyncSeconds * 1000,
         debounceMs: 150,
       },
@@ -143,7 +144,7 @@ export const runCommand: Command = {
         bridge,
         index,
         docker,
-        { namespaces, excludeNamespaces },
+        planOptions,
         resyncSeconds * 1000,
         context.signal,
       )
