@@ -1,53 +1,87 @@
 /**
  * Keeps the WorkloadIndex current: for every workload kind (in all namespaces
  * or each chosen one) it lists, then watches from the list's resourceVersion,
- * and starts again after every ending. A watch that expires (410 Gone) causes
- * a re-list that replaces that kind's entries, so nothing that happened while
- * it was down is missed; failures back off and never stop the loop.
+ * and starts again after every ending. A watch that expires (410 Gone, as an
+ * ERROR event or as the watch request's own answer) causes a re-list that
+ * replaces that kind's entries, so nothing that happened while it was down is
+ * missed; failures back off and never stop the loop. A kind veryfreshpod may
+ * not list (403) or that the server does not serve (404) does not hold up the
+ * start: it is reported once and tried again in the background.
  * (client-node's informer stops for good on errors; this loop does not.)
  */
-import "../quiet_deprecations.ts";
-import { type KubeConfig, KubernetesObjectApi, Watch } from "@kubernetes/client-node";
-import { Backoff } from "../backoff.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Backoff, sleep } from "../backoff.ts";
 import { logger } from "../log.ts";
 import { plural } from "../plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
-import {
-  collectionPath,
-  kindInfo,
-  type KubeObject,
-  toTrackedWorkload,
-  type WorkloadKindInfo,
-} from "./kinds.ts";
+import { kindInfo, toTrackedWorkload } from "./kinds.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 import { describeWorkload, type WorkloadKey } from "./workload.ts";
+import { ClusterWorkloadSource, type WatchScope, type WorkloadSource } from "./workload_source.ts";
+
+export type { WatchScope, WorkloadSource };
 
 const log = logger("kube");
 
-/** One list+watch loop's scope. */
-export interface WatchScope {
-  readonly info: WorkloadKindInfo;
-  /** undefined: all namespaces. */
-  readonly namespace: string | undefined;
+/** Waiting, injectable so tests run the backoff without real time. */
+export interface WatcherClock {
+  /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-class WatchExpired extends Error {}
+/** Options of WorkloadWatcher. */
+export interface WatcherOptions {
+  readonly clock?: WatcherClock;
+}
+
+/** An ERROR event or a failed watch, with the status the API server gave. */
+class WatchError extends Error {
+  constructor(message: string, readonly code: number | undefined) {
+    super(message);
+  }
+}
+
+/** What one watch got through before it ended. */
+interface WatchProgress {
+  /** Well-formed events (not ERROR events). */
+  events: number;
+  /** The resourceVersion of the last of them. */
+  resourceVersion: string | undefined;
+}
+
+/**
+ * Statuses that say a scope cannot be read as things are (not allowed, not
+ * served); retrying is slow and quiet until they change.
+ */
+const REFUSED = new Set([403, 404]);
 
 /** Runs the list+watch loops for all scopes into one index. */
 export class WorkloadWatcher {
-  readonly #config: KubeConfig;
+  readonly #source: WorkloadSource;
   readonly #index: WorkloadIndex;
   readonly #scopes: readonly WatchScope[];
+  readonly #clock: WatcherClock;
   readonly #synced = new Set<WatchScope>();
-  #onSynced: (() => void) | undefined;
+  /** Scopes that start went on without: their first list was refused. */
+  readonly #skipped = new Set<WatchScope>();
+  /** Scopes whose refusal was reported and not yet followed by a success. */
+  readonly #refused = new Set<WatchScope>();
+  #onSettled: (() => void) | undefined;
   /** Counts watch (re)starts and re-lists, for metrics. */
   restarts = 0;
   relists = 0;
 
-  constructor(config: KubeConfig, index: WorkloadIndex, scopes: readonly WatchScope[]) {
-    this.#config = config;
+  /** `kube` is a cluster's configuration, or another WorkloadSource (tests). */
+  constructor(
+    kube: KubeConfig | WorkloadSource,
+    index: WorkloadIndex,
+    scopes: readonly WatchScope[],
+    options: WatcherOptions = {},
+  ) {
+    this.#source = isSource(kube) ? kube : new ClusterWorkloadSource(kube);
     this.#index = index;
     this.#scopes = scopes;
+    this.#clock = options.clock ?? { sleep };
   }
 
   /** True once every scope has completed its first list. */
@@ -56,114 +90,128 @@ export class WorkloadWatcher {
   }
 
   /**
-   * Starts every loop; resolves when all have listed once (or the signal
-   * aborts). The loops go on until the signal aborts; `done` settles then.
+   * Starts every loop; resolves when each scope has listed once or was
+   * refused (then it is tried again in the background), or the signal aborts.
+   * The loops go on until the signal aborts; `done` settles then.
    */
   async start(signal: AbortSignal): Promise<{ done: Promise<void> }> {
-    const synced = new Promise<void>((resolve) => {
-      this.#onSynced = resolve;
+    const settled = new Promise<void>((resolve) => {
+      this.#onSettled = resolve;
       signal.addEventListener("abort", () => resolve(), { once: true });
     });
     const done = Promise.all(this.#scopes.map((scope) => this.#loop(scope, signal))).then(
       () => {},
     );
-    await synced;
+    await settled;
     return { done };
   }
 
   async #loop(scope: WatchScope, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(250, 5_000);
+    // Refusals change only when someone changes RBAC: ask less often.
+    const refusedBackoff = new Backoff(1_000, 30_000);
     let resourceVersion: string | undefined;
+    // Expiries since the last event: a second in a row backs off.
+    let expiries = 0;
     while (!signal.aborted) {
+      const progress: WatchProgress = { events: 0, resourceVersion: undefined };
       try {
         if (resourceVersion === undefined) {
-          resourceVersion = await this.#list(scope);
+          resourceVersion = await this.#list(scope, signal);
           this.#markSynced(scope);
         }
-        resourceVersion = await this.#watch(scope, resourceVersion, signal, () => backoff.reset());
+        await this.#watch(scope, resourceVersion, signal, progress, () => {
+          expiries = 0;
+          backoff.reset();
+          refusedBackoff.reset();
+          this.#recovered(scope);
+        });
         this.restarts++;
+        // A watch the server ends at once, again and again, must not spin.
+        if (progress.events === 0) await this.#clock.sleep(backoff.next(), signal);
       } catch (error) {
         if (signal.aborted) break;
-        if (error instanceof WatchExpired) {
+        if (apiStatus(error) === 410) {
           log.debug("Watch of {resource} expired; listing again", { resource: scope.info.plural });
           resourceVersion = undefined;
+          // The first re-lists at once (what changed meanwhile matters); a server that
+          // expires every fresh list must not make it list at full speed.
+          if (++expiries > 1) await this.#clock.sleep(backoff.next(), signal);
           continue;
         }
-        this.#reportFailure(scope, error, backoff.attempts);
-        await backoff.wait(signal);
+        const status = apiStatus(error);
+        const refused = status !== undefined && REFUSED.has(status);
+        this.#reportFailure(scope, error, refused, resourceVersion === undefined, backoff.attempts);
+        if (refused && !this.#synced.has(scope)) this.#markSkipped(scope);
+        await this.#clock.sleep((refused ? refusedBackoff : backoff).next(), signal);
+      } finally {
+        // The next watch goes on from the last event seen, whatever ended this one.
+        if (resourceVersion !== undefined && progress.resourceVersion !== undefined) {
+          resourceVersion = progress.resourceVersion;
+        }
       }
     }
   }
 
   /** Lists the scope into the index; returns the list's resourceVersion. */
-  async #list(scope: WatchScope): Promise<string> {
-    const list = await scope.info.list(this.#config, scope.namespace);
+  async #list(scope: WatchScope, signal: AbortSignal): Promise<string> {
+    const list = await this.#source.list(scope, signal);
     const workloads = list.items.flatMap((item) => {
       const tracked = toTrackedWorkload(scope.info, item);
       return tracked ? [tracked] : [];
     });
     this.#index.replaceAll(scope.info.kind, scope.namespace, workloads);
     this.relists++;
-    log.debug("Listed {workloads}", {
-      workloads: plural(workloads.length, scope.info.kind),
-      count: workloads.length,
-    });
-    return list.metadata?.resourceVersion ?? "";
+    if (this.#refused.has(scope)) {
+      log.info("Can read {resource} again: tracking {workloads}", {
+        resource: resourceName(scope),
+        workloads: plural(workloads.length, scope.info.kind),
+      });
+    } else {
+      log.debug("Listed {workloads}", {
+        workloads: plural(workloads.length, scope.info.kind),
+        count: workloads.length,
+      });
+    }
+    this.#recovered(scope);
+    return list.resourceVersion;
   }
 
-  /** Watches from `resourceVersion` until the watch ends; returns the last version seen. */
-  #watch(
+  /**
+   * Watches from `resourceVersion` until the watch ends, counting the events
+   * and the last version seen in `progress`. `onProgress` is called for each
+   * well-formed event (not for ERROR events, which end the watch as a
+   * WatchError with their status).
+   */
+  async #watch(
     scope: WatchScope,
     resourceVersion: string,
     signal: AbortSignal,
-    onEvent: () => void,
-  ): Promise<string> {
-    let latest = resourceVersion;
-    return new Promise<string>((resolve, reject) => {
-      let finished = false;
-      const finish = (error?: unknown) => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener("abort", abort);
-        if (error) reject(error);
-        else resolve(latest);
-      };
-      let request: AbortController | undefined;
-      const abort = () => {
-        request?.abort();
-        finish();
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      const query = {
-        resourceVersion,
-        allowWatchBookmarks: true,
-        // Let the server end each watch after 5-10 minutes, as client-go does, so a
-        // connection that silently died is replaced.
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-      };
-      new Watch(this.#config).watch(
-        collectionPath(scope.info, scope.namespace),
-        query,
-        (type: string, object: KubeObject & { code?: number }) => {
-          onEvent();
-          if (type === "ERROR") {
-            const expired = object.code === 410;
-            return finish(expired ? new WatchExpired() : new Error(apiMessage({ body: object })));
-          }
-          latest = object.metadata?.resourceVersion ?? latest;
-          if (type === "BOOKMARK") return;
-          const tracked = toTrackedWorkload(scope.info, object);
-          if (!tracked) return;
-          if (type === "DELETED") this.#index.remove(tracked.key);
-          else this.#index.upsert(tracked);
-          log.debug("Watch: {type} {workload}", { type, workload: describeWorkload(tracked.key) });
-        },
-        (error: unknown) => finish(error ?? undefined),
-      ).then((controller) => {
-        request = controller;
-        if (finished) controller.abort();
-      }, finish);
+    progress: WatchProgress,
+    onProgress: () => void,
+  ): Promise<void> {
+    let failure: WatchError | undefined;
+    // An ERROR event ends this watch: the source is stopped through this controller.
+    const stop = new AbortController();
+    const stopped = AbortSignal.any([signal, stop.signal]);
+    await this.#source.watch(scope, resourceVersion, stopped, (type, object) => {
+      if (failure !== undefined) return;
+      if (type === "ERROR") {
+        failure = new WatchError(apiMessage({ body: object }), object.code);
+        stop.abort();
+        return;
+      }
+      progress.events++;
+      progress.resourceVersion = object.metadata?.resourceVersion ?? progress.resourceVersion;
+      onProgress();
+      if (type === "BOOKMARK") return;
+      const tracked = toTrackedWorkload(scope.info, object);
+      if (!tracked) return;
+      if (type === "DELETED") this.#index.remove(tracked.key);
+      else this.#index.upsert(tracked);
+      log.debug("Watch: {type} {workload}", { type, workload: describeWorkload(tracked.key) });
     });
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -171,36 +219,66 @@ export class WorkloadWatcher {
    * or takes it out when it is gone; throws when the API server cannot answer.
    */
   async refresh(key: WorkloadKey): Promise<void> {
-    const info = kindInfo(key.kind);
-    try {
-      const object = await KubernetesObjectApi.makeApiClient(this.#config).read({
-        apiVersion: info.apiVersion,
-        kind: key.kind,
-        metadata: { name: key.name, namespace: key.namespace },
-      });
-      const tracked = toTrackedWorkload(info, object as KubeObject);
-      if (tracked) this.#index.upsert(tracked);
-      else this.#index.remove(key);
-    } catch (error) {
-      if (apiStatus(error) !== 404) throw error;
-      this.#index.remove(key);
-    }
+    const object = await this.#source.read(key);
+    const tracked = object === undefined
+      ? undefined
+      : toTrackedWorkload(kindInfo(key.kind), object);
+    if (tracked) this.#index.upsert(tracked);
+    else this.#index.remove(key);
   }
 
   #markSynced(scope: WatchScope): void {
     this.#synced.add(scope);
-    if (this.synced) this.#onSynced?.();
+    this.#skipped.delete(scope);
+    this.#checkSettled();
   }
 
-  #reportFailure(scope: WatchScope, error: unknown, attempts: number): void {
-    const status = apiStatus(error);
-    const resource = `${scope.info.plural}.${scope.info.group}`;
-    if (status === 403) {
-      log.error(forbiddenMessage({ verb: "watch", resource, namespace: scope.namespace }));
+  #markSkipped(scope: WatchScope): void {
+    this.#skipped.add(scope);
+    this.#checkSettled();
+  }
+
+  #checkSettled(): void {
+    if (this.#synced.size + this.#skipped.size === this.#scopes.length) this.#onSettled?.();
+  }
+
+  /** After a success: a refusal reported before is over, so a new one is reported again. */
+  #recovered(scope: WatchScope): void {
+    this.#refused.delete(scope);
+  }
+
+  #reportFailure(
+    scope: WatchScope,
+    error: unknown,
+    refused: boolean,
+    listing: boolean,
+    attempts: number,
+  ): void {
+    const resource = resourceName(scope);
+    const verb = listing ? "list" : "watch";
+    if (refused) {
+      // Once per refusal, not once per retry: it lasts until someone changes RBAC.
+      if (this.#refused.has(scope)) {
+        log.debug("{verb} {resource} still refused: {error}", {
+          verb,
+          resource,
+          error: apiMessage(error),
+        });
+        return;
+      }
+      this.#refused.add(scope);
+      const reason = apiStatus(error) === 403
+        ? forbiddenMessage({ verb, resource, namespace: scope.namespace })
+        : `Kubernetes does not serve ${resource} (${apiMessage(error)})`;
+      const without = listing && !this.#synced.has(scope)
+        ? `; going on without ${scope.info.kind}s`
+        : "";
+      log.warn("{reason}{without}; trying again in the background", { reason, without });
       return;
     }
     // The first failure is worth a warning; the retries after it only a debug line.
     const message = "Watch of {resource} failed: {error}; retrying";
+    const status = apiStatus(error);
     const fields = {
       resource,
       error: status === undefined ? networkDetail(error) : apiMessage(error),
@@ -208,4 +286,13 @@ export class WorkloadWatcher {
     if (attempts === 0) log.warn(message, fields);
     else log.debug(message, fields);
   }
+}
+
+function resourceName(scope: WatchScope): string {
+  return `${scope.info.plural}.${scope.info.group}`;
+}
+
+function isSource(kube: KubeConfig | WorkloadSource): kube is WorkloadSource {
+  return typeof (kube as Partial<WorkloadSource>).list === "function" &&
+    typeof (kube as Partial<WorkloadSource>).watch === "function";
 }
