@@ -166,7 +166,7 @@ e2eTest(
 
       await endsAfterAbort(tap.stop());
     } finally {
-      await tap.stop().catch(() => {});
+      await endsAfterAbort(tap.stop()).catch(() => {});
       engine.close();
     }
   },
@@ -213,7 +213,7 @@ e2eTest("containerd: an import sends an event; abort ends the stream", async () 
 
     await endsAfterAbort(tap.stop());
   } finally {
-    await tap.stop().catch(() => {});
+    await endsAfterAbort(tap.stop()).catch(() => {});
     engine.close();
   }
 });

@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { docker, e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
+import { busyboxPath, isStaticExecutable } from "./env/paths.ts";
 import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
 import { eventually } from "./eventually.ts";
@@ -222,16 +223,14 @@ e2eTest(
 );
 
 e2eTest("an image built from a static executable runs too", async () => {
-  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  });
-  if (busybox === undefined) return; // no second ELF on this host; the Deno image covers it
+  // prepare.ts installs it (Debian busybox-static); without it this test cannot prove anything.
+  assert.ok(
+    isStaticExecutable(busyboxPath),
+    `${busyboxPath} is missing or not a static executable: run \`deno run -A tests/env/prepare.ts\` ` +
+      "(it installs the Debian package busybox-static)",
+  );
   const engine = await docker();
-  const rootfs = buildRootfs({ executable: busybox, name: "busybox" });
+  const rootfs = buildRootfs({ executable: busyboxPath, name: "busybox" });
   const client = DockerEngine.create({ host: engine.host });
   try {
     await importImage(client.client, rootfs, "vfp-install-busybox:test");

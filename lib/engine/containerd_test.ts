@@ -11,6 +11,7 @@ import {
 } from "./containerd_vendored_api.ts";
 import type { EngineEvent } from "./engine.ts";
 import { fakeContainerd, image } from "./fake_containerd.ts";
+import { eventually, within } from "../../tests/eventually.ts";
 
 const A = "sha256:" + "a".repeat(64);
 const B = "sha256:" + "b".repeat(64);
@@ -175,9 +176,11 @@ function envelope(namespace: string, topic: string, name: string): VendoredEnvel
   return imageEventEnvelope(namespace, topic, typeName, name);
 }
 
-async function subscriber(fake: Awaited<ReturnType<typeof fakeContainerd>>) {
-  while (fake.state.subscribers.length === 0) await new Promise((r) => setTimeout(r, 5));
-  return fake.state.subscribers[0]!;
+/** The fake's first subscriber, once the engine has subscribed; fails after 5 s without one. */
+function subscriber(fake: Awaited<ReturnType<typeof fakeContainerd>>) {
+  return eventually("the engine to subscribe to the fake's events", () => {
+    return Promise.resolve(fake.state.subscribers[0]);
+  }, 5_000);
 }
 
 Deno.test("image events: decoded, other namespaces dropped, abort ends cleanly", async () => {
@@ -192,12 +195,12 @@ Deno.test("image events: decoded, other namespaces dropped, abort ends cleanly",
     call.write(envelope("moby", "/images/create", "docker.io/library/other:1"));
     call.write(envelope("k8s.io", "/images/create", "docker.io/library/app:v1"));
     call.write(envelope("k8s.io", "/images/delete", "docker.io/library/app:v0"));
-    assert.deepEqual((await first).value, {
+    assert.deepEqual((await within("the first event", first)).value, {
       action: "create",
       subject: "docker.io/library/app:v1",
     });
     assert.deepEqual(
-      (await iterator.next()).value,
+      (await within("the second event", iterator.next())).value,
       {
         action: "delete",
         subject: "docker.io/library/app:v0",
@@ -205,7 +208,10 @@ Deno.test("image events: decoded, other namespaces dropped, abort ends cleanly",
     );
     const pending = iterator.next();
     abort.abort();
-    assert.deepEqual(await pending, { done: true, value: undefined });
+    assert.deepEqual(await within("the end after abort", pending), {
+      done: true,
+      value: undefined,
+    });
   } finally {
     engine.close();
   }
@@ -221,7 +227,7 @@ Deno.test("image events: the daemon ending the stream or failing it is an error"
       const call = await subscriber(fake);
       if (end === "end") call.end();
       else call.emit("error", { code: grpc.status.UNAVAILABLE, details: "shutting down" });
-      await assert.rejects(pending, (error: unknown) => {
+      await assert.rejects(within(`the stream to fail (${end})`, pending), (error: unknown) => {
         assert.ok(error instanceof UserError, String(error));
         assert.match(
           error.message,
@@ -237,8 +243,20 @@ Deno.test("image events: the daemon ending the stream or failing it is an error"
   }
 });
 
-Deno.test("a client can be made directly", () => {
-  const client = new ContainerdClient("/nonexistent.sock", "k8s.io", { timeoutMs: 10 });
-  assert.equal(client.namespace, "k8s.io");
-  client.close();
+Deno.test("a client for a socket that does not exist fails in one line naming it", async () => {
+  const client = new ContainerdClient("/nonexistent.sock", "k8s.io", { timeoutMs: 5_000 });
+  try {
+    await assert.rejects(() => client.version(), (error: unknown) => {
+      assert.ok(error instanceof UserError, String(error));
+      assert.equal(error.exitCode, ExitCode.engine);
+      assert.equal(
+        error.message,
+        'Cannot connect to the containerd socket "/nonexistent.sock": no such file; start ' +
+          "containerd or pass --containerd-socket (k3s: /run/k3s/containerd/containerd.sock)",
+      );
+      return true;
+    });
+  } finally {
+    client.close();
+  }
 });

@@ -3,6 +3,7 @@ import { UserError } from "../errors.ts";
 import { DockerEngine, snapshotFromImageList } from "./docker.ts";
 import type { EngineEvent } from "./engine.ts";
 import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { within } from "../../tests/eventually.ts";
 
 const IMAGES = [
   {
@@ -73,7 +74,7 @@ async function take(
 ): Promise<EngineEvent[]> {
   const events: EngineEvent[] = [];
   while (events.length < count) {
-    const next = await iterator.next();
+    const next = await within(`event ${events.length + 1} of ${count}`, iterator.next());
     assert.ok(!next.done, "stream ended early");
     events.push(next.value);
   }
@@ -87,14 +88,14 @@ Deno.test("image events: split chunks, garbage, other types; abort ends cleanly"
   const abort = new AbortController();
   const iterator = engine.imageEvents(abort.signal)[Symbol.asyncIterator]();
   const first = iterator.next();
-  await stream.ready;
+  await within("the engine to subscribe", stream.ready);
   const tag = JSON.stringify({ Type: "image", Action: "tag", Actor: { ID: "sha256:1" } });
   stream.send(tag.slice(0, 10));
   stream.send(tag.slice(10) + "\n{garbage\n");
   stream.send(JSON.stringify({ Type: "container", Action: "start", Actor: { ID: "c" } }) + "\n");
   stream.send(JSON.stringify({ Type: "image", Action: "delete", Actor: { ID: "sha256:2" } }));
   stream.send("\n");
-  const firstEvent = await first;
+  const firstEvent = await within("the first event", first);
   assert.deepEqual(firstEvent.value, { action: "tag", subject: "sha256:1" });
   assert.deepEqual(await take(iterator, 2), [
     { action: "unreadable", subject: "{garbage" },
@@ -106,7 +107,7 @@ Deno.test("image events: split chunks, garbage, other types; abort ends cleanly"
   ]);
   const pending = iterator.next();
   abort.abort();
-  assert.deepEqual(await pending, { done: true, value: undefined });
+  assert.deepEqual(await within("the end after abort", pending), { done: true, value: undefined });
 });
 
 Deno.test("image events: the daemon closing the stream is an error", async () => {
@@ -115,9 +116,12 @@ Deno.test("image events: the daemon closing the stream is an error", async () =>
   const iterator = new DockerEngine(stream.fake.client).imageEvents(new AbortController().signal)
     [Symbol.asyncIterator]();
   const pending = iterator.next();
-  await stream.ready;
+  await within("the engine to subscribe", stream.ready);
   stream.end();
-  await assert.rejects(pending, /^UserError: the Docker socket ".*" closed the event stream$/);
+  await assert.rejects(
+    within("the stream to fail", pending),
+    /^UserError: the Docker socket ".*" closed the event stream$/,
+  );
 });
 
 /**
@@ -158,7 +162,7 @@ Deno.test("image events: a broken connection is an error", async () => {
   try {
     const iterator = engine.imageEvents(new AbortController().signal)[Symbol.asyncIterator]();
     await assert.rejects(
-      iterator.next(),
+      within("the stream to fail", iterator.next()),
       /^UserError: Lost the event stream of the Docker socket ".*": error reading a body from connection/,
     );
   } finally {

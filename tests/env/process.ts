@@ -233,6 +233,10 @@ export async function stopDaemon(daemon: Daemon, graceMs = 10_000): Promise<void
   const deadline = Date.now() + graceMs;
   while (daemon.exitCode === undefined) {
     if (Date.now() > deadline) signalGroup(daemon.pid, "SIGKILL");
+    // SIGKILL cannot be ignored; a process still there 10 s later is stuck in the kernel.
+    if (Date.now() > deadline + 10_000) {
+      throw daemonError(daemon, `did not exit ${graceMs / 1000 + 10}s after SIGTERM and SIGKILL`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const index = daemons.findIndex((tracked) => tracked.pid === daemon.pid);
