@@ -73,6 +73,7 @@ export class ContainerFeed implements NodeFeed {
     this.#container = container;
   }
 
+  /** `ctr` in the node; a minute for a question, ten for an import. */
   #ctr(args: string[], signal: AbortSignal, stdin?: ReadableStream<Uint8Array>) {
     return dockerExec(
       this.#docker,
@@ -80,6 +81,7 @@ export class ContainerFeed implements NodeFeed {
       ["ctr", "--namespace=k8s.io", ...args],
       stdin,
       signal,
+      stdin === undefined ? 60_000 : 600_000,
     );
   }
 

@@ -118,15 +118,19 @@ async function readHead(
 
 /**
  * Runs `cmd` in `container` with `stdin` (when given) as its standard input;
- * resolves when it ends. Throws a UserError when the daemon refuses.
+ * resolves when it ends. Throws a UserError when the daemon refuses, an
+ * Error when it takes longer than `timeoutMs`.
  */
 export async function dockerExec(
   client: DockerClient,
   container: string,
   cmd: readonly string[],
   stdin: ReadableStream<Uint8Array> | undefined,
-  signal: AbortSignal,
+  outerSignal: AbortSignal,
+  timeoutMs = 600_000,
 ): Promise<ExecResult> {
+  // A hung process must not hold the bridge (and every patch behind it) for ever.
+  const signal = AbortSignal.any([outerSignal, AbortSignal.timeout(timeoutMs)]);
   if (client.apiVersion === undefined) await client.negotiate();
   const created = await client.json(`/containers/${encodeURIComponent(container)}/exec`, {
     method: "POST",
@@ -172,12 +176,18 @@ export async function dockerExec(
     }
     demuxer.push(rest);
     const writing = (async () => {
-      if (stdin !== undefined) {
-        for await (const chunk of stdin) await writeAll(conn, chunk);
+      try {
+        if (stdin !== undefined) {
+          for await (const chunk of stdin) await writeAll(conn, chunk);
+        }
+      } finally {
+        // End of input, also when the input failed: the process reads EOF (a short archive
+        // makes ctr fail and say so), finishes and closes its output.
+        await conn.closeWrite().catch(() => {});
       }
-      // End of input: the process reads EOF, finishes and closes its output.
-      await conn.closeWrite();
     })();
+    // Awaited below; until then a failure must not count as an unhandled rejection.
+    writing.catch(() => {});
     const buffer = new Uint8Array(64 * 1024);
     while (true) {
       const read = await conn.read(buffer);
@@ -192,6 +202,9 @@ export async function dockerExec(
         throw error;
       }
     });
+  } catch (error) {
+    // Closing the connection on abort breaks the read: report the abort, not the read.
+    if (!signal.aborted) throw error;
   } finally {
     signal.removeEventListener("abort", abort);
     try {
@@ -200,7 +213,11 @@ export async function dockerExec(
       // Closed already (by an abort).
     }
   }
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    throw outerSignal.aborted
+      ? outerSignal.reason
+      : new Error(`${cmd.join(" ")} did not end within ${timeoutMs / 1000} s`);
+  }
   // The stream ends a moment before the daemon records the exit code.
   for (let attempt = 0; attempt < 50; attempt++) {
     const inspect = await client.json(`/exec/${id}/json`) as {
