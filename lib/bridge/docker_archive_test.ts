@@ -195,3 +195,30 @@ Deno.test("the exec stream demuxer splits stdout and stderr across chunk boundar
   assert.equal(demuxer.stdout.text(), "unpacking app done");
   assert.equal(demuxer.stderr.text(), "ctr: oops");
 });
+
+Deno.test("the exec stream's frames are passed on as they come, not gathered whole", () => {
+  const demuxer = new StreamDemuxer();
+  // A header that announces 16 MiB of stdout, then the payload in 64 KiB pieces.
+  const size = 16 * 1024 * 1024;
+  const header = new Uint8Array(8);
+  header[0] = 1;
+  new DataView(header.buffer).setUint32(4, size);
+  demuxer.push(header.subarray(0, 3));
+  assert.equal(demuxer.pendingBytes, 3);
+  demuxer.push(header.subarray(3));
+  const piece = new Uint8Array(64 * 1024).fill(0x61);
+  for (let sent = 0; sent < size; sent += piece.length) {
+    demuxer.push(piece);
+    assert.equal(demuxer.pendingBytes, 0, `bytes held back after ${sent}`);
+  }
+  // The next frame, stderr, in the same push as nothing else.
+  const message = new TextEncoder().encode("ctr: done");
+  const next = new Uint8Array(8 + message.length);
+  next[0] = 2;
+  new DataView(next.buffer).setUint32(4, message.length);
+  next.set(message, 8);
+  demuxer.push(next);
+  // Only the end of each stream is kept.
+  assert.equal(demuxer.stdout.text(), "a".repeat(64 * 1024));
+  assert.equal(demuxer.stderr.text(), "ctr: done");
+});

@@ -68,23 +68,43 @@ class Tail {
 
 /**
  * Splits Docker's multiplexed stream (header: stream type, three zero bytes,
- * big-endian length) into stdout and stderr.
+ * big-endian length) into stdout and stderr. A frame's payload is passed on as
+ * it arrives, never gathered whole: a header may announce up to 4 GiB.
  */
 export class StreamDemuxer {
   readonly stdout = new Tail();
   readonly stderr = new Tail();
-  #pending = new Uint8Array(0);
+  readonly #header = new Uint8Array(8);
+  #headerBytes = 0;
+  /** Payload bytes of the current frame still to come, and where they go. */
+  #remaining = 0;
+  #target = this.stdout;
+
+  /** Bytes held back waiting for more: at most a frame header's 8. */
+  get pendingBytes(): number {
+    return this.#headerBytes;
+  }
 
   push(chunk: Uint8Array): void {
-    let data = this.#pending.length === 0 ? chunk : concat(this.#pending, chunk);
-    while (data.length >= 8) {
-      const size = new DataView(data.buffer, data.byteOffset, 8).getUint32(4);
-      if (data.length < 8 + size) break;
-      const payload = data.subarray(8, 8 + size);
-      (data[0] === 2 ? this.stderr : this.stdout).push(payload);
-      data = data.subarray(8 + size);
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#remaining > 0) {
+        const take = Math.min(this.#remaining, chunk.length - at);
+        this.#target.push(chunk.subarray(at, at + take));
+        this.#remaining -= take;
+        at += take;
+        continue;
+      }
+      const take = Math.min(8 - this.#headerBytes, chunk.length - at);
+      this.#header.set(chunk.subarray(at, at + take), this.#headerBytes);
+      this.#headerBytes += take;
+      at += take;
+      if (this.#headerBytes === 8) {
+        this.#headerBytes = 0;
+        this.#target = this.#header[0] === 2 ? this.stderr : this.stdout;
+        this.#remaining = new DataView(this.#header.buffer).getUint32(4);
+      }
     }
-    this.#pending = data.slice();
   }
 }
 
