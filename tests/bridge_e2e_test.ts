@@ -129,7 +129,7 @@ e2eTest(
     try {
       await loop.waitForLine(
         new RegExp(
-          `Bridging: images built in docker \\S+ go to node ${node} through the containerd socket ${ctr.socket}`,
+          `Bridging: images built in docker \\S+ go to node (?:\\S+, )*${node}(?:, \\S+)* through the containerd socket ${ctr.socket}`,
         ),
       );
       // At start: the image the workload runs, which Docker has and the node lacks.
@@ -221,10 +221,12 @@ async function buildNodeImage(ref: string): Promise<string> {
 }
 
 /** A (nearly) privileged node container running containerd, labelled as kind labels its nodes. */
-async function startKindNode(name: string, cluster: string): Promise<{ socket: string }> {
+async function startKindNode(
+  name: string,
+  cluster: string,
+  image: string,
+): Promise<{ name: string; ctr: (args: string[]) => Promise<string> }> {
   const engine = await docker();
-  const image = `vfp-kind-node:${unique()}`;
-  await buildNodeImage(image);
   const dir = makeDir(`kind-node-${name}`);
   Deno.mkdirSync(`${dir}/etc`, { recursive: true });
   Deno.mkdirSync(`${dir}/run`, { recursive: true });
@@ -239,38 +241,65 @@ async function startKindNode(name: string, cluster: string): Promise<{ socket: s
   snapshotter = "native"
 `,
   );
+  const role = name.endsWith("control-plane") ? "control-plane" : "worker";
   await engine.run([
     // kind runs its nodes --privileged; here the test process itself lacks CAP_SYS_RESOURCE,
     // which --privileged would ask runc for, so: every other capability, no seccomp filter.
     ...["run", "--detach", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"],
     ...["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"],
     ...["--network", "none", "--name", name],
-    ...[
-      "--label",
-      `io.x-k8s.kind.cluster=${cluster}`,
-      "--label",
-      "io.x-k8s.kind.role=control-plane",
-    ],
+    ...["--label", `io.x-k8s.kind.cluster=${cluster}`, "--label", `io.x-k8s.kind.role=${role}`],
     ...["--volume", `${dir}/etc:/etc/containerd`, "--volume", `${dir}/run:/run/containerd`],
     ...[image, "--config", "/etc/containerd/config.toml"],
   ]);
-  const socket = `${dir}/run/containerd.sock`;
+  const ctr = (args: string[]) =>
+    run(binary("ctr"), ["--address", `${dir}/run/containerd.sock`, ...args]);
   await eventually(`containerd in node container ${name}`, async () => {
-    await run(binary("ctr"), ["--address", socket, "version"]);
+    await ctr(["version"]);
     return true;
   }, 30_000);
-  return { socket };
+  return { name, ctr };
+}
+
+/**
+ * Asserts that `node` holds `name` in namespace k8s.io with a target whose
+ * config is Docker's image `id` (what the kubelet reports), unpacked with the
+ * CRI plugin's snapshotter.
+ */
+async function assertNodeHolds(
+  node: { name: string; ctr: (args: string[]) => Promise<string> },
+  name: string,
+  id: string,
+): Promise<void> {
+  const listed = await node.ctr(["--namespace", "k8s.io", "images", "ls", `name==${name}`]);
+  const target = listed.match(new RegExp(`^${name}\\s+\\S+\\s+(sha256:[0-9a-f]{64})`, "m"))?.[1];
+  assert.ok(target, `${node.name}: ${listed}`);
+  const manifest = JSON.parse(await node.ctr(["--namespace", "k8s.io", "content", "get", target]));
+  assert.equal(manifest.config.digest, id, node.name);
+  const snapshots = await node.ctr([
+    "--namespace",
+    "k8s.io",
+    "snapshots",
+    "--snapshotter",
+    "native",
+    "ls",
+  ]);
+  assert.match(snapshots, /sha256:/, `${node.name}: unpacked with the CRI plugin's snapshotter`);
 }
 
 e2eTest(
-  "run feeds a kind node container: a build lands in the node's own containerd under its normalised name; a node that cannot take it holds the patch back until it can",
+  "run feeds every kind node container: a build lands in each node's own containerd under its normalised name; a node that cannot take it holds the patch back until it can",
   async () => {
     const [engine, kube] = await Promise.all([docker(), kubernetes()]);
     const suffix = unique();
-    const node = `vfp-kind-${suffix}-control-plane`;
-    const { socket } = await startKindNode(node, `vfp-${suffix}`);
-    const nodeCtr = (args: string[]) =>
-      run(binary("ctr"), ["--address", socket, "--namespace", "k8s.io", ...args]);
+    const cluster = `vfp-${suffix}`;
+    const image = `vfp-kind-node:${suffix}`;
+    await buildNodeImage(image);
+    const [controlPlane, worker] = await Promise.all([
+      startKindNode(`${cluster}-control-plane`, cluster, image),
+      startKindNode(`${cluster}-worker`, cluster, image),
+    ]);
+    const nodes = [controlPlane, worker];
     const base = `vfp-bridge-base-${suffix}:v1`;
     await makeImage(base);
     const repo = `vfp-bridge-kind-${suffix}`;
@@ -279,69 +308,50 @@ e2eTest(
     await createWorkload(workloadObject("Deployment", namespace, "web", [
       { name: "web", image: `${repo}:v1`, imagePullPolicy: "IfNotPresent" },
     ]));
-    await registerNode(node, "containerd://1.6.20");
+    for (const node of nodes) await registerNode(node.name, "containerd://1.6.20");
     const loop = await startLoop();
     try {
-      await loop.waitForLine(
-        new RegExp(
-          `go to node ${node} by importing into its node container "${node}" \\(kind cluster "vfp-${suffix}"\\)`,
-        ),
-      );
+      for (const node of nodes) {
+        await loop.waitForLine(
+          new RegExp(
+            `go to node ${node.name} by importing into its node container "${node.name}" \\(kind cluster "${cluster}"\\)`,
+          ),
+        );
+      }
       const v2 = await buildOnBase(base, `${repo}:v2`);
       await waitForImages("Deployment", namespace, "web", { web: `${repo}:v2` }, 60_000);
-      // The node's containerd, namespace k8s.io: the normalised name, a target whose config
-      // is Docker's image ID (what the kubelet reports), unpacked with the CRI's snapshotter.
       const name = `docker.io/library/${repo}:v2`;
-      const listed = await nodeCtr(["images", "ls", `name==${name}`]);
-      const target = listed.match(new RegExp(`^${name}\\s+\\S+\\s+(sha256:[0-9a-f]{64})`, "m"))
-        ?.[1];
-      assert.ok(target, listed);
-      const manifest = JSON.parse(await nodeCtr(["content", "get", target]));
-      assert.equal(manifest.config.digest, v2);
-      const snapshots = await run(binary("ctr"), [
-        ...[
-          "--address",
-          socket,
-          "--namespace",
-          "k8s.io",
-          "snapshots",
-          "--snapshotter",
-          "native",
-          "ls",
-        ],
-      ]);
-      assert.match(snapshots, /sha256:/, "unpacked with the CRI plugin's snapshotter");
-      assert.ok(
-        loop.lines.some((line) => line.includes(`Copied ${name} to node ${node}`)),
-        loop.lines.join("\n"),
-      );
+      for (const node of nodes) {
+        await assertNodeHolds(node, name, v2);
+        assert.ok(
+          loop.lines.some((line) => line.includes(`Copied ${name} to node ${node.name}`)),
+          loop.lines.join("\n"),
+        );
+      }
 
-      // The node cannot take the next build: nothing is patched, one line names the node
-      // and the cause, and the copy is retried until it works.
-      await engine.run(["pause", node]);
+      // One node cannot take the next build: nothing is patched (though the other node has
+      // it), one line names the node and the cause, and the copy is retried until it works.
+      await engine.run(["pause", worker.name]);
       const v3 = await buildOnBase(base, `${repo}:v3`);
       const warning = await loop.waitForLine(
-        new RegExp(`Cannot copy docker\\.io/library/${repo}:v3 to node ${node}: .*paused`),
+        new RegExp(`Cannot copy docker\\.io/library/${repo}:v3 to node ${worker.name}: .*paused`),
       );
       assert.match(warning, /nothing is patched until it is there, retrying in [\d.]+ s/);
       assert.deepEqual(
         imagesOf(await getWorkload("Deployment", namespace, "web")),
         { web: `${repo}:v2` },
-        "nothing is patched while the image is not on the node",
+        "nothing is patched while the image is not on every node",
       );
-      await engine.run(["unpause", node]);
+      await engine.run(["unpause", worker.name]);
       await waitForImages("Deployment", namespace, "web", { web: `${repo}:v3` }, 60_000);
       const v3Name = `docker.io/library/${repo}:v3`;
-      const v3Listed = await nodeCtr(["images", "ls", `name==${v3Name}`]);
-      const v3Target = v3Listed.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
-      assert.ok(v3Target, v3Listed);
-      assert.equal(JSON.parse(await nodeCtr(["content", "get", v3Target])).config.digest, v3);
+      for (const node of nodes) await assertNodeHolds(node, v3Name, v3);
 
       // The exec stream works over Docker's TLS listener too (minikube docker-env's kind).
-      const tlsHost = resolveDockerHost(undefined, (name) => engine.tlsEnv[name]);
+      const tlsHost = resolveDockerHost(undefined, (variable) => engine.tlsEnv[variable]);
       const tlsClient = new DockerClient(tlsHost);
       try {
-        const feed = new ContainerFeed(node, node, "kind cluster", tlsClient);
+        const feed = new ContainerFeed(worker.name, worker.name, "kind cluster", tlsClient);
         const signal = new AbortController().signal;
         assert.equal(await feed.has({ name: v3Name, id: v3 }, signal), true);
         assert.equal(await feed.has({ name: v3Name, id: v2 }, signal), false);
@@ -350,9 +360,11 @@ e2eTest(
       }
     } finally {
       await loop.stop();
-      await kube.request("DELETE", `/api/v1/nodes/${node}`);
-      await engine.run(["unpause", node]).catch(() => "");
-      await engine.run(["rm", "--force", "--volumes", node]).catch(() => "");
+      for (const node of nodes) {
+        await kube.request("DELETE", `/api/v1/nodes/${node.name}`);
+        await engine.run(["unpause", node.name]).catch(() => "");
+        await engine.run(["rm", "--force", "--volumes", node.name]).catch(() => "");
+      }
     }
   },
 );
