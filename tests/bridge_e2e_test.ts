@@ -26,6 +26,7 @@ import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { SocketFeed } from "../lib/bridge/socket_feed.ts";
 import { importImage } from "../lib/install/image.ts";
 import { normalise, resolveClosure } from "../lib/install/libraries.ts";
+import { tarDigest } from "../lib/install/rootfs.ts";
 import { writeTar } from "../lib/install/tar.ts";
 import { binary } from "./env/paths.ts";
 import { makeDir, run } from "./env/process.ts";
@@ -209,6 +210,7 @@ async function buildNodeImage(ref: string): Promise<string> {
   try {
     const rootfs = {
       tar,
+      digest: tarDigest(tar),
       entrypoint: "/usr/bin/containerd",
       env,
       architecture: "amd64",

@@ -14,7 +14,7 @@ import { loadKubeConfig } from "../kube/config.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
-import { ensureImage, inspectImage, ROOTFS_LABEL, rootfsDigest } from "../install/image.ts";
+import { ensureImage, inspectImage, ROOTFS_LABEL } from "../install/image.ts";
 import { DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
 import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
@@ -209,7 +209,7 @@ async function buildOwnImage(
       (outcome) => say(`Image ${what}: ${outcome}`),
     );
   }
-  return await rootfsDigest(rootfs);
+  return rootfs.digest;
 }
 
 async function importIntoDocker(
@@ -219,7 +219,6 @@ async function importIntoDocker(
   dryRun: boolean,
   report: (outcome: string) => void,
 ): Promise<void> {
-  const digest = await rootfsDigest(rootfs);
   const engine = DockerEngine.create({
     host: stringFlag(flags, "docker-host"),
     getEnv: context.env,
@@ -228,7 +227,7 @@ async function importIntoDocker(
   try {
     if (dryRun) {
       const existing = await inspectImage(engine.client, DEFAULT_IMAGE);
-      const same = existing?.labels[ROOTFS_LABEL] === digest;
+      const same = existing?.labels[ROOTFS_LABEL] === rootfs.digest;
       report(`${same ? "unchanged" : "would be imported"} (dry run)`);
       return;
     }

@@ -13,7 +13,7 @@
  */
 import { imageKey, parseReference } from "../image_ref.ts";
 import type { ContainerdWriter } from "../engine/containerd_writer.ts";
-import { ROOTFS_LABEL, rootfsDigest, splitForImport } from "./image.ts";
+import { ROOTFS_LABEL, splitForImport } from "./image.ts";
 import type { Rootfs } from "./rootfs.ts";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -70,7 +70,7 @@ function descriptor(blob: ImageBlob) {
  * records in ROOTFS_LABEL, which the config carries as well.
  */
 export async function buildOciImage(rootfs: Rootfs, options: OciImageOptions): Promise<OciImage> {
-  const layerDigest = await rootfsDigest(rootfs);
+  const layerDigest = rootfs.digest;
   const layer: ImageBlob = {
     mediaType: OCI_LAYER,
     digest: layerDigest,

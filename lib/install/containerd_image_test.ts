@@ -12,13 +12,15 @@ import {
   OCI_MANIFEST,
   type OciImageOptions,
 } from "./containerd_image.ts";
-import { ROOTFS_LABEL, rootfsDigest } from "./image.ts";
-import type { Rootfs } from "./rootfs.ts";
+import { ROOTFS_LABEL } from "./image.ts";
+import { type Rootfs, tarDigest } from "./rootfs.ts";
 import { writeTar } from "./tar.ts";
 
 function rootfsOf(bytes: Uint8Array): Rootfs {
+  const tar = writeTar([{ path: "/usr/local/bin/veryfreshpod", type: "file", mode: 0o755, bytes }]);
   return {
-    tar: writeTar([{ path: "/usr/local/bin/veryfreshpod", type: "file", mode: 0o755, bytes }]),
+    tar,
+    digest: tarDigest(tar),
     entrypoint: "/usr/local/bin/veryfreshpod",
     env: ["LD_LIBRARY_PATH=/lib/x86_64-linux-gnu"],
     architecture: "amd64",
@@ -43,7 +45,7 @@ function parse(bytes: Uint8Array) {
 
 Deno.test("the OCI image is the archive as one uncompressed layer, a config and a manifest", async () => {
   const image = await buildOciImage(rootfs, options);
-  const layerDigest = await rootfsDigest(rootfs);
+  const layerDigest = rootfs.digest;
   for (const blob of [image.layer, image.config, image.manifest]) {
     assert.equal(blob.digest, await sha256(blob.bytes), blob.mediaType);
   }
@@ -174,7 +176,7 @@ Deno.test("a blob larger than one message is written in chunks at increasing off
     const bigRootfs = rootfsOf(big);
     const result = await ensureContainerdImage(client, bigRootfs, "veryfreshpod:big", options);
     assert.equal(result.imported, true);
-    const layer = fake.state.blobs.get(await rootfsDigest(bigRootfs));
+    const layer = fake.state.blobs.get(bigRootfs.digest);
     assert.deepEqual(layer?.data, bigRootfs.tar);
   } finally {
     client.close();

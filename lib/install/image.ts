@@ -47,12 +47,6 @@ export function importChanges(rootfs: Rootfs, labels: Record<string, string> = {
 /** The label that records which root filesystem an image was imported from. */
 export const ROOTFS_LABEL = "veryfreshpod.io/rootfs-sha256";
 
-/** `sha256:<hex>` of the archive: the same executable and libraries give the same digest. */
-export async function rootfsDigest(rootfs: Rootfs): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", rootfs.tar));
-  return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
-
 /** The image `reference` names, or undefined when the daemon has none by that name. */
 export async function inspectImage(
   client: DockerClient,
@@ -89,7 +83,7 @@ export async function ensureImage(
   reference: string,
   labels: Record<string, string> = {},
 ): Promise<{ id: string; imported: boolean }> {
-  const digest = await rootfsDigest(rootfs);
+  const digest = rootfs.digest;
   const existing = await inspectImage(client, reference);
   if (existing !== undefined && existing.labels[ROOTFS_LABEL] === digest) {
     return { id: existing.id, imported: false };

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { UserError } from "../errors.ts";
 import { fakeDocker, json, versionBody } from "../engine/fake_docker.ts";
-import { ensureImage, importChanges, ROOTFS_LABEL, rootfsDigest, splitForImport } from "./image.ts";
-import type { Rootfs } from "./rootfs.ts";
+import { ensureImage, importChanges, ROOTFS_LABEL, splitForImport } from "./image.ts";
+import { type Rootfs, tarDigest } from "./rootfs.ts";
 import { writeTar } from "./tar.ts";
 
+const tar = writeTar([{ path: "/usr/local/bin/veryfreshpod", type: "file", mode: 0o755 }]);
 const rootfs: Rootfs = {
-  tar: writeTar([{ path: "/usr/local/bin/veryfreshpod", type: "file", mode: 0o755 }]),
+  tar,
+  digest: tarDigest(tar),
   entrypoint: "/usr/local/bin/veryfreshpod",
   env: ["LD_LIBRARY_PATH=/lib/x86_64-linux-gnu"],
   architecture: "amd64",
@@ -44,7 +46,7 @@ Deno.test("the import sets the entrypoint, the library path and the labels", () 
 });
 
 Deno.test("an image is imported with its changes, and not again when the same one is there", async () => {
-  const digest = await rootfsDigest(rootfs);
+  const digest = rootfs.digest;
   let stored: { labels: Record<string, string> } | undefined;
   let bodyLength = 0;
   await using fake = await fakeDocker(async (request, path) => {

@@ -6,6 +6,7 @@
  */
 import { type Closure, normalise, resolveClosure } from "./libraries.ts";
 import { MACHINES } from "./elf.ts";
+import { createHash } from "node:crypto";
 import { type TarEntry, writeTar } from "./tar.ts";
 
 /** Where the executable goes in the image; the image's entrypoint. */
@@ -15,6 +16,12 @@ export const IMAGE_BIN_DIR = "/usr/local/bin";
 export interface Rootfs {
   /** The tar archive. */
   readonly tar: Uint8Array<ArrayBuffer>;
+  /**
+   * `sha256:<hex>` of the archive, hashed once when it is built: the same
+   * executable and libraries give the same digest. The Docker image records it
+   * (ROOTFS_LABEL), and it is the containerd image's layer digest.
+   */
+  readonly digest: string;
   /** The absolute path of the executable in the image. */
   readonly entrypoint: string;
   /** `KEY=value` settings the image needs (the library directories). */
@@ -82,13 +89,20 @@ export function rootfsFromClosure(closure: Closure, name: string): Rootfs {
 
   // The image has no ld.so.cache: point the loader at exactly the directories the libraries are in.
   const libraryDirs = [...new Set(closure.libraries.map((lib) => parent(normalise(lib.path))))];
+  const tar = writeTar(entries);
   return {
-    tar: writeTar(entries),
+    tar,
+    digest: tarDigest(tar),
     entrypoint,
     env: libraryDirs.length > 0 ? [`LD_LIBRARY_PATH=${libraryDirs.join(":")}`] : [],
     architecture: MACHINES[closure.elf.machine]?.goarch,
     files: entries.filter((e) => e.type === "file").map((e) => e.path),
   };
+}
+
+/** `sha256:<hex>` of an archive. */
+export function tarDigest(tar: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(tar).digest("hex")}`;
 }
 
 function parent(path: string): string {

@@ -35,6 +35,12 @@ Deno.test("the root filesystem holds the executable, its interpreter and librari
     "/opt/vfp/lib/libextra.so",
     "/usr/local/bin/veryfreshpod",
   ]);
+  // The digest, hashed once at build, is the archive's (checked here with another SHA-256).
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", rootfs.tar));
+  assert.equal(
+    rootfs.digest,
+    `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("")}`,
+  );
   const listing = await list(rootfs.tar);
   assert.ok(listing.some((line) => /^drwxrwxrwt .* tmp\/$/.test(line)), listing.join("\n"));
   assert.ok(listing.some((line) => /^-rwxr-xr-x .* usr\/local\/bin\/veryfreshpod$/.test(line)));
