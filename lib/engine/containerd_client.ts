@@ -17,6 +17,7 @@ import {
   type VersionMessage,
   VersionVersion,
 } from "./containerd_proto.ts";
+import { type SocketDaemon, socketFault } from "./socket_fault.ts";
 import { K3S_CONTAINERD_SOCKET } from "./sockets.ts";
 
 /** Options of ContainerdClient. */
@@ -37,22 +38,12 @@ export function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && typeof (error as { code?: unknown }).code === "number";
 }
 
-// Node-style error codes as grpc-js reports them in `details` ("connect ENOENT …").
-const causes = (socketFlag: string): ReadonlyArray<{ pattern: RegExp; why: string }> => [
-  {
-    pattern: /ENOENT|No such file/i,
-    why: `no such file; start containerd or pass ${socketFlag} (k3s: ${K3S_CONTAINERD_SOCKET})`,
-  },
-  {
-    pattern: /EACCES|Permission denied/i,
-    why: "permission denied; run veryfreshpod as root",
-  },
-  {
-    pattern: /ECONNREFUSED|Connection refused/i,
-    why: "connection refused; the file is not a socket or no daemon listens on it " +
-      "(is containerd running?)",
-  },
-];
+/** How messages about containerd's socket name the daemon and the fixes. */
+const containerdDaemon = (socketFlag: string): SocketDaemon => ({
+  process: "containerd",
+  whenMissing: `start containerd or pass ${socketFlag} (k3s: ${K3S_CONTAINERD_SOCKET})`,
+  whenDenied: "run veryfreshpod as root",
+});
 
 /**
  * Turns a failed call into one line naming the cause and the fix. `action`
@@ -69,8 +60,8 @@ export function containerdError(
   const details = isServiceError(error) ? error.details : String(error);
   const options = { cause: error };
   if (code === grpc.status.UNAVAILABLE) {
-    const cause = causes(socketFlag).find((candidate) => candidate.pattern.test(details));
-    const why = cause?.why ?? `${details}; is it a containerd socket?`;
+    const why = socketFault(details, containerdDaemon(socketFlag)) ??
+      `${details}; is it a containerd socket?`;
     return new UserError(`Cannot connect to ${where}: ${why}`, ExitCode.engine, options);
   }
   if (code === grpc.status.DEADLINE_EXCEEDED) {
@@ -96,7 +87,7 @@ export function containerdError(
  */
 function streamError(socket: string, error: unknown): UserError {
   const details = isServiceError(error) ? error.details : String(error);
-  if (causes("").some((cause) => cause.pattern.test(details))) {
+  if (socketFault(details, containerdDaemon("")) !== undefined) {
     return containerdError(socket, "Events/Subscribe", error);
   }
   return new UserError(

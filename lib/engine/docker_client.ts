@@ -7,6 +7,7 @@
 import { ExitCode, UserError } from "../errors.ts";
 import { baseUrl, type DockerHost } from "./docker_host.ts";
 import { tlsFailure, tlsHttpClient } from "./docker_tls.ts";
+import { type SocketDaemon, socketFault } from "./socket_fault.ts";
 
 /** The newest API version this client speaks (Docker 27.2–27.5). */
 export const NEWEST_API_VERSION = "1.47";
@@ -146,35 +147,30 @@ export function parseVersionBody(body: unknown): DockerVersion | undefined {
   };
 }
 
-// strerror texts and Linux errno values, as they appear in Deno's fetch
-// errors ("… (os error 2)"); the texts also cover other platforms' numbers.
-const CAUSES: ReadonlyArray<{ pattern: RegExp; unix: string; tcp: string }> = [
+/** How messages about Docker's unix socket name the daemon and the fixes. */
+const DOCKERD: SocketDaemon = {
+  process: "dockerd",
+  whenMissing: "start Docker or pass --docker-host",
+  whenDenied: "run veryfreshpod as root or add the user to the docker group " +
+    "(sudo usermod -aG docker $USER, then log in again)",
+};
+
+// What a failed TCP connection says, as Deno's fetch reports it (strerror texts and errno
+// values of Linux and macOS).
+const TCP_CAUSES: ReadonlyArray<{ pattern: RegExp; why: string }> = [
+  { pattern: /No such file or directory|os error 2\)/i, why: "not found; check --docker-host" },
+  { pattern: /Permission denied|os error 13\)/i, why: "permission denied" },
   {
-    pattern: /No such file or directory|os error 2\)/i,
-    unix: "no such file; start Docker or pass --docker-host",
-    tcp: "not found; check --docker-host",
-  },
-  {
-    pattern: /Permission denied|os error 13\)/i,
-    unix: "permission denied; run veryfreshpod as root or add the user to the docker group " +
-      "(sudo usermod -aG docker $USER, then log in again)",
-    tcp: "permission denied",
-  },
-  {
-    pattern: /Connection refused|os error 111\)/i,
-    unix: "connection refused; the file is not a socket or no daemon listens on it " +
-      "(is dockerd running?)",
-    tcp: "connection refused; start Docker or check --docker-host",
+    pattern: /Connection refused|os error (111|61)\)/i,
+    why: "connection refused; start Docker or check --docker-host",
   },
   {
     pattern: /dns error|failed to lookup address|Name or service not known/i,
-    unix: "name resolution failed",
-    tcp: "unknown host name; check --docker-host",
+    why: "unknown host name; check --docker-host",
   },
   {
-    pattern: /timed out|os error 110\)/i,
-    unix: "timed out; is dockerd hung?",
-    tcp: "timed out; check --docker-host and the network",
+    pattern: /timed out|os error (110|60)\)/i,
+    why: "timed out; check --docker-host and the network",
   },
 ];
 
@@ -199,7 +195,9 @@ export function connectionError(
   clientCertificate = false,
 ): UserError {
   const text = errorText(error);
-  const cause = CAUSES.find((candidate) => candidate.pattern.test(text));
+  const cause = host.transport === "unix"
+    ? socketFault(text, DOCKERD)
+    : TCP_CAUSES.find((candidate) => candidate.pattern.test(text))?.why;
   const tls = host.transport === "tcp" && host.tls !== undefined
     ? tlsFailure(host.tls, host.hostname, clientCertificate, text)
     : undefined;
@@ -207,7 +205,7 @@ export function connectionError(
   if (tls !== undefined) {
     why = tls;
   } else if (cause !== undefined) {
-    why = host.transport === "unix" ? cause.unix : cause.tcp;
+    why = cause;
   } else if (/NotCapable|Requires (read|write|net) access/.test(text)) {
     why = "Deno permissions do not allow it; run with --allow-all";
   } else {
