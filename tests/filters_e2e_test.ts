@@ -14,6 +14,7 @@ import {
   eventsIn,
   getWorkload,
   imagesOf,
+  replaceWorkload,
   workloadObject,
 } from "./workloads.ts";
 import { ENABLED_ANNOTATION } from "../lib/plan_types.ts";
@@ -53,3 +54,23 @@ e2eTest(
     await onlyChosenMove(ns, repo, "enabled", ["disabled", "unmarked"]);
   },
 );
+
+e2eTest("with -l, only workloads whose labels match are watched and updated", async () => {
+  const ns = await createNamespace();
+  const repo = uniqueRepository("selected");
+  await makeImage(`${repo}:v1`);
+  const deployment = (name: string, labels: Record<string, string>) =>
+    createWorkload(
+      workloadObject("Deployment", ns, name, [{ name: "app", image: `${repo}:v1` }], { labels }),
+    );
+  await deployment("web", { tier: "web" });
+  await deployment("db", { tier: "db" });
+  await deployment("moved", { tier: "web" });
+  await using loop = await startLoop(["-n", ns, "-l", "tier in (web, edge)"]);
+  await loop.waitForLine(/Tracking 2 workloads\b/);
+  // Relabelled out of the selection while watched: the watch says DELETED, and it is dropped.
+  const moved = await getWorkload("Deployment", ns, "moved");
+  moved.metadata.labels = { tier: "db" };
+  await replaceWorkload(moved);
+  await onlyChosenMove(ns, repo, "web", ["db", "moved"]);
+});

@@ -106,6 +106,15 @@ export const RUN_FLAGS: FlagTable = {
         "kube-public, kube-node-lease and veryfreshpod always are, unless named with --namespace",
     },
     {
+      name: "selector",
+      short: "l",
+      type: "string",
+      value: "SELECTOR",
+      default: "all",
+      help: "only workloads whose labels match, as kubectl -l takes it: tier=web, " +
+        "env in (dev,test), !legacy",
+    },
+    {
       name: "opt-in",
       type: "boolean",
       help: 'only update workloads annotated veryfreshpod.io/enabled: "true"',

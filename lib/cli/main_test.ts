@@ -24,6 +24,7 @@ Deno.test("main() answers bad usage with exit code 2 and a pointer to --help", a
     [["run", "--resync-period", "0"], /invalid value "0" for --resync-period/],
     [["run", "--resync-period", "soon"], /invalid value "soon" for --resync-period/],
     [["run", "extra"], /unexpected argument "extra"/],
+    [["run", "-l", "tier=web!"], /invalid value "tier=web!" for --selector: "web!" is not a valid/],
     [["run", "--kubeconfig"], /argument missing/],
     [["version", "--short"], /unknown option '--short'/],
   ];

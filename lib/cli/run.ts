@@ -19,6 +19,7 @@ import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
+import { labelSelectorProblem } from "../kube/label_selector.ts";
 import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
@@ -58,6 +59,13 @@ export const runCommand: Command = {
       throw invalidFlag("run", flags, "resync-period", "must be 0 < seconds <= 3600");
     }
     const namespaces = listFlag(flags, "namespace");
+    const labelSelector = stringFlag(flags, "selector");
+    const selectorProblem = labelSelector === undefined
+      ? undefined
+      : labelSelectorProblem(labelSelector);
+    if (selectorProblem !== undefined) {
+      throw invalidFlag("run", flags, "selector", selectorProblem);
+    }
     const dryRun = flags["dry-run"] === true;
     setupLogging(logging);
 
@@ -98,7 +106,7 @@ export const runCommand: Command = {
 
     const index = new WorkloadIndex();
     const scopes = (namespaces.length > 0 ? namespaces : [undefined]).flatMap((namespace) =>
-      WORKLOAD_KINDS.map((info) => ({ info, namespace }))
+      WORKLOAD_KINDS.map((info) => ({ info, namespace, labelSelector }))
     );
     const watcher = new WorkloadWatcher(kube, index, scopes);
     const metrics = new Metrics();

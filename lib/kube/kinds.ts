@@ -35,8 +35,12 @@ export interface WorkloadKindInfo {
   readonly plural: string;
   /** Path from `spec` to the pod template. */
   readonly templatePath: readonly string[];
-  /** Lists in one namespace, or all when namespace is undefined. */
-  list(config: KubeConfig, namespace: string | undefined): Promise<ObjectList>;
+  /** Lists in one namespace, or all when namespace is undefined; only matches of `labelSelector`. */
+  list(
+    config: KubeConfig,
+    namespace: string | undefined,
+    labelSelector?: string,
+  ): Promise<ObjectList>;
 }
 
 export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
@@ -46,11 +50,11 @@ export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
     group: "apps",
     plural: "deployments",
     templatePath: ["template"],
-    list: (config, namespace) => {
+    list: (config, namespace, labelSelector) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listDeploymentForAllNamespaces()
-        : api.listNamespacedDeployment({ namespace });
+        ? api.listDeploymentForAllNamespaces({ labelSelector })
+        : api.listNamespacedDeployment({ namespace, labelSelector });
     },
   },
   {
@@ -59,11 +63,11 @@ export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
     group: "apps",
     plural: "statefulsets",
     templatePath: ["template"],
-    list: (config, namespace) => {
+    list: (config, namespace, labelSelector) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listStatefulSetForAllNamespaces()
-        : api.listNamespacedStatefulSet({ namespace });
+        ? api.listStatefulSetForAllNamespaces({ labelSelector })
+        : api.listNamespacedStatefulSet({ namespace, labelSelector });
     },
   },
   {
@@ -72,11 +76,11 @@ export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
     group: "apps",
     plural: "daemonsets",
     templatePath: ["template"],
-    list: (config, namespace) => {
+    list: (config, namespace, labelSelector) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listDaemonSetForAllNamespaces()
-        : api.listNamespacedDaemonSet({ namespace });
+        ? api.listDaemonSetForAllNamespaces({ labelSelector })
+        : api.listNamespacedDaemonSet({ namespace, labelSelector });
     },
   },
   {
@@ -85,11 +89,11 @@ export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
     group: "batch",
     plural: "cronjobs",
     templatePath: ["jobTemplate", "spec", "template"],
-    list: (config, namespace) => {
+    list: (config, namespace, labelSelector) => {
       const api = config.makeApiClient(BatchV1Api);
       return namespace === undefined
-        ? api.listCronJobForAllNamespaces()
-        : api.listNamespacedCronJob({ namespace });
+        ? api.listCronJobForAllNamespaces({ labelSelector })
+        : api.listNamespacedCronJob({ namespace, labelSelector });
     },
   },
 ];

@@ -7,7 +7,8 @@
  * missed; failures back off and never stop the loop. A kind veryfreshpod may
  * not list (403) or that the server does not serve (404) does not hold up the
  * start: it is reported once and tried again in the background.
- * (client-node's informer stops for good on errors; this loop does not.)
+ * client-node's makeInformer is not used: after a failure it stops until its
+ * caller restarts it, and a restarted one reports no `add` for what it knew.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, sleep } from "../backoff.ts";
@@ -67,9 +68,6 @@ export class WorkloadWatcher {
   /** Scopes whose refusal was reported and not yet followed by a success. */
   readonly #refused = new Set<WatchScope>();
   #onSettled: (() => void) | undefined;
-  /** Counts watch (re)starts and re-lists, for metrics. */
-  restarts = 0;
-  relists = 0;
 
   /** `kube` is a cluster's configuration, or another WorkloadSource (tests). */
   constructor(
@@ -126,7 +124,6 @@ export class WorkloadWatcher {
           refusedBackoff.reset();
           this.#recovered(scope);
         });
-        this.restarts++;
         // A watch the server ends at once, again and again, must not spin.
         if (progress.events === 0) await this.#clock.sleep(backoff.next(), signal);
       } catch (error) {
@@ -161,7 +158,6 @@ export class WorkloadWatcher {
       return tracked ? [tracked] : [];
     });
     this.#index.replaceAll(scope.info.kind, scope.namespace, workloads);
-    this.relists++;
     if (this.#refused.has(scope)) {
       log.info("Can read {resource} again: tracking {workloads}", {
         resource: resourceName(scope),

@@ -15,6 +15,8 @@ export interface WatchScope {
   readonly info: WorkloadKindInfo;
   /** undefined: all namespaces. */
   readonly namespace: string | undefined;
+  /** Only workloads whose labels match (`--selector`); undefined: all. */
+  readonly labelSelector?: string | undefined;
 }
 
 /** A watch event as the API server sends it; an ERROR event's object is a Status. */
@@ -56,7 +58,7 @@ export class ClusterWorkloadSource implements WorkloadSource {
   async list(
     scope: WatchScope,
   ): Promise<{ items: readonly KubeObject[]; resourceVersion: string }> {
-    const list = await scope.info.list(this.#config, scope.namespace);
+    const list = await scope.info.list(this.#config, scope.namespace, scope.labelSelector);
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
@@ -86,6 +88,8 @@ export class ClusterWorkloadSource implements WorkloadSource {
         // Let the server end each watch after 5-10 minutes, as client-go does, so a
         // connection that silently died is replaced.
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        // A workload relabelled out of the selection comes as a DELETED event.
+        ...(scope.labelSelector === undefined ? {} : { labelSelector: scope.labelSelector }),
       };
       new Watch(this.#config).watch(
         collectionPath(scope.info, scope.namespace),
