@@ -8,6 +8,8 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** A running veryfreshpod. */
 export interface VeryfreshpodProcess extends AsyncDisposable {
+  /** The process id of the deno process running main.ts (for /proc, e.g. memory). */
+  readonly pid: number;
   /** Every line written to stderr so far. */
   readonly lines: string[];
   /** Waits for a stderr line matching `pattern`; fails with the log after `timeoutMs`. */
@@ -127,6 +129,7 @@ export function startVeryfreshpod(
   };
 
   return {
+    pid: child.pid,
     lines,
     waitForLine,
     stop,

@@ -1,0 +1,47 @@
+/**
+ * `deno task bench --quick` once, as a user runs it (its own private test
+ * environment): proves that every scenario runs and prints every row. No
+ * timing is asserted here; the figures belong to `deno task bench`.
+ */
+import assert from "node:assert/strict";
+import { plannedRowIds, QUICK } from "./sizes.ts";
+import type { Report } from "./table.ts";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+Deno.test("deno task bench --quick measures every row of the table", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--no-check", MAIN, "--quick", "--json"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `the bench exited with ${output.code}:\n${stderr}\n${stdout}`);
+  const report: Report = JSON.parse(stdout);
+  assert.equal(report.mode, "quick");
+  assert.deepEqual(report.rows.map((row) => row.id), plannedRowIds(QUICK));
+
+  const env: Record<string, unknown> = await import("../env/mod.ts");
+  const nodeExists = typeof env.node === "function";
+  for (const row of report.rows) {
+    if (row.id === "node.rollout" && !nodeExists) {
+      assert.equal(row.verdict, "not measured");
+      assert.match(row.measured, /needs the real node \(issue 8\)/);
+      continue;
+    }
+    assert.notEqual(row.verdict, "not measured", `${row.id}: ${row.measured}`);
+    const numbers = Object.values(row.values);
+    assert.ok(numbers.length > 0, `${row.id} carries no numbers`);
+    for (const value of numbers) assert.ok(Number.isFinite(value), `${row.id}: ${value}`);
+    assert.ok(row.measured.length > 0 && row.figure.length > 0, row.id);
+  }
+  // Each figure that has a target shows it beside the measurement.
+  for (const id of ["reaction", "memory.idle", "requests.update", "requests.rest", "cli.version"]) {
+    const row = report.rows.find((candidate) => candidate.id === id)!;
+    assert.ok(row.target.length > 0 && ["met", "missed"].includes(row.verdict), id);
+  }
+  // The progress went to stderr, the report alone to stdout.
+  assert.match(stderr, /bench +\d+s: done/);
+});

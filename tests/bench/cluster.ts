@@ -1,0 +1,251 @@
+/**
+ * The benchmark's own line to the test API server: one reused HTTP client
+ * (requests of its own must not cost a TLS handshake each), bulk creation of
+ * Deployments, and a watch that timestamps when each change becomes visible.
+ */
+import { kubernetes } from "../env/mod.ts";
+
+/** How a bench Deployment looks: replicas 0, so the controllers make no pods to crowd the CPU. */
+export function deploymentObject(namespace: string, name: string, image: string) {
+  const labels = { app: name };
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: "app", image, imagePullPolicy: "IfNotPresent" }] },
+      },
+    },
+  };
+}
+
+/** The test API server with the admin's token. */
+export class BenchCluster {
+  readonly server: string;
+  readonly token: string;
+  readonly kubeconfig: string;
+  /** PEM of the CA that signed the API server's certificate. */
+  readonly caCert: string;
+  readonly #client: Deno.HttpClient;
+
+  private constructor(server: string, token: string, kubeconfig: string, caCert: string) {
+    this.server = server;
+    this.token = token;
+    this.kubeconfig = kubeconfig;
+    this.caCert = caCert;
+    this.#client = Deno.createHttpClient({ caCerts: [caCert] });
+  }
+
+  /** Starts the test control plane (once per process) and connects to it. */
+  static async connect(): Promise<BenchCluster> {
+    const kube = await kubernetes();
+    const caCert = await Deno.readTextFile(kube.caFile);
+    return new BenchCluster(kube.server, kube.adminToken, kube.kubeconfig, caCert);
+  }
+
+  /** A request that must succeed; returns the parsed body. */
+  // deno-lint-ignore no-explicit-any
+  async request(method: string, path: string, body?: unknown, contentType?: string): Promise<any> {
+    const response = await this.fetch(path, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { "content-type": contentType ?? "application/json" },
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  /** A raw fetch with the admin's token, for streams. */
+  fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${this.token}`);
+    headers.set("accept", "application/json");
+    return fetch(`${this.server}${path}`, { ...init, headers, client: this.#client });
+  }
+
+  async createNamespace(name: string): Promise<void> {
+    await this.request("POST", "/api/v1/namespaces", { metadata: { name } });
+  }
+
+  /**
+   * Creates Deployments `<prefix>-<i>` for i in [from, to), `image(i)` each,
+   * `concurrency` requests at a time.
+   */
+  async createDeployments(
+    namespace: string,
+    prefix: string,
+    from: number,
+    to: number,
+    image: (i: number) => string,
+    concurrency = 48,
+  ): Promise<void> {
+    let next = from;
+    const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
+    const worker = async () => {
+      while (next < to) {
+        const i = next++;
+        const name = `${prefix}-${String(i).padStart(5, "0")}`;
+        await this.request("POST", path, deploymentObject(namespace, name, image(i)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
+  }
+
+  /** Sets the first container's image of a Deployment with one strategic-merge patch. */
+  async setImage(namespace: string, name: string, image: string): Promise<void> {
+    await this.request(
+      "PATCH",
+      `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
+      { spec: { template: { spec: { containers: [{ name: "app", image }] } } } },
+      "application/strategic-merge-patch+json",
+    );
+  }
+
+  /** Watches the Deployments of a namespace; resolves once the watch is open. */
+  async watchDeployments(namespace: string): Promise<DeploymentWatch> {
+    const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
+    const list = await this.request("GET", path);
+    const watch = new DeploymentWatch();
+    for (const item of list.items) watch.see(item, performance.now());
+    const response = await this.fetch(
+      `${path}?watch=1&allowWatchBookmarks=true&resourceVersion=${list.metadata.resourceVersion}`,
+      { signal: watch.signal },
+    );
+    if (!response.ok || !response.body) {
+      throw new Error(`watch of ${path} answered ${response.status}: ${await response.text()}`);
+    }
+    watch.follow(response.body);
+    return watch;
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}
+
+/** A waiter for a set of Deployments to run one image. */
+interface Waiter {
+  readonly names: ReadonlySet<string>;
+  readonly image: string;
+  readonly resolve: (seenAt: number[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * The images of a namespace's Deployments as a watch shows them, with the
+ * time (performance.now()) each image was first seen.
+ */
+export class DeploymentWatch {
+  readonly #images = new Map<string, { image: string; since: number }>();
+  readonly #abort = new AbortController();
+  readonly #waiters = new Set<Waiter>();
+  #failure: Error | undefined;
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** The Deployments seen so far. */
+  get names(): string[] {
+    return [...this.#images.keys()];
+  }
+
+  imageOf(name: string): string | undefined {
+    return this.#images.get(name)?.image;
+  }
+
+  /** Records an object from the list or the watch, seen at `at`. */
+  // deno-lint-ignore no-explicit-any
+  see(object: any, at: number): void {
+    const name = object?.metadata?.name;
+    const image = object?.spec?.template?.spec?.containers?.[0]?.image;
+    if (typeof name !== "string" || typeof image !== "string") return;
+    if (this.#images.get(name)?.image !== image) this.#images.set(name, { image, since: at });
+  }
+
+  /** Reads the watch stream until it ends or the watch is closed. */
+  follow(body: ReadableStream<Uint8Array>): void {
+    (async () => {
+      let rest = "";
+      for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+        const at = performance.now();
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          const event = JSON.parse(line);
+          if (event.type === "ERROR") throw new Error(`watch error: ${line}`);
+          if (event.type === "ADDED" || event.type === "MODIFIED") this.see(event.object, at);
+        }
+        this.#wake();
+      }
+      if (!this.#abort.signal.aborted) throw new Error("the watch ended");
+    })().catch((error) => {
+      if (this.#abort.signal.aborted) return;
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.#wake();
+    });
+  }
+
+  /**
+   * Resolves when every Deployment in `names` runs `image`, with the time each
+   * one was first seen running it; fails after `timeoutMs`.
+   */
+  waitFor(names: readonly string[], image: string, timeoutMs: number): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        const behind = names.filter((name) => this.imageOf(name) !== image).length;
+        reject(
+          new Error(
+            `${behind} of ${names.length} Deployments did not run ${image} ` +
+              `within ${timeoutMs / 1000} s`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter: Waiter = {
+        names: new Set(names),
+        image,
+        resolve: (seenAt) => {
+          clearTimeout(timer);
+          resolve(seenAt);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.#waiters.add(waiter);
+      this.#wake();
+    });
+  }
+
+  #wake(): void {
+    for (const waiter of this.#waiters) {
+      if (this.#failure) {
+        this.#waiters.delete(waiter);
+        waiter.reject(this.#failure);
+        continue;
+      }
+      const seenAt: number[] = [];
+      for (const name of waiter.names) {
+        const entry = this.#images.get(name);
+        if (entry?.image !== waiter.image) break;
+        seenAt.push(entry.since);
+      }
+      if (seenAt.length === waiter.names.size) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(seenAt);
+      }
+    }
+  }
+
+  close(): void {
+    this.#abort.abort();
+  }
+}

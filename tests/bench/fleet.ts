@@ -1,0 +1,72 @@
+/**
+ * The workloads the fan-out, start-to-ready, memory and request scenarios
+ * share: one namespace per fan-out size (`bench-fan-<n>`, every Deployment on
+ * the repository `bench-fan-<n>`), and a namespace of others that only add
+ * to what veryfreshpod tracks.
+ */
+import type { BenchContext } from "./context.ts";
+import { TagSequence } from "./context.ts";
+import type { DeploymentWatch } from "./cluster.ts";
+import { formatCount } from "./table.ts";
+
+const FANOUT_TIMEOUT_MS = 300_000;
+
+/** One fan-out namespace. */
+export interface FanoutSet {
+  readonly size: number;
+  readonly namespace: string;
+  readonly names: readonly string[];
+  readonly tags: TagSequence;
+}
+
+/** The outcome of one fan-out. */
+export interface Fanout {
+  /** From the tag returning to the last workload visible on the new tag. */
+  readonly lastMs: number;
+  /** Each workload's time, same origin. */
+  readonly eachMs: number[];
+}
+
+/** Creates the namespace and Deployments of one fan-out size, on `<repository>:v0`. */
+export async function createFanoutSet(context: BenchContext, size: number): Promise<FanoutSet> {
+  const namespace = `bench-fan-${size}`;
+  const tags = new TagSequence(namespace, context.images);
+  await tags.tag(context.engine);
+  context.progress(`creating ${formatCount(size)} Deployments in ${namespace}`);
+  await context.cluster.createNamespace(namespace);
+  const prefix = "w";
+  await context.cluster.createDeployments(namespace, prefix, 0, size, () => tags.current);
+  const names = Array.from({ length: size }, (_, i) => `${prefix}-${String(i).padStart(5, "0")}`);
+  return { size, namespace, names, tags };
+}
+
+/** Creates `count` Deployments that no scenario tags (spread over 100 repositories). */
+export async function createBystanders(context: BenchContext, count: number): Promise<void> {
+  if (count <= 0) return;
+  context.progress(`creating ${formatCount(count)} more Deployments in bench-others`);
+  await context.cluster.createNamespace("bench-others");
+  await context.cluster.createDeployments(
+    "bench-others",
+    "other",
+    0,
+    count,
+    (i) => `bench-other-${i % 100}:v0`,
+  );
+}
+
+/**
+ * Tags the set's repository once more (a new build) and waits until every
+ * Deployment of the set is seen on it through a watch.
+ */
+export async function fanOut(context: BenchContext, set: FanoutSet): Promise<Fanout> {
+  const watch: DeploymentWatch = await context.cluster.watchDeployments(set.namespace);
+  try {
+    const seen = watch.waitFor(set.names, set.tags.upcoming, FANOUT_TIMEOUT_MS);
+    const returned = await set.tags.tag(context.engine);
+    const seenAt = await seen;
+    const eachMs = seenAt.map((at) => at - returned);
+    return { lastMs: Math.max(...eachMs), eachMs };
+  } finally {
+    watch.close();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Start to ready, fan-out and memory, on growing numbers of workloads:
+ *
+ * 1. an empty cluster: start to ready, idle memory;
+ * 2. the largest fan-out set alone: start to ready, idle memory; then the
+ *    other sets join and each is fanned out once;
+ * 3. API requests (requests_scenario.ts), on the same workloads;
+ * 4. bystanders up to the largest size: start to ready, then the largest
+ *    fan-out once more while the peak resident memory is recorded.
+ */
+import { type BenchContext, pause, startVeryfreshpod } from "./context.ts";
+import { createBystanders, createFanoutSet, fanOut, type FanoutSet } from "./fleet.ts";
+import type { Memory, RunningProgram } from "./program.ts";
+import { requestRows } from "./requests_scenario.ts";
+import { largestFanout, workloads } from "./sizes.ts";
+import { summarize } from "./stats.ts";
+import { formatCount, formatMiB, formatMs, type Row, verdictOf } from "./table.ts";
+
+/** Targets, at the sizes the issue names them. */
+const READY_LIMIT = { workloads: 1_000, ms: 1_000 };
+const FANOUT_LIMIT = { workloads: 1_000, ms: 2_000 };
+const IDLE_LIMIT_MIB = 120;
+const PEAK_LIMIT = { workloads: 10_000, fanout: 1_000, mib: 200 };
+
+/** Measured while starting: time to ready, and memory once it has settled. */
+interface Start {
+  readonly tracked: number;
+  readonly readyMs: number;
+  readonly idle: Memory;
+}
+
+async function start(context: BenchContext, tracked: number): Promise<[RunningProgram, Start]> {
+  context.progress(`start to ready with ${workloads(tracked)}`);
+  const program = await startVeryfreshpod(context);
+  await pause(context.sizes.settleSeconds * 1000);
+  return [program, { tracked, readyMs: program.readyMs, idle: program.memory() }];
+}
+
+function readyRow(start: Start): Row {
+  const limited = start.tracked === READY_LIMIT.workloads;
+  return {
+    id: `ready.${start.tracked}`,
+    figure: `start to ready with ${workloads(start.tracked)} (spawn → /readyz 200)`,
+    measured: formatMs(start.readyMs),
+    target: limited ? `≤ ${formatMs(READY_LIMIT.ms)}` : "",
+    verdict: limited ? verdictOf(start.readyMs <= READY_LIMIT.ms) : "no target",
+    values: { ms: start.readyMs, workloads: start.tracked },
+  };
+}
+
+function fanoutRow(size: number, eachMs: number[]): Row {
+  const last = Math.max(...eachMs);
+  const limited = size === FANOUT_LIMIT.workloads;
+  return {
+    id: `fanout.${size}`,
+    figure: `fan-out: one tag over ${workloads(size)}, tag returned → last PATCH visible`,
+    measured: `${formatMs(last)} (half of them in ${formatMs(summarize(eachMs).p50)})`,
+    target: limited ? `≤ ${formatMs(FANOUT_LIMIT.ms)}` : "",
+    verdict: limited ? verdictOf(last <= FANOUT_LIMIT.ms) : "no target",
+    values: { ms: last, p50Ms: summarize(eachMs).p50, workloads: size },
+  };
+}
+
+/** Samples the resident memory every 20 ms while `work` runs; resolves with the largest. */
+async function largestRss<T>(program: RunningProgram, work: Promise<T>): Promise<[T, number]> {
+  let largest = program.memory().rssMiB;
+  const timer = setInterval(() => {
+    largest = Math.max(largest, program.memory().rssMiB);
+  }, 20);
+  try {
+    return [await work, largest];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function fleetRows(context: BenchContext): Promise<Row[]> {
+  const { sizes } = context;
+  const rows: Row[] = [];
+  const starts: Start[] = [];
+
+  // 1. Nothing to track.
+  let [program, measured] = await start(context, 0);
+  starts.push(measured);
+  await program.stop();
+
+  // 2. The largest fan-out set, then the others join while it runs.
+  const largest = largestFanout(sizes);
+  const sets = new Map<number, FanoutSet>();
+  sets.set(largest, await createFanoutSet(context, largest));
+  [program, measured] = await start(context, largest);
+  starts.push(measured);
+  try {
+    for (const size of sizes.fanouts) {
+      if (!sets.has(size)) sets.set(size, await createFanoutSet(context, size));
+    }
+    await pause(2_000); // the watches bring the new sets into its index
+    for (const size of sizes.fanouts) {
+      context.progress(`fan-out over ${workloads(size)}`);
+      const { eachMs } = await fanOut(context, sets.get(size)!);
+      rows.push(fanoutRow(size, eachMs));
+    }
+  } finally {
+    await program.stop();
+  }
+
+  // 3. Requests.
+  rows.push(...await requestRows(context, sets.get(sizes.requestsFanout)!));
+
+  // 4. Up to the largest size; the largest fan-out once more, for the peak.
+  const inSets = sizes.fanouts.reduce((a, b) => a + b, 0);
+  await createBystanders(context, sizes.tracked[2] - inSets);
+  [program, measured] = await start(context, sizes.tracked[2]);
+  starts.push(measured);
+  let peak: Row;
+  try {
+    context.progress(`fan-out over ${workloads(largest)} with ${workloads(sizes.tracked[2])}`);
+    const [{ lastMs }, duringMiB] = await largestRss(program, fanOut(context, sets.get(largest)!));
+    const { peakMiB } = program.memory();
+    const limited = sizes.tracked[2] === PEAK_LIMIT.workloads && largest === PEAK_LIMIT.fanout;
+    peak = {
+      id: "memory.peak",
+      figure: `peak resident memory (VmHWM), ${workloads(sizes.tracked[2])} tracked, ` +
+        `fan-out over ${formatCount(largest)}`,
+      measured: `${formatMiB(peakMiB)} (${formatMiB(duringMiB)} during the fan-out, ` +
+        `which took ${formatMs(lastMs)})`,
+      target: limited ? `≤ ${PEAK_LIMIT.mib} MiB` : "",
+      verdict: limited ? verdictOf(peakMiB <= PEAK_LIMIT.mib) : "no target",
+      values: { mib: peakMiB, duringFanoutMiB: duringMiB, fanoutMs: lastMs },
+    };
+  } finally {
+    await program.stop();
+  }
+
+  const [empty, middle] = starts as [Start, Start, Start];
+  return [
+    ...rows,
+    ...starts.map(readyRow),
+    {
+      id: "memory.idle",
+      figure: `resident memory idle, ${workloads(middle.tracked)} tracked ` +
+        `(${sizes.settleSeconds} s after ready)`,
+      measured: `${formatMiB(middle.idle.rssMiB)} (${formatMiB(empty.idle.rssMiB)} with none)`,
+      target: `≤ ${IDLE_LIMIT_MIB} MiB`,
+      verdict: verdictOf(middle.idle.rssMiB <= IDLE_LIMIT_MIB),
+      values: { mib: middle.idle.rssMiB, emptyMiB: empty.idle.rssMiB },
+    },
+    peak,
+  ];
+}
