@@ -5,8 +5,21 @@
  */
 import { kubernetes } from "../env/mod.ts";
 
-/** How a bench Deployment looks: replicas 0, so the controllers make no pods to crowd the CPU. */
+/**
+ * How a bench Deployment looks: as `kubectl apply` leaves it (with the
+ * last-applied-configuration annotation, a copy of the object, which most
+ * workloads of a dev cluster carry), but with replicas 0, so that the
+ * controllers make no pods to crowd the CPU.
+ */
 export function deploymentObject(namespace: string, name: string, image: string) {
+  const applied = appliedDeployment(namespace, name, image);
+  const annotations = {
+    "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(applied),
+  };
+  return { ...applied, metadata: { ...applied.metadata, annotations } };
+}
+
+function appliedDeployment(namespace: string, name: string, image: string) {
   const labels = { app: name };
   return {
     apiVersion: "apps/v1",
@@ -106,25 +119,91 @@ export class BenchCluster {
     );
   }
 
-  /** Watches the Deployments of a namespace; resolves once the watch is open. */
-  async watchDeployments(namespace: string): Promise<DeploymentWatch> {
-    const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
+  /**
+   * Lists `path`, then watches it from the list's resourceVersion: `view`
+   * sees every object listed, added or modified, with the time it arrived
+   * (performance.now()). Resolves once the watch is open.
+   */
+  async watch<T extends ObjectView>(path: string, view: T): Promise<T> {
     const list = await this.request("GET", path);
-    const watch = new DeploymentWatch();
-    for (const item of list.items) watch.see(item, performance.now());
-    const response = await this.fetch(
-      `${path}?watch=1&allowWatchBookmarks=true&resourceVersion=${list.metadata.resourceVersion}`,
-      { signal: watch.signal },
-    );
+    const listed = performance.now();
+    for (const item of list.items) view.see(item, listed);
+    const query =
+      `watch=1&allowWatchBookmarks=true&resourceVersion=${list.metadata.resourceVersion}`;
+    const response = await this.fetch(`${path}?${query}`, { signal: view.signal });
     if (!response.ok || !response.body) {
       throw new Error(`watch of ${path} answered ${response.status}: ${await response.text()}`);
     }
-    watch.follow(response.body);
-    return watch;
+    view.follow(response.body);
+    return view;
+  }
+
+  /** Watches the Deployments of a namespace. */
+  watchDeployments(namespace: string): Promise<DeploymentWatch> {
+    return this.watch(`/apis/apps/v1/namespaces/${namespace}/deployments`, new DeploymentWatch());
   }
 
   close(): void {
     this.#client.close();
+  }
+}
+
+/**
+ * What a watch feeds: `see` for each object with its arrival time, and
+ * `wake` after each chunk so that waiters can check; a broken watch fails
+ * them through `failure`.
+ */
+export abstract class ObjectView {
+  readonly #abort = new AbortController();
+  #failure: Error | undefined;
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Set once the watch broke. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Records an object from the list or the watch, seen at `at`. */
+  // deno-lint-ignore no-explicit-any
+  abstract see(object: any, at: number): void;
+
+  /** Called for an object the watch says is gone. */
+  // deno-lint-ignore no-explicit-any
+  forget(_object: any): void {}
+
+  /** Called after each chunk of the watch (and after a failure). */
+  protected abstract wake(): void;
+
+  /** Reads the watch stream until it ends or the view is closed. */
+  follow(body: ReadableStream<Uint8Array>): void {
+    (async () => {
+      let rest = "";
+      for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+        const at = performance.now();
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          const event = JSON.parse(line);
+          if (event.type === "ERROR") throw new Error(`watch error: ${line}`);
+          if (event.type === "ADDED" || event.type === "MODIFIED") this.see(event.object, at);
+          if (event.type === "DELETED") this.forget(event.object);
+        }
+        this.wake();
+      }
+      if (!this.#abort.signal.aborted) throw new Error("the watch ended");
+    })().catch((error) => {
+      if (this.#abort.signal.aborted) return;
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.wake();
+    });
+  }
+
+  close(): void {
+    this.#abort.abort();
   }
 }
 
@@ -140,15 +219,9 @@ interface Waiter {
  * The images of a namespace's Deployments as a watch shows them, with the
  * time (performance.now()) each image was first seen.
  */
-export class DeploymentWatch {
+export class DeploymentWatch extends ObjectView {
   readonly #images = new Map<string, { image: string; since: number }>();
-  readonly #abort = new AbortController();
   readonly #waiters = new Set<Waiter>();
-  #failure: Error | undefined;
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
 
   /** The Deployments seen so far. */
   get names(): string[] {
@@ -159,37 +232,12 @@ export class DeploymentWatch {
     return this.#images.get(name)?.image;
   }
 
-  /** Records an object from the list or the watch, seen at `at`. */
   // deno-lint-ignore no-explicit-any
   see(object: any, at: number): void {
     const name = object?.metadata?.name;
     const image = object?.spec?.template?.spec?.containers?.[0]?.image;
     if (typeof name !== "string" || typeof image !== "string") return;
     if (this.#images.get(name)?.image !== image) this.#images.set(name, { image, since: at });
-  }
-
-  /** Reads the watch stream until it ends or the watch is closed. */
-  follow(body: ReadableStream<Uint8Array>): void {
-    (async () => {
-      let rest = "";
-      for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-        const at = performance.now();
-        const lines = (rest + chunk).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          const event = JSON.parse(line);
-          if (event.type === "ERROR") throw new Error(`watch error: ${line}`);
-          if (event.type === "ADDED" || event.type === "MODIFIED") this.see(event.object, at);
-        }
-        this.#wake();
-      }
-      if (!this.#abort.signal.aborted) throw new Error("the watch ended");
-    })().catch((error) => {
-      if (this.#abort.signal.aborted) return;
-      this.#failure = error instanceof Error ? error : new Error(String(error));
-      this.#wake();
-    });
   }
 
   /**
@@ -221,15 +269,15 @@ export class DeploymentWatch {
         },
       };
       this.#waiters.add(waiter);
-      this.#wake();
+      this.wake();
     });
   }
 
-  #wake(): void {
+  protected wake(): void {
     for (const waiter of this.#waiters) {
-      if (this.#failure) {
+      if (this.failure) {
         this.#waiters.delete(waiter);
-        waiter.reject(this.#failure);
+        waiter.reject(this.failure);
         continue;
       }
       const seenAt: number[] = [];
@@ -243,9 +291,5 @@ export class DeploymentWatch {
         waiter.resolve(seenAt);
       }
     }
-  }
-
-  close(): void {
-    this.#abort.abort();
   }
 }

@@ -23,7 +23,7 @@ export function startVeryfreshpod(
   context: BenchContext,
   kubeconfig = context.cluster.kubeconfig,
 ): Promise<RunningProgram> {
-  return startProgram({ kubeconfig, dockerHost: context.engine.host });
+  return startProgram({ kubeconfig, engineArgs: ["--docker-host", context.engine.host] });
 }
 
 /**

@@ -10,6 +10,7 @@ import type { DeploymentWatch } from "./cluster.ts";
 import { formatCount } from "./table.ts";
 
 const FANOUT_TIMEOUT_MS = 300_000;
+const SETTLE_TIMEOUT_MS = 600_000;
 
 /** One fan-out namespace. */
 export interface FanoutSet {
@@ -36,8 +37,37 @@ export async function createFanoutSet(context: BenchContext, size: number): Prom
   await context.cluster.createNamespace(namespace);
   const prefix = "w";
   await context.cluster.createDeployments(namespace, prefix, 0, size, () => tags.current);
+  await waitSettled(context, namespace);
   const names = Array.from({ length: size }, (_, i) => `${prefix}-${String(i).padStart(5, "0")}`);
   return { size, namespace, names, tags };
+}
+
+/**
+ * Waits until the deployment controller has seen every Deployment of
+ * `namespace` (its ReplicaSet made, its status written): a controller still
+ * busy with them would compete for the CPU and change resourceVersions under
+ * the measurement.
+ */
+export async function waitSettled(context: BenchContext, namespace: string): Promise<void> {
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS;
+  const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
+  while (true) {
+    let behind = 0;
+    let continueToken = "";
+    do {
+      const query = new URLSearchParams({ limit: "1000", continue: continueToken });
+      const page = await context.cluster.request("GET", `${path}?${query}`);
+      for (const item of page.items) {
+        if ((item.status?.observedGeneration ?? 0) < item.metadata.generation) behind++;
+      }
+      continueToken = page.metadata.continue ?? "";
+    } while (continueToken);
+    if (behind === 0) return;
+    if (performance.now() > deadline) {
+      throw new Error(`the deployment controller is still behind on ${behind} in ${namespace}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 /** Creates `count` Deployments that no scenario tags (spread over 100 repositories). */
@@ -52,6 +82,7 @@ export async function createBystanders(context: BenchContext, count: number): Pr
     count,
     (i) => `bench-other-${i % 100}:v0`,
   );
+  await waitSettled(context, "bench-others");
 }
 
 /**
@@ -68,5 +99,7 @@ export async function fanOut(context: BenchContext, set: FanoutSet): Promise<Fan
     return { lastMs: Math.max(...eachMs), eachMs };
   } finally {
     watch.close();
+    // The deployment controller makes a ReplicaSet for each change: not under the next figure.
+    await waitSettled(context, set.namespace);
   }
 }

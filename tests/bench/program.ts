@@ -40,7 +40,8 @@ export interface RunningProgram {
 /** Starts `veryfreshpod run` against the given cluster and engine; resolves once it is ready. */
 export async function startProgram(options: {
   kubeconfig: string;
-  dockerHost: string;
+  /** `--docker-host …`, or `--runtime containerd …`. */
+  engineArgs: string[];
   extraArgs?: string[];
   timeoutMs?: number;
 }): Promise<RunningProgram> {
@@ -48,7 +49,7 @@ export async function startProgram(options: {
   const started = performance.now();
   const process = startVeryfreshpod([
     "run",
-    ...["--kubeconfig", options.kubeconfig, "--docker-host", options.dockerHost],
+    ...["--kubeconfig", options.kubeconfig, ...options.engineArgs],
     ...["--health-addr", address, ...(options.extraArgs ?? [])],
   ]);
   let exited = false;

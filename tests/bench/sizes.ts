@@ -20,6 +20,8 @@ export interface Sizes {
   readonly restSeconds: number;
   /** Quiet time after ready before idle memory is read. */
   readonly settleSeconds: number;
+  /** Rollouts on the real node, each way. */
+  readonly nodeSamples: number;
 }
 
 export const FULL: Sizes = {
@@ -31,6 +33,7 @@ export const FULL: Sizes = {
   requestsFanout: 100,
   restSeconds: 10,
   settleSeconds: 3,
+  nodeSamples: 5,
 };
 
 export const QUICK: Sizes = {
@@ -42,6 +45,7 @@ export const QUICK: Sizes = {
   requestsFanout: 10,
   restSeconds: 2,
   settleSeconds: 1,
+  nodeSamples: 2,
 };
 
 /** The largest fan-out. */
@@ -77,6 +81,7 @@ export function plannedRowIds(sizes: Sizes): string[] {
     "memory.peak",
     "requests.update",
     "requests.rest",
+    "node.floor",
     "node.rollout",
   ];
 }

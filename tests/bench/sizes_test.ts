@@ -30,6 +30,7 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "memory.peak",
     "requests.update",
     "requests.rest",
+    "node.floor",
     "node.rollout",
   ]);
   assert.ok(plannedRowIds(QUICK).includes("fanout.100"));
