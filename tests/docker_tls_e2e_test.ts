@@ -3,6 +3,7 @@
  * `eval $(minikube docker-env)`: DOCKER_HOST=tcp://…, DOCKER_TLS_VERIFY=1 and
  * DOCKER_CERT_PATH against the test dockerd's `--tlsverify` listener, and
  * veryfreshpod run from source with only those variables to find it.
+ * Docker-engine tests assert the patches; pods run only on the containerd node (node_e2e_test.ts).
  */
 import assert from "node:assert/strict";
 import { docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";

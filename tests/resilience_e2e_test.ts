@@ -1,6 +1,7 @@
 /**
  * The loop survives what happens on a dev box, the API server or the Docker
  * daemon restarting, and works the same with containerd as the engine.
+ * Docker-engine tests assert the patches; pods run only on the containerd node (node_e2e_test.ts).
  */
 import assert from "node:assert/strict";
 import {

@@ -3,6 +3,7 @@
  * controller-manager, veryfreshpod run from source as a user runs it.
  * Every test uses its own namespace and image repositories, so tests sharing
  * the daemons cannot see each other's changes.
+ * Docker-engine tests assert the patches; pods run only on the containerd node (node_e2e_test.ts).
  */
 import assert from "node:assert/strict";
 import { docker, e2eTest, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";

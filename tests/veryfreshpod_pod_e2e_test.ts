@@ -1,0 +1,142 @@
+/**
+ * veryfreshpod running as a pod on the real node (tests/env/node.ts), the way
+ * users run it: installed with `veryfreshpod install`, and through the seed's
+ * path, `kubectl apply` of the manifest (`veryfreshpod manifest` fills in the
+ * containerd runtime, socket and image, as the README says for nodes other
+ * than Docker's). The pod must become Ready through its probes, log that it
+ * tracks workloads (read with `kubectl logs`), and update a workload after an
+ * image is imported into the node: with its ServiceAccount, in-cluster
+ * configuration (the `kubernetes` Service, routed by kube-proxy) and the
+ * mounted containerd socket, under the manifest's securityContext
+ * (read-only root filesystem, no capabilities). The image is the test's
+ * (tests/pod_image.ts); everything else is what users get.
+ *
+ * The node's runtime is given with `--runtime containerd`, because the test
+ * containerd's socket is not at containerd's default path.
+ */
+import assert from "node:assert/strict";
+import { e2eTest, importIntoContainerd, kubernetes, makeImage, node } from "./env/mod.ts";
+import { eventually } from "./eventually.ts";
+import { waitForImages } from "./loop.ts";
+import { uniqueRepository } from "./loop.ts";
+import { importPodImage } from "./pod_image.ts";
+import { listPods, type PodState, waitForPodsOn } from "./pods.ts";
+import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { createNamespace, createWorkload, podTemplate, workloadObject } from "./workloads.ts";
+
+const NS = "veryfreshpod";
+const SELECTOR = "app.kubernetes.io/name=veryfreshpod";
+let images = 0;
+
+/** veryfreshpod's image, on the node under a name of this test run. */
+async function podImage(): Promise<string> {
+  const { containerdSocket, namespace } = await node();
+  const reference = `vfp.test/veryfreshpod:e2e-${Date.now().toString(36)}${images++}`;
+  await importPodImage(containerdSocket, namespace, reference);
+  return reference;
+}
+
+/** A new image `ref`, imported into the node; returns its ID. */
+async function imageOnNode(ref: string): Promise<string> {
+  const id = await makeImage(ref);
+  await importIntoContainerd(ref);
+  return id;
+}
+
+/** A Deployment `web` on `image` in a new namespace, its pod running; returns the namespace. */
+async function runningWeb(image: string, imageId: string): Promise<string> {
+  const namespace = await createNamespace("in-pod");
+  const object = workloadObject("Deployment", namespace, "web", [{ name: "app", image }]);
+  podTemplate(object).spec.containers[0].command = ["sleep", "1000000"];
+  podTemplate(object).spec.terminationGracePeriodSeconds = 1;
+  await createWorkload(object);
+  await waitForPodsOn(namespace, "app=web", imageId);
+  return namespace;
+}
+
+async function uninstall(): Promise<void> {
+  const kube = await kubernetes();
+  const result = await runVeryfreshpod(["uninstall", "--kubeconfig", kube.kubeconfig]);
+  assert.equal(result.code, 0, result.stderr);
+}
+
+/**
+ * What every way of installing must give: the pod Ready on `image`, its log
+ * tracking workloads, and an import into the node that it turns into an
+ * update of `web`, whose new pod runs the new image.
+ */
+async function assertWorks(image: string, namespace: string, repository: string) {
+  const { kubectl } = await node();
+  const pod = await eventually<PodState>("veryfreshpod's pod Ready", async () => {
+    const [found] = await listPods(NS, SELECTOR);
+    return found?.ready && found.image === image ? found : undefined;
+  }, 120_000);
+  const spec = JSON.parse(await kubectl(["-n", NS, "get", "pod", pod.name, "-o", "json"]));
+  assert.equal(spec.spec.serviceAccountName, "veryfreshpod");
+  assert.equal(spec.spec.containers[0].securityContext.readOnlyRootFilesystem, true);
+  assert.equal(spec.status.containerStatuses[0].restartCount, 0);
+  const logs = () => kubectl(["-n", NS, "logs", "deployment/veryfreshpod"]);
+  await eventually("the pod's log to show it tracks workloads", async () => {
+    const text = await logs();
+    return /Tracking \d+ workloads/.test(text) ? text : undefined;
+  });
+
+  const next = `${repository}:v${Date.now().toString(36)}`;
+  const id = await imageOnNode(next);
+  await waitForImages("Deployment", namespace, "web", { app: next }, 60_000);
+  const [web] = await waitForPodsOn(namespace, "app=web", id);
+  assert.equal(web!.image, next);
+  const text = await logs();
+  assert.match(
+    text,
+    new RegExp(`Updated Deployment ${namespace}/web container app: \\S+ -> ${next}`),
+  );
+}
+
+e2eTest(
+  "in a pod: `veryfreshpod install` on the containerd node runs it, and it updates a workload",
+  async () => {
+    const [kube, { containerdSocket }] = await Promise.all([kubernetes(), node()]);
+    const image = await podImage();
+    const repository = uniqueRepository("in-pod-app");
+    const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
+    await uninstall(); // a leftover of an interrupted run
+    const result = await runVeryfreshpod([
+      ...["install", "--kubeconfig", kube.kubeconfig, "--runtime", "containerd"],
+      ...["--socket", containerdSocket, "--image", image],
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    try {
+      await assertWorks(image, namespace, repository);
+    } finally {
+      await uninstall();
+    }
+  },
+);
+
+e2eTest(
+  "in a pod: `kubectl apply` of the manifest runs it, and it updates a workload",
+  async () => {
+    const { containerdSocket, kubectl } = await node();
+    const image = await podImage();
+    const repository = uniqueRepository("in-pod-app");
+    const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
+    const manifest = await runVeryfreshpod([
+      ...["manifest", "--runtime", "containerd", "--socket", containerdSocket, "--image", image],
+    ]);
+    assert.equal(manifest.code, 0, manifest.stderr);
+    const file = await Deno.makeTempFile({ prefix: "vfp-manifest-", suffix: ".yaml" });
+    try {
+      Deno.writeTextFileSync(file, manifest.stdout);
+      await uninstall();
+      await kubectl(["apply", "-f", file]);
+      try {
+        await assertWorks(image, namespace, repository);
+      } finally {
+        await kubectl(["delete", "-f", file, "--wait=true"]);
+      }
+    } finally {
+      Deno.removeSync(file);
+    }
+  },
+);
