@@ -143,6 +143,9 @@ async function start(): Promise<Node> {
     // Test images exist only on the node: collecting one would lose it for good.
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
+    // Containers' logs under the run root: another run's kubelet would delete /var/log/pods
+    // entries of pods it does not know. (The /var/log/containers links are fixed; teardown.ts.)
+    podLogsDir: `${dir}/pod-logs`,
     resolvConf: "",
     makeIPTablesUtilChains: false,
     clusterDomain: "cluster.local",

@@ -24,9 +24,8 @@
 
 import {
   alive,
-  cniCacheDir,
-  cniCacheMark,
   killRunProcesses,
+  madeDirs,
   removeRunDir,
   signalGroup,
   sleepSync,
@@ -69,7 +68,9 @@ export function runRoot(): string {
     Deno.writeTextFileSync(`${root}/owner.pid`, String(Deno.pid));
     startWatchdog(root);
     createdShimSocketDirs = !exists("/run/containerd");
-    if (!exists(cniCacheDir)) Deno.writeTextFileSync(`${root}/${cniCacheMark}`, "");
+    for (const [mark, paths] of madeDirs) {
+      if (!exists(paths.at(-1)!)) Deno.writeTextFileSync(`${root}/${mark}`, "");
+    }
     globalThis.addEventListener("unload", cleanup);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => {

@@ -7,11 +7,21 @@
 import { interfaceNames } from "./network.ts";
 
 /** libcni's cache, which containerd 1.6 does not let us move. */
-export const cniCacheDir = "/var/lib/cni";
+const cniCacheDir = "/var/lib/cni";
+/** Where the kubelet links containers' logs (fixed in the kubelet). */
+const containerLogsDir = "/var/log/containers";
 /** Where the test containerd (containerd.ts) keeps the CRI's pod sandboxes, in the run root. */
 const criSandboxesDir = "containerd/root/io.containerd.grpc.v1.cri/sandboxes";
-/** A file in the run root saying that cniCacheDir did not exist when the run began. */
-export const cniCacheMark = "made-var-lib-cni";
+
+/**
+ * Directories outside the run root that the node creates when missing, each
+ * with the name of a file in the run root saying that it did not exist when
+ * the run began (process.ts writes them); they are removed again when empty.
+ */
+export const madeDirs: [mark: string, paths: string[]][] = [
+  ["made-var-lib-cni", [`${cniCacheDir}/results`, cniCacheDir]],
+  ["made-var-log-containers", [containerLogsDir]],
+];
 
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -135,9 +145,19 @@ function removeNodeLeftovers(dir: string, name: string): void {
   } catch {
     // no cache here
   }
+  // The kubelet links every container's log there, whatever podLogsDir says.
+  try {
+    for (const entry of Deno.readDirSync(containerLogsDir)) {
+      const link = `${containerLogsDir}/${entry.name}`;
+      if (entry.isSymlink && Deno.readLinkSync(link).startsWith(`${dir}/`)) Deno.removeSync(link);
+    }
+  } catch {
+    // no links
+  }
   // Made by this run (process.ts left a mark): removed again when nothing else wrote there.
-  if (exists(`${dir}/${cniCacheMark}`)) {
-    for (const path of [`${cniCacheDir}/results`, cniCacheDir]) {
+  for (const [mark, paths] of madeDirs) {
+    if (!exists(`${dir}/${mark}`)) continue;
+    for (const path of paths) {
       try {
         Deno.removeSync(path);
       } catch {
