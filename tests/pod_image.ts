@@ -16,7 +16,7 @@ import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { MACHINES } from "../lib/install/elf.ts";
 import { normalise, resolveClosure } from "../lib/install/libraries.ts";
-import { IMAGE_BIN_DIR, type Rootfs } from "../lib/install/rootfs.ts";
+import { IMAGE_BIN_DIR, type Rootfs, tarDigest } from "../lib/install/rootfs.ts";
 import { type TarEntry, writeTar } from "../lib/install/tar.ts";
 import { busyboxPath } from "./env/paths.ts";
 
@@ -149,8 +149,10 @@ export async function buildPodRootfs(): Promise<Rootfs> {
   const libraryDirs = [
     ...new Set(closure.libraries.map((lib) => parents(normalise(lib.path)).at(-1)!)),
   ];
+  const tar = writeTar(entries);
   return {
-    tar: writeTar(entries),
+    tar,
+    digest: tarDigest(tar),
     entrypoint: `${IMAGE_BIN_DIR}/veryfreshpod`,
     env: [
       ...(libraryDirs.length > 0 ? [`LD_LIBRARY_PATH=${libraryDirs.join(":")}`] : []),
