@@ -85,7 +85,6 @@ export function routeNodes(input: DetectInput): NodeRoute[] {
 
 /** The running containers of the Docker daemon, by name and labels. */
 export async function listContainers(client: DockerClient): Promise<ContainerSummary[]> {
-  if (client.apiVersion === undefined) await client.negotiate();
   const list = await client.json("/containers/json");
   if (!Array.isArray(list)) return [];
   return list.flatMap((item) => {

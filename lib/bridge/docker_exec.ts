@@ -151,7 +151,6 @@ export async function dockerExec(
 ): Promise<ExecResult> {
   // A hung process must not hold the bridge (and every patch behind it) for ever.
   const signal = AbortSignal.any([outerSignal, AbortSignal.timeout(timeoutMs)]);
-  if (client.apiVersion === undefined) await client.negotiate();
   const created = await client.json(`/containers/${encodeURIComponent(container)}/exec`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -13,7 +13,6 @@ export async function saveImageStream(
   name: string,
   signal: AbortSignal,
 ): Promise<ReadableStream<Uint8Array>> {
-  if (client.apiVersion === undefined) await client.negotiate();
   const path = `/images/${encodeURIComponent(name)}/get`;
   const response = await client.request("GET", path, {
     signal: AbortSignal.any([signal, AbortSignal.timeout(SAVE_TIMEOUT_MS)]),

@@ -99,13 +99,11 @@ export class DockerEngine implements Engine {
   }
 
   async snapshot(): Promise<ImageSnapshot> {
-    if (this.client.apiVersion === undefined) await this.client.negotiate();
     return snapshotFromImageList(await this.client.json("/images/json"));
   }
 
   async *imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
     if (signal.aborted) return;
-    if (this.client.apiVersion === undefined) await this.client.negotiate();
     const where = describeDockerHost(this.client.host);
     const path = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ["image"] }))}`;
     let response: Response;

@@ -253,6 +253,8 @@ export class DockerClient {
   readonly #clientCertificate: boolean;
   readonly #maxBodyBytes: number;
   #apiVersion: string | undefined;
+  /** The negotiation under way, which concurrent first requests share. */
+  #negotiating: Promise<DockerVersion> | undefined;
 
   /** Throws a UserError (usage) when TLS certificate files are missing or unusable. */
   constructor(host: DockerHost, options: DockerClientOptions = {}) {
@@ -277,9 +279,19 @@ export class DockerClient {
   /**
    * Asks the daemon for its versions and picks the API version every later
    * request uses. Throws a UserError when the daemon cannot be reached, is
-   * not a Docker Engine, or speaks no version in common.
+   * not a Docker Engine, or speaks no version in common. `request` does it
+   * by itself before the first request; calling it again (after the daemon
+   * restarted, perhaps upgraded) negotiates anew.
    */
-  async negotiate(): Promise<DockerVersion> {
+  negotiate(): Promise<DockerVersion> {
+    const negotiating = this.#negotiate().finally(() => {
+      if (this.#negotiating === negotiating) this.#negotiating = undefined;
+    });
+    this.#negotiating = negotiating;
+    return negotiating;
+  }
+
+  async #negotiate(): Promise<DockerVersion> {
     const path = "/version";
     const where = describeDockerHost(this.host);
     const notDocker = (why: string) =>
@@ -317,13 +329,13 @@ export class DockerClient {
 
   /**
    * Sends one request. `path` is the API path with its query
-   * (`/images/json?all=1`); it gets the negotiated `/vX.Y` prefix once
-   * `negotiate()` has run. Any status is returned as is; a failure to connect
-   * becomes a UserError. Streaming bodies need `init.signal` to stop them.
+   * (`/images/json?all=1`); it gets the negotiated `/vX.Y` prefix, and the
+   * first request negotiates it. Any status is returned as is; a failure to
+   * connect becomes a UserError. Streaming bodies need `init.signal` to stop them.
    */
-  request(method: string, path: string, init: RequestInit = {}): Promise<Response> {
-    const prefix = this.#apiVersion === undefined ? "" : `/v${this.#apiVersion}`;
-    return this.#fetch(method, `${prefix}${path}`, init);
+  async request(method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    if (this.#apiVersion === undefined) await (this.#negotiating ?? this.negotiate());
+    return await this.#fetch(method, `/v${this.#apiVersion}${path}`, init);
   }
 
   /** `GET path` (or another method) and its JSON body; non-2xx answers throw a UserError. */

@@ -106,8 +106,14 @@ Deno.test("a non-Docker answer is named as such", async () => {
   }
 });
 
+/** A daemon that answers `/version` (every first request asks it), and `answer()` otherwise. */
+function afterVersion(answer: () => Response) {
+  return (_request: Request, path: string) =>
+    path === "/version" ? json(versionBody("1.47")) : answer();
+}
+
 Deno.test("daemon errors carry the daemon's message", async () => {
-  await using fake = await fakeDocker(() => json({ message: "boom" }, 500));
+  await using fake = await fakeDocker(afterVersion(() => json({ message: "boom" }, 500)));
   await assert.rejects(
     () => fake.client.json("/images/json"),
     /^UserError: the Docker socket ".*" answered 500 to GET \/images\/json: boom$/,
@@ -155,12 +161,12 @@ Deno.test("an answer longer than the cap is refused without reading it whole", a
 
 Deno.test("an answer that declares a length over the cap is not read at all", async () => {
   await using fake = await fakeDocker(
-    () => new Response("[]".padEnd(2 * MIB, " ")),
+    afterVersion(() => new Response("[]".padEnd(2 * MIB, " "))),
     { maxBodyBytes: MIB },
   );
   await assert.rejects(() => fake.client.json("/images/json"), /longer than 1048576 bytes/);
   // Under the cap, the same answer is read.
-  await using small = await fakeDocker(() => new Response("[]".padEnd(MIB, " ")), {
+  await using small = await fakeDocker(afterVersion(() => new Response("[]".padEnd(MIB, " "))), {
     maxBodyBytes: MIB,
   });
   assert.deepEqual(await small.client.json("/images/json"), []);
@@ -168,7 +174,9 @@ Deno.test("an answer that declares a length over the cap is not read at all", as
 
 Deno.test("a long error answer is read only as far as the message needs", async () => {
   const answer = generatedBody(64 * MIB, 0x78);
-  await using fake = await fakeDocker(() => new Response(answer.body, { status: 500 }));
+  await using fake = await fakeDocker(
+    afterVersion(() => new Response(answer.body, { status: 500 })),
+  );
   await assert.rejects(
     () => fake.client.json("/images/json"),
     /^UserError: the Docker socket ".*" answered 500 to GET \/images\/json: x{300}$/,
@@ -262,4 +270,32 @@ Deno.test("error mapping: permission denied, refused, tcp, unknown", () => {
   );
   assert.equal(odd.exitCode, ExitCode.engine);
   assert.ok(odd.cause instanceof TypeError);
+});
+
+Deno.test("the first request negotiates by itself, once for requests sent together", async () => {
+  await using fake = await fakeDocker((_request, path) =>
+    path === "/version" ? json(versionBody("1.45")) : json([])
+  );
+  const answers = await Promise.all([
+    fake.client.json("/images/json"),
+    fake.client.json("/images/json?all=1"),
+  ]);
+  assert.deepEqual(answers, [[], []]);
+  assert.equal(fake.client.apiVersion, "1.45");
+  assert.deepEqual(fake.requests.toSorted(), [
+    "/v1.45/images/json",
+    "/v1.45/images/json?all=1",
+    "/version",
+  ]);
+});
+
+Deno.test("a failed negotiation is tried again by the next request", async () => {
+  let up = false;
+  await using fake = await fakeDocker((_request, path) =>
+    path === "/version" ? (up ? json(versionBody("1.47")) : json({}, 500)) : json([])
+  );
+  await assert.rejects(() => fake.client.json("/images/json"), /not like a Docker Engine/);
+  up = true;
+  assert.deepEqual(await fake.client.json("/images/json"), []);
+  assert.deepEqual(fake.requests, ["/version", "/version", "/v1.47/images/json"]);
 });

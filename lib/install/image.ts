@@ -52,7 +52,6 @@ export async function inspectImage(
   client: DockerClient,
   reference: string,
 ): Promise<{ id: string; labels: Record<string, string> } | undefined> {
-  if (client.apiVersion === undefined) await client.negotiate();
   const path = `/images/${encodeURIComponent(reference)}/json`;
   const response = await client.request("GET", path, { signal: AbortSignal.timeout(30_000) });
   if (response.status === 404) {
@@ -104,7 +103,6 @@ export async function importImage(
   labels: Record<string, string> = {},
 ): Promise<string> {
   const { repo, tag } = splitForImport(reference);
-  if (client.apiVersion === undefined) await client.negotiate();
   const query = new URLSearchParams({ fromSrc: "-", repo, tag });
   for (const change of importChanges(rootfs, labels)) query.append("changes", change);
   const path = `/images/create?${query}`;
