@@ -82,6 +82,8 @@ export const runCommand: Command = {
       socket: stringFlag(flags, "containerd-socket"),
       namespace: stringFlag(flags, "containerd-namespace"),
     });
+    // Closed however run ends, a failed start included.
+    using _closeEngine = { [Symbol.dispose]: () => engine.close() };
     const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.

@@ -17,6 +17,7 @@ import {
   type VersionMessage,
   VersionVersion,
 } from "./containerd_proto.ts";
+import { followStream, lostStream } from "./event_stream.ts";
 import { type SocketDaemon, socketFault } from "./socket_fault.ts";
 import { K3S_CONTAINERD_SOCKET } from "./sockets.ts";
 
@@ -90,11 +91,7 @@ function streamError(socket: string, error: unknown): UserError {
   if (socketFault(details, containerdDaemon("")) !== undefined) {
     return containerdError(socket, "Events/Subscribe", error);
   }
-  return new UserError(
-    `Lost the event stream of ${describeContainerdSocket(socket)}: ${details}`,
-    ExitCode.engine,
-    { cause: error },
-  );
+  return lostStream(describeContainerdSocket(socket), error, details);
 }
 
 /** A gRPC connection to one containerd, for one namespace. Call `close()` when done. */
@@ -141,8 +138,16 @@ export class ContainerdClient {
    * from now on, until `signal` aborts (then it returns) or the stream breaks
    * (then it throws a UserError).
    */
-  async *subscribe(filters: string[], signal: AbortSignal): AsyncGenerator<EnvelopeMessage> {
-    if (signal.aborted) return;
+  subscribe(filters: string[], signal: AbortSignal): AsyncGenerator<EnvelopeMessage> {
+    return followStream(
+      describeContainerdSocket(this.socket),
+      signal,
+      () => this.#subscribeCall(filters, signal),
+      (error) => streamError(this.socket, error),
+    );
+  }
+
+  async *#subscribeCall(filters: string[], signal: AbortSignal): AsyncGenerator<EnvelopeMessage> {
     const call = this.grpc.makeServerStreamRequest(
       EventsSubscribe.path,
       EventsSubscribe.requestSerialize,
@@ -154,19 +159,11 @@ export class ContainerdClient {
     signal.addEventListener("abort", cancel, { once: true });
     try {
       for await (const envelope of call) yield envelope as EnvelopeMessage;
-    } catch (error) {
-      if (signal.aborted) return;
-      throw streamError(this.socket, error);
     } finally {
       signal.removeEventListener("abort", cancel);
       // Ends the call when the consumer stops early.
       call.cancel();
     }
-    if (signal.aborted) return;
-    throw new UserError(
-      `${describeContainerdSocket(this.socket)} closed the event stream`,
-      ExitCode.engine,
-    );
   }
 
   /** Closes the channel. */

@@ -3,7 +3,7 @@
  * changes from `GET /events`. Works with daemons from API 1.41 (Docker
  * 20.10) on, with the graph-driver and the containerd image store.
  */
-import { errorMessage, ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../errors.ts";
 import { imageKey, parseReference } from "../image_ref.ts";
 import {
   describeDockerHost,
@@ -14,6 +14,7 @@ import {
 import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events.ts";
 import { type DockerHost, type OperatingSystem, resolveDockerHost } from "./docker_host.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
+import { followStream } from "./event_stream.ts";
 
 /** Options of DockerEngine.create. */
 export interface DockerEngineOptions extends DockerClientOptions {
@@ -78,6 +79,18 @@ export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
   return snapshot;
 }
 
+/** The events in a `GET /events` body; a line that is not an event still says "re-read". */
+async function* engineEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<EngineEvent> {
+  for await (const line of decodeJsonLines(body)) {
+    if (!line.ok) {
+      yield unreadableEvent(line.line);
+      continue;
+    }
+    const event = toEngineEvent(line.value);
+    if (event !== undefined) yield event;
+  }
+}
+
 /** A Docker daemon, reached over its socket or plain TCP. */
 export class DockerEngine implements Engine {
   readonly client: DockerClient;
@@ -102,41 +115,21 @@ export class DockerEngine implements Engine {
     return snapshotFromImageList(await this.client.json("/images/json"));
   }
 
-  async *imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
-    if (signal.aborted) return;
-    const where = describeDockerHost(this.client.host);
+  imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    return followStream(describeDockerHost(this.client.host), signal, () => this.#events(signal));
+  }
+
+  async #events(signal: AbortSignal): Promise<AsyncIterable<EngineEvent>> {
     const path = `/events?filters=${encodeURIComponent(JSON.stringify({ type: ["image"] }))}`;
-    let response: Response;
-    try {
-      response = await this.client.request("GET", path, { signal });
-    } catch (error) {
-      if (signal.aborted) return;
-      throw error;
-    }
+    const response = await this.client.request("GET", path, { signal });
     if (!response.ok) throw await responseError(this.client.host, "GET", "/events", response);
     if (response.body === null) {
-      throw new UserError(`${where} sent no event stream`, ExitCode.engine);
-    }
-    try {
-      for await (const line of decodeJsonLines(response.body)) {
-        if (!line.ok) {
-          yield unreadableEvent(line.line);
-          continue;
-        }
-        const event = toEngineEvent(line.value);
-        if (event !== undefined) yield event;
-      }
-    } catch (error) {
-      if (signal.aborted) return;
       throw new UserError(
-        `Lost the event stream of ${where}: ${errorMessage(error)}`,
+        `${describeDockerHost(this.client.host)} sent no event stream`,
         ExitCode.engine,
-        { cause: error },
       );
     }
-    if (signal.aborted) return;
-    // The daemon ends the stream only when it stops; the caller reconnects.
-    throw new UserError(`${where} closed the event stream`, ExitCode.engine);
+    return engineEvents(response.body);
   }
 
   /** Releases the connection pool. */

@@ -41,4 +41,6 @@ export interface Engine {
    * snapshot": event fields differ between engine versions.
    */
   imageEvents(signal: AbortSignal): AsyncIterable<EngineEvent>;
+  /** Releases the connection (Docker's connection pool, containerd's gRPC channel). */
+  close(): void;
 }
