@@ -10,6 +10,7 @@
  * The tests of this file run in order and share the installed objects.
  */
 import assert from "node:assert/strict";
+import { kubeconfigWithToken } from "./kubeconfig.ts";
 import { docker, e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
 import { busyboxPath, isStaticExecutable } from "./env/paths.ts";
 import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
@@ -242,27 +243,6 @@ e2eTest("an image built from a static executable runs too", async () => {
   ]);
   assert.equal(output, "static ok");
 });
-
-/** A kubeconfig file that authenticates with `token`. */
-async function kubeconfigWithToken(token: string): Promise<string> {
-  const kube = await kubernetes();
-  const path = await Deno.makeTempFile({ prefix: "vfp-install-", suffix: ".kubeconfig" });
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "test",
-        cluster: { server: kube.server, "certificate-authority": kube.caFile },
-      }],
-      users: [{ name: "sa", user: { token } }],
-      contexts: [{ name: "test", context: { cluster: "test", user: "sa" } }],
-      "current-context": "test",
-    }),
-  );
-  return path;
-}
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -4,7 +4,8 @@
  * says so once, and picks it up when the permission arrives.
  */
 import assert from "node:assert/strict";
-import { e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
+import { kubeconfigWithToken } from "./kubeconfig.ts";
+import { e2eTest, makeImage, serviceAccountToken } from "./env/mod.ts";
 import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import { api, createNamespace, createWorkload, workloadObject } from "./workloads.ts";
 
@@ -37,27 +38,6 @@ async function grant(
     await api("DELETE", `${rbac}/clusterrolebindings/${name}`);
     await api("DELETE", `${rbac}/clusterroles/${name}`);
   };
-}
-
-/** A kubeconfig file for the test API server that authenticates with `token`. */
-async function kubeconfigWithToken(token: string): Promise<string> {
-  const kube = await kubernetes();
-  const path = await Deno.makeTempFile({ prefix: "vfp-test-rbac-", suffix: ".kubeconfig" });
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "test",
-        cluster: { server: kube.server, "certificate-authority": kube.caFile },
-      }],
-      users: [{ name: "sa", user: { token } }],
-      contexts: [{ name: "test", context: { cluster: "test", user: "sa" } }],
-      "current-context": "test",
-    }),
-  );
-  return path;
 }
 
 e2eTest(
