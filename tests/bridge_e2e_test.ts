@@ -2,11 +2,13 @@
  * The bridge from Docker builds to a containerd node, on the real daemons:
  * the test dockerd builds, the standalone containerd (CRI plugin on, as on a
  * node) receives, through its socket or through a node container in Docker
- * the way kind's nodes get images.
+ * the way kind's nodes get images; on the real test node (tests/env/node.ts,
+ * the kubelet on that containerd), the pods run what Docker built.
  */
 import assert from "node:assert/strict";
 import { criImageStatus } from "./cri.ts";
-import { containerd, docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
+import { containerd, docker, e2eTest, kubernetes, makeImage, node } from "./env/mod.ts";
+import { listPods, waitForPodsOn } from "./pods.ts";
 import { startLoop, waitForImages } from "./loop.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
@@ -376,3 +378,45 @@ Deno.test("run --bridge takes auto or off; anything else is one usage line", asy
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /invalid value "sometimes" for --bridge: must be one of auto, off/);
 });
+
+e2eTest(
+  "on a real containerd node, a docker build of a new tag ends with the new pod Running that image, and a rebuild of the tag with a new pod on the new ID",
+  async () => {
+    const { containerdSocket } = await node();
+    const suffix = unique();
+    const base = `vfp-bridge-base-${suffix}:v1`;
+    await makeImage(base);
+    const repo = `vfp-bridge-pod-${suffix}`;
+    const v1 = await buildOnBase(base, `${repo}:v1`);
+    const namespace = await createNamespace("bridge-pod");
+    const object = workloadObject("Deployment", namespace, "web", [
+      { name: "app", image: `${repo}:v1`, imagePullPolicy: "IfNotPresent" },
+    ]);
+    const spec = podTemplate(object).spec;
+    spec.containers[0].command = ["sleep", "1000000"];
+    spec.terminationGracePeriodSeconds = 1;
+    // Applied after the build, before veryfreshpod: only Docker has the image.
+    await createWorkload(object);
+    const loop = await startLoop([
+      "--namespace",
+      namespace,
+      "--containerd-socket",
+      containerdSocket,
+    ]);
+    try {
+      // The image the workload references reaches the node without a load: the pod runs it.
+      await waitForPodsOn(namespace, "app=web", v1);
+      // A new tag: the Deployment moves to it and its new pod runs Docker's image.
+      const v2 = await buildOnBase(base, `${repo}:v2`);
+      await waitForImages("Deployment", namespace, "web", { app: `${repo}:v2` });
+      await waitForPodsOn(namespace, "app=web", v2);
+      // A rebuild of the same tag: a new pod on the new ID.
+      const [before] = await listPods(namespace, "app=web");
+      const rebuilt = await buildOnBase(base, `${repo}:v2`);
+      const [after] = await waitForPodsOn(namespace, "app=web", rebuilt);
+      assert.notEqual(after!.uid, before!.uid, "a new pod");
+    } finally {
+      await loop.stop();
+    }
+  },
+);
