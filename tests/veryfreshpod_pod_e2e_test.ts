@@ -11,11 +11,20 @@
  * (read-only root filesystem, no capabilities). The image is the test's
  * (tests/pod_image.ts); everything else is what users get.
  *
- * The node's runtime is given with `--runtime containerd`, because the test
- * containerd's socket is not at containerd's default path.
+ * install reads the runtime from the Node's status; `--socket` names the test
+ * containerd's socket, which is not at containerd's default path.
+ * (install_e2e_test.ts registers a Node of its own while it runs and deletes
+ * it at its end; with two nodes of different runtimes, install would refuse.)
  */
 import assert from "node:assert/strict";
-import { e2eTest, importIntoContainerd, kubernetes, makeImage, node } from "./env/mod.ts";
+import {
+  e2eTest,
+  importIntoContainerd,
+  kubernetes,
+  makeImage,
+  node,
+  NODE_NAME,
+} from "./env/mod.ts";
 import { eventually } from "./eventually.ts";
 import { waitForImages } from "./loop.ts";
 import { uniqueRepository } from "./loop.ts";
@@ -102,10 +111,11 @@ e2eTest(
     const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
     await uninstall(); // a leftover of an interrupted run
     const result = await runVeryfreshpod([
-      ...["install", "--kubeconfig", kube.kubeconfig, "--runtime", "containerd"],
-      ...["--socket", containerdSocket, "--image", image],
+      ...["install", "--kubeconfig", kube.kubeconfig, "--socket", containerdSocket],
+      ...["--image", image],
     ]);
     assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`Node "${NODE_NAME}" runs containerd://`));
     try {
       await assertWorks(image, namespace, repository);
     } finally {
