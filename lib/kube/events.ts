@@ -20,7 +20,7 @@ export interface WorkloadEvent {
   /** The workload's uid and resourceVersion after the change, when known. */
   readonly uid: string | undefined;
   readonly resourceVersion: string | undefined;
-  readonly reason: "ImageUpdated" | "ImageRebuilt";
+  readonly reason: "ImageUpdated" | "ImageRebuilt" | "RolloutFailed";
   readonly type: "Normal" | "Warning";
   readonly message: string;
 }

@@ -1,0 +1,328 @@
+import assert from "node:assert/strict";
+import { setupLogging } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import type { WorkloadEvent } from "../kube/events.ts";
+import type { WorkloadKey } from "../kube/workload.ts";
+import { crashLoop, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
+import {
+  type Clock,
+  defineRolloutMetrics,
+  type FollowRequest,
+  followRequest,
+  RolloutFollower,
+  type RolloutReader,
+} from "./follower.ts";
+import type { Pod, WorkloadObject } from "./objects.ts";
+
+const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
+const T0 = 1_000_000;
+
+/** Time that moves only when the test says so; sleepers wake in order. */
+class FakeClock implements Clock {
+  time = T0;
+  #sleepers: Array<{ at: number; wake: () => void }> = [];
+  now = () => this.time;
+  sleep = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const sleeper = { at: this.time + ms, wake: resolve };
+      this.#sleepers.push(sleeper);
+      signal.addEventListener("abort", () => {
+        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
+        resolve();
+      }, { once: true });
+    });
+  /** Moves time to `T0 + ms`, waking each sleeper at its own time. */
+  async advanceTo(ms: number): Promise<void> {
+    for (;;) {
+      await settle();
+      const next = this.#sleepers.filter((s) => s.at <= T0 + ms).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.#sleepers = this.#sleepers.filter((s) => s !== next);
+      this.time = next.at;
+      next.wake();
+    }
+    this.time = T0 + ms;
+    await settle();
+  }
+}
+
+/** Lets every pending promise chain run (no timers involved). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+type State = { workload: WorkloadObject; pods: Pod[] } | undefined | Error;
+
+/** A cluster whose state the test sets; `change()` is what a pod watch would say. */
+class FakeReader implements RolloutReader {
+  state: State;
+  reads = 0;
+  logs: Array<{ pod: string; container: string; previous: boolean; lines: number }> = [];
+  logText = "starting\nloading config\nerror: cannot open /etc/app.conf\n";
+  #listeners = new Set<() => void>();
+
+  constructor(state: State) {
+    this.state = state;
+  }
+
+  read(_key: WorkloadKey) {
+    this.reads++;
+    const state = this.state;
+    return state instanceof Error ? Promise.reject(state) : Promise.resolve(state);
+  }
+
+  async *changes(_key: WorkloadKey, _workload: WorkloadObject, signal: AbortSignal) {
+    while (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.#listeners.add(resolve);
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      if (!signal.aborted) yield;
+    }
+  }
+
+  /** Sets the new state and wakes the watchers. */
+  change(state: State): void {
+    this.state = state;
+    for (const listener of this.#listeners) listener();
+    this.#listeners.clear();
+  }
+
+  logTail(_key: WorkloadKey, pod: string, container: string, previous: boolean, lines: number) {
+    this.logs.push({ pod, container, previous, lines });
+    return Promise.resolve(this.logText);
+  }
+}
+
+function setup(state: State, timeoutMs = 120_000) {
+  const lines: string[] = [];
+  setupLogging({ level: "info", format: "text", write: (line) => lines.push(line.slice(25)) });
+  const clock = new FakeClock();
+  const reader = new FakeReader(state);
+  const events: WorkloadEvent[] = [];
+  const metrics = new Metrics();
+  defineRolloutMetrics(metrics);
+  const stop = new AbortController();
+  const follower = new RolloutFollower(
+    { reader, clock, metrics, events: { record: (e) => Promise.resolve(void events.push(e)) } },
+    { timeoutMs },
+    stop.signal,
+  );
+  return { lines, clock, reader, events, metrics, stop, follower };
+}
+
+function request(extra: Partial<FollowRequest["target"]> = {}, key = KEY): FollowRequest {
+  return {
+    key,
+    target: {
+      kind: key.kind,
+      generation: 2,
+      images: [{ container: "web", image: "app:v2" }],
+      rolloutAnnotation: undefined,
+      ...extra,
+    },
+    startedAt: T0,
+    uid: "uid-1",
+  };
+}
+
+const progressing = {
+  workload: deployment(2, { replicas: 3, updatedReplicas: 1, availableReplicas: 1 }),
+  pods: [oldPod(), pod({ statuses: [waiting("ContainerCreating")] })],
+};
+const complete = {
+  workload: deployment(2, { replicas: 2, updatedReplicas: 2, availableReplicas: 2 }),
+  pods: [pod({ name: "web-new-1" }), pod({ name: "web-new-2" })],
+};
+
+Deno.test("a rollout that completes is one line with the time since the patch", async () => {
+  const { lines, clock, reader, events, metrics, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(1_000);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(1_800);
+  reader.change(complete);
+  await settle();
+  await follower.settled();
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.8 s\n"]);
+  assert.deepEqual(events, []);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "done" }), 1);
+  assert.equal(
+    metrics.observations("veryfreshpod_rollout_duration_seconds", { result: "done" }),
+    1,
+  );
+});
+
+Deno.test("without a watch, the follower polls with backoff until the rollout ends", async () => {
+  const { lines, clock, reader, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(0);
+  assert.equal(reader.reads, 1);
+  // 250 + 500 + 1000 ms: three re-reads, then a state that is done.
+  await clock.advanceTo(1_750);
+  assert.equal(reader.reads, 4);
+  reader.state = complete;
+  await clock.advanceTo(3_750);
+  await follower.settled();
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 3.8 s\n"]);
+  assert.equal(reader.reads, 5);
+});
+
+Deno.test("a crashing build is one failure line, its log indented below, and an Event", async () => {
+  const { lines, clock, reader, events, metrics, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(2_400);
+  reader.change({
+    workload: progressing.workload,
+    pods: [oldPod(), pod({ statuses: [crashLoop(1, "bad config")] })],
+  });
+  await settle();
+  await follower.settled();
+  const failure =
+    "Rollout of Deployment dev/web failed after 2.4 s: pod web-new-1 container web: " +
+    "CrashLoopBackOff, exited with code 1, restarted 3 times: bad config; fix the program (its " +
+    "log is below) and build again";
+  assert.deepEqual(lines, [
+    `ERROR ${failure}\n`,
+    "ERROR     starting\n",
+    "ERROR     loading config\n",
+    "ERROR     error: cannot open /etc/app.conf\n",
+  ]);
+  assert.deepEqual(reader.logs, [{ pod: "web-new-1", container: "web", previous: true, lines: 5 }]);
+  assert.deepEqual(events, [{
+    workload: KEY,
+    uid: "uid-1",
+    resourceVersion: undefined,
+    reason: "RolloutFailed",
+    type: "Warning",
+    message: failure,
+  }]);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "failed" }), 1);
+});
+
+Deno.test("a rollout that does not end within --rollout-timeout fails with what it waits for", async () => {
+  const sts = {
+    workload: {
+      metadata: { generation: 2 },
+      spec: { replicas: 1 },
+      status: { observedGeneration: 2, readyReplicas: 0 },
+    },
+    pods: [pod({ statuses: [waiting("ContainerCreating")] })],
+  };
+  const { lines, clock, events, metrics, follower } = setup(sts, 10_000);
+  follower.follow(request({ kind: "StatefulSet" }, { ...KEY, kind: "StatefulSet" }));
+  await clock.advanceTo(9_999);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(10_000);
+  await follower.settled();
+  const line = "Rollout of StatefulSet dev/web did not finish in 10 s: 0/1 pods on app:v2 ready; " +
+    "waiting for pod web-new-1: container web ContainerCreating";
+  assert.deepEqual(lines, [`ERROR ${line}\n`]);
+  assert.equal(events[0]?.message, line);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "timeout" }), 1);
+});
+
+Deno.test("a Deployment is bounded by its own progressDeadlineSeconds, not the default", async () => {
+  const slow = {
+    ...progressing,
+    workload: { ...progressing.workload, spec: { replicas: 2, progressDeadlineSeconds: 30 } },
+  };
+  const { lines, clock, follower } = setup(slow, 10_000);
+  follower.follow(request());
+  await clock.advanceTo(20_000);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(35_000);
+  await follower.settled();
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0]!,
+    /^ERROR Rollout of Deployment dev\/web did not finish in 35 s: 0\/2 pods/,
+  );
+});
+
+Deno.test("a newer update of the same workload replaces the rollout being followed", async () => {
+  const { lines, clock, reader, metrics, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(500);
+  follower.follow({
+    ...request({ images: [{ container: "web", image: "app:v3" }] }),
+    startedAt: T0 + 500,
+  });
+  await clock.advanceTo(1_000);
+  assert.equal(follower.active, 1);
+  reader.change({
+    workload: complete.workload,
+    pods: [
+      pod({ name: "web-new-1", image: "app:v3" }),
+      pod({ name: "web-new-2", image: "app:v3" }),
+    ],
+  });
+  await settle();
+  await follower.settled();
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v3 in 0.5 s\n"]);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "superseded" }), 1);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "done" }), 1);
+});
+
+Deno.test("a CronJob's update says its next Job will use the image", async () => {
+  const cron = { workload: { metadata: {}, spec: {}, status: {} }, pods: [] };
+  const key: WorkloadKey = { kind: "CronJob", namespace: "dev", name: "nightly" };
+  const { lines, clock, follower } = setup(cron);
+  follower.follow(request({ kind: "CronJob" }, key));
+  await clock.advanceTo(0);
+  await follower.settled();
+  assert.deepEqual(lines, [
+    "INFO  Updated CronJob dev/nightly to app:v2: its next Job will use it\n",
+  ]);
+});
+
+Deno.test("read errors are retried; a workload that is gone ends the follow quietly", async () => {
+  const { lines, clock, reader, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(0);
+  reader.state = new Error("connection refused");
+  await clock.advanceTo(800);
+  assert.equal(follower.active, 1);
+  reader.state = undefined;
+  await clock.advanceTo(2_000);
+  await follower.settled();
+  assert.deepEqual(lines, []);
+  assert.equal(follower.active, 0);
+});
+
+Deno.test("shutting down stops every follow without a report", async () => {
+  const { lines, clock, stop, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(100);
+  stop.abort();
+  await follower.settled();
+  assert.deepEqual(lines, []);
+  follower.follow(request());
+  assert.equal(follower.active, 0);
+});
+
+Deno.test("followRequest() takes the images, the record and the generation the patch produced", () => {
+  const follow = followRequest(
+    {
+      workload: KEY,
+      resourceVersion: "7",
+      imageUpdates: [{ container: "web", init: false, from: "app:v1", to: "app:v2" }],
+      rebuilds: [{ container: "side", init: false, image: "side:dev", previousId: "a", id: "b" }],
+      rolloutAnnotation: '{"x":"b"}',
+      warnings: [],
+    },
+    { metadata: { generation: 5, uid: "u" } },
+    42,
+  );
+  assert.deepEqual(follow, {
+    key: KEY,
+    target: {
+      kind: "Deployment",
+      generation: 5,
+      images: [{ container: "web", image: "app:v2" }, { container: "side", image: "side:dev" }],
+      rolloutAnnotation: '{"x":"b"}',
+    },
+    startedAt: 42,
+    uid: "u",
+  });
+});
