@@ -139,6 +139,14 @@ export const RUN_FLAGS: FlagTable = {
       help: "re-read the image list this often without an event (some daemons emit none for " +
         "some builds)",
     },
+    {
+      name: "rollout-timeout",
+      type: "string",
+      value: "SECONDS",
+      default: "120",
+      help: "how long to follow a rollout that names no bound of its own (a Deployment's " +
+        "progressDeadlineSeconds wins)",
+    },
     ...LOGGING,
   ],
 };

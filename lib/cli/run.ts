@@ -25,6 +25,13 @@ import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
 import { RUN_FLAGS } from "./flag_tables.ts";
 import {
+  defineRolloutMetrics,
+  followRequest,
+  RolloutFollower,
+  SYSTEM_CLOCK,
+} from "../rollout/follower.ts";
+import { KubeRolloutReader } from "../rollout/kube_reader.ts";
+import {
   choiceFlag,
   type Command,
   commandHelp,
@@ -57,6 +64,10 @@ export const runCommand: Command = {
     const resyncSeconds = Number(stringFlag(flags, "resync-period") ?? "3");
     if (!(resyncSeconds > 0 && resyncSeconds <= 3600)) {
       throw invalidFlag("run", flags, "resync-period", "must be 0 < seconds <= 3600");
+    }
+    const rolloutTimeout = Number(stringFlag(flags, "rollout-timeout") ?? "120");
+    if (!(rolloutTimeout > 0 && rolloutTimeout <= 86_400)) {
+      throw invalidFlag("run", flags, "rollout-timeout", "must be 0 < seconds <= 86400");
     }
     const namespaces = listFlag(flags, "namespace");
     const labelSelector = stringFlag(flags, "selector");
@@ -114,7 +125,18 @@ export const runCommand: Command = {
     const metrics = new Metrics();
     defineControllerMetrics(metrics);
     const events = new EventRecorder(kube, context.env("HOSTNAME") ?? Deno.hostname());
-    const patcher = new WorkloadPatcher(kube, events, { dryRun, concurrency: 4 });
+    defineRolloutMetrics(metrics);
+    // Every applied patch starts a rollout; the follower says in one line how it ends.
+    const follower = new RolloutFollower(
+      { reader: new KubeRolloutReader(kube), events, metrics, clock: SYSTEM_CLOCK },
+      { timeoutMs: rolloutTimeout * 1000 },
+      context.signal,
+    );
+    const patcher = new WorkloadPatcher(kube, events, {
+      dryRun,
+      concurrency: 4,
+      onApplied: (update, patched, at) => follower.follow(followRequest(update, patched, at)),
+    });
     // The defaults stay excluded unless named with --namespace.
     const excludeNamespaces = [
       ...DEFAULT_EXCLUDED_NAMESPACES.filter((ns) => !namespaces.includes(ns)),
@@ -162,6 +184,7 @@ export const runCommand: Command = {
     try {
       await controller.run(context.signal);
       await keeping;
+      await follower.settled();
     } finally {
       bridge?.close();
     }

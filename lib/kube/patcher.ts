@@ -42,6 +42,8 @@ export interface PatcherOptions {
   readonly dryRun: boolean;
   /** How many workloads are patched at once. */
   readonly concurrency: number;
+  /** Told of every applied patch, with the object the API server returned (rollout following). */
+  readonly onApplied?: (update: WorkloadUpdate, patched: KubernetesObject, at: number) => void;
 }
 
 /** The strategic-merge patch body for one update (pure; exported for tests). */
@@ -164,6 +166,7 @@ export class WorkloadPatcher {
           PatchStrategy.StrategicMergePatch,
         );
         this.#logChanges(current, false);
+        this.#options.onApplied?.(current, patched, Date.now());
         for (const event of describeChanges(current)) {
           await this.#events.record({
             ...event,
