@@ -558,6 +558,7 @@ Deno.test("the update carries the workload's identity and the full record", () =
         init: true,
         from: "localhost:5000/db:v1",
         to: "localhost:5000/db:v2",
+        id: "d2",
       }],
       rebuilds: [{
         container: "web",

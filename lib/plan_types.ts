@@ -17,6 +17,9 @@ export interface ImageUpdate {
   readonly init: boolean;
   readonly from: string;
   readonly to: string;
+  /** The image ID `to` names, and its config digest when that differs (for the status record). */
+  readonly id?: string | undefined;
+  readonly configId?: string | undefined;
 }
 
 /** One container's tag now names a new image ID; the pods are rolled. */
@@ -26,6 +29,8 @@ export interface Rebuild {
   readonly image: string;
   readonly previousId: string | undefined;
   readonly id: string;
+  /** The config digest of `id` when that differs (containerd), for the status record. */
+  readonly configId?: string | undefined;
 }
 
 /** Everything to change in one workload, as one patch. */
@@ -40,6 +45,8 @@ export interface WorkloadUpdate {
    * (JSON object: normalised `repo:tag` -> image ID), else undefined.
    */
   readonly rolloutAnnotation: string | undefined;
+  /** The workload's status record (rollout/record.ts) before this update, to merge into. */
+  readonly updatesRecord?: string | undefined;
   /** Things the user should know (pull policy Always on a local image, managed by Helm…). */
   readonly warnings: readonly string[];
 }

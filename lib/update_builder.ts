@@ -13,6 +13,7 @@ import {
   type WorkloadUpdate,
 } from "./plan_types.ts";
 import type { TagChanged } from "./snapshot.ts";
+import { UPDATES_ANNOTATION } from "./rollout/record.ts";
 
 /** The rollout record (normalised key → image ID), or undefined when unreadable. */
 export function parseRecord(raw: string): Record<string, string> | undefined {
@@ -55,6 +56,8 @@ export class UpdateBuilder {
       init: container.init,
       from: ref.original,
       to,
+      id: target.id,
+      ...configIdOf(this.#snapshot.get(target.key)),
     });
     const fromRegistry = this.#snapshot.get(target.key)?.fromRegistry ?? target.fromRegistry;
     this.#checkPullPolicy(container, to, target.tag, fromRegistry);
@@ -77,6 +80,7 @@ export class UpdateBuilder {
       image: ref.original,
       previousId,
       id,
+      ...configIdOf(this.#snapshot.get(key)),
     });
     const fromRegistry = this.#snapshot.get(key)?.fromRegistry ?? change.fromRegistry;
     this.#checkPullPolicy(container, ref.original, tag, fromRegistry);
@@ -90,6 +94,7 @@ export class UpdateBuilder {
         `managed by ${tools.join(" and ")}, which may revert this change on its next sync`,
       );
     }
+    const recorded = this.#workload.annotations[UPDATES_ANNOTATION];
     let rolloutAnnotation: string | undefined;
     if (this.#rebuilds.length > 0) {
       const merged: Record<string, string> = { ...this.#readRecord(), ...this.#record };
@@ -102,6 +107,7 @@ export class UpdateBuilder {
       imageUpdates: this.#imageUpdates,
       rebuilds: this.#rebuilds,
       rolloutAnnotation,
+      ...(recorded === undefined ? {} : { updatesRecord: recorded }),
       warnings: this.#warnings,
     };
   }
@@ -143,6 +149,11 @@ export class UpdateBuilder {
         "the new pods cannot start; set imagePullPolicy to IfNotPresent or Never",
     );
   }
+}
+
+/** `{ configId }` when the engine knows a config digest for the image, else nothing. */
+function configIdOf(image: { configId?: string | undefined } | undefined) {
+  return image?.configId ? { configId: image.configId } : {};
 }
 
 /** The tools that declare they manage the workload and may undo a change. */

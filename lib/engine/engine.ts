@@ -11,6 +11,12 @@ export interface TaggedImage {
   readonly id: string;
   /** False when the image has no registry digest: it exists only on this node. */
   readonly fromRegistry: boolean;
+  /**
+   * The image's config digest when `id` is another digest (containerd: the
+   * target is a manifest or index), as a pod's `imageID` shows it; undefined
+   * when unknown or equal to `id`.
+   */
+  readonly configId?: string | undefined;
 }
 
 /**

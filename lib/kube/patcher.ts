@@ -16,6 +16,7 @@ import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { recordUpdates, UPDATES_ANNOTATION } from "../rollout/record.ts";
 import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
 import { kindInfo } from "./kinds.ts";
@@ -47,7 +48,10 @@ export interface PatcherOptions {
 }
 
 /** The strategic-merge patch body for one update (pure; exported for tests). */
-export function patchBody(update: WorkloadUpdate): KubernetesObject & { spec: unknown } {
+export function patchBody(
+  update: WorkloadUpdate,
+  at = new Date(),
+): KubernetesObject & { spec: unknown } {
   const info = kindInfo(update.workload.kind);
   const containers = update.imageUpdates.filter((u) => !u.init).map((u) => ({
     name: u.container,
@@ -77,6 +81,8 @@ export function patchBody(update: WorkloadUpdate): KubernetesObject & { spec: un
       name: update.workload.name,
       namespace: update.workload.namespace,
       resourceVersion: update.resourceVersion,
+      // What `veryfreshpod status` reads back: which image, which ID, when.
+      annotations: { [UPDATES_ANNOTATION]: recordUpdates(update, at) },
     },
     spec,
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { UPDATES_ANNOTATION } from "../rollout/record.ts";
 import { describeChanges, patchBody, shortId } from "./patcher.ts";
 
 const update: WorkloadUpdate = {
@@ -16,10 +17,17 @@ const update: WorkloadUpdate = {
 };
 
 Deno.test("patchBody() patches containers and initContainers by name with a resourceVersion precondition", () => {
-  assert.deepEqual(patchBody(update), {
+  const at = new Date("2026-11-25T12:00:00Z");
+  const record = { image: "myimage:fixed", at: "2026-11-25T12:00:00.000Z" };
+  assert.deepEqual(patchBody(update, at), {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: "web", namespace: "dev", resourceVersion: "42" },
+    metadata: {
+      name: "web",
+      namespace: "dev",
+      resourceVersion: "42",
+      annotations: { [UPDATES_ANNOTATION]: JSON.stringify({ app: record, migrate: record }) },
+    },
     spec: {
       template: {
         spec: {
