@@ -24,6 +24,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./run.ts")).runCommand,
   },
   {
+    name: "status",
+    summary: "show what veryfreshpod changed and how each rollout went",
+    load: async () => (await import("./status.ts")).statusCommand,
+  },
+  {
     name: "install",
     summary: "deploy veryfreshpod into the cluster",
     load: async () => (await import("./install.ts")).installCommand,
@@ -46,7 +51,7 @@ const COMMANDS: readonly CommandEntry[] = [
 ];
 
 const RUN = COMMANDS[0]!;
-const VERSION = COMMANDS[4]!;
+const VERSION = COMMANDS.find((c) => c.name === "version")!;
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -77,8 +77,8 @@ Deno.test("main() names an unknown command and lists the commands", async () => 
   assert.equal(stdout, "");
   assert.equal(
     stderr,
-    'error: unknown command "frobnicate"; the commands are run, install, uninstall, manifest, ' +
-      'version\nRun "veryfreshpod --help" for usage.\n',
+    'error: unknown command "frobnicate"; the commands are run, status, install, uninstall, ' +
+      'manifest, version\nRun "veryfreshpod --help" for usage.\n',
   );
 });
 

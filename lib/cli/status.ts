@@ -1,0 +1,184 @@
+/**
+ * `veryfreshpod status`: what veryfreshpod has done, read from the cluster
+ * alone (so it works from any machine, while `run` runs elsewhere): every
+ * workload carrying its record, the image and ID it set in each container and
+ * when, where that rollout stands, and how many pods run the image.
+ */
+import "../quiet_deprecations.ts";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { ExitCode } from "../errors.ts";
+import { setupLogging } from "../log.ts";
+import { apiStatus, explainKubeError, forbiddenMessage } from "../kube/api_errors.ts";
+import { checkCluster } from "../kube/cluster.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { WORKLOAD_KINDS } from "../kube/kinds.ts";
+import { shortId } from "../kube/patcher.ts";
+import { UserError } from "../errors.ts";
+import { KubeRolloutReader } from "../rollout/kube_reader.ts";
+import type { WorkloadObject } from "../rollout/objects.ts";
+import { hasRecord, type StatusRow, statusRows } from "../rollout/status_rows.ts";
+import {
+  choiceFlag,
+  type Command,
+  KUBE_HELP,
+  KUBE_OPTIONS,
+  kubeFlags,
+  listFlag,
+  LOGGING_HELP,
+  LOGGING_OPTIONS,
+  loggingFlags,
+  parseFlags,
+} from "./flags.ts";
+
+const HELP = `Show what veryfreshpod has changed, read from the cluster: for each workload
+and container, the image and image ID it set and when, whether that rollout is
+done, in progress or failing (and why), and how many pods run that image.
+Works from any machine that can reach the cluster, while "veryfreshpod run"
+runs elsewhere.
+
+Usage: veryfreshpod status [flags]
+
+Flags:
+${KUBE_HELP}
+  -n, --namespace NS      only workloads in NS (repeatable; default: all namespaces)
+  -o, --output FORMAT     table or json (default table)
+${LOGGING_HELP}
+  -h, --help              show this help`;
+
+const OUTPUTS = ["table", "json"] as const;
+
+export const statusCommand: Command = {
+  name: "status",
+  help: HELP,
+  async run(args, context) {
+    const flags = parseFlags("status", args, {
+      ...KUBE_OPTIONS,
+      ...LOGGING_OPTIONS,
+      namespace: { type: "string", short: "n", multiple: true },
+      output: { type: "string", short: "o" },
+    });
+    if (flags.help) {
+      context.stdout(HELP + "\n");
+      return ExitCode.ok;
+    }
+    const output = choiceFlag("status", flags, "output", OUTPUTS, "table");
+    setupLogging(loggingFlags("status", flags));
+    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    await checkCluster(kube);
+    const rows = await readStatus(kube, listFlag(flags, "namespace"), Date.now());
+    context.stdout(output === "json" ? renderJson(rows) : renderTable(rows, Date.now()));
+    return ExitCode.ok;
+  },
+};
+
+/** Every row, from every workload kind in the given namespaces (all when none). */
+export async function readStatus(
+  kube: KubeConfig,
+  namespaces: readonly string[],
+  now: number,
+): Promise<StatusRow[]> {
+  const server = kube.getCurrentCluster()?.server ?? "(no server)";
+  const reader = new KubeRolloutReader(kube);
+  const rows: StatusRow[] = [];
+  for (const namespace of namespaces.length > 0 ? namespaces : [undefined]) {
+    for (const info of WORKLOAD_KINDS) {
+      let items: readonly WorkloadObject[];
+      try {
+        items = (await info.list(kube, namespace)).items as WorkloadObject[];
+      } catch (error) {
+        throw explainKubeError(error, server, {
+          verb: "list",
+          resource: `${info.plural}.${info.group}`,
+          namespace,
+        });
+      }
+      for (const workload of items.filter((w) => hasRecord(info.kind, w))) {
+        const ns = workload.metadata?.namespace ?? "";
+        let pods;
+        try {
+          pods = info.kind === "CronJob" ? [] : await reader.listPods(ns, workload);
+        } catch (error) {
+          if (apiStatus(error) === 403) {
+            throw new UserError(
+              forbiddenMessage({ verb: "list", resource: "pods", namespace: ns }),
+              ExitCode.forbidden,
+              { cause: error },
+            );
+          }
+          throw explainKubeError(error, server, { verb: "list", resource: "pods", namespace: ns });
+        }
+        rows.push(...statusRows(info.kind, workload, pods, now));
+      }
+    }
+  }
+  return rows.sort((a, b) =>
+    a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) ||
+    a.name.localeCompare(b.name) || a.container.localeCompare(b.container)
+  );
+}
+
+/** A table like kubectl's: one row per container, columns padded, the long ROLLOUT last. */
+export function renderTable(rows: readonly StatusRow[], now: number): string {
+  if (rows.length === 0) return "No workload has been changed by veryfreshpod\n";
+  const header = [
+    "NAMESPACE",
+    "WORKLOAD",
+    "CONTAINER",
+    "IMAGE",
+    "ID",
+    "UPDATED",
+    "PODS",
+    "ROLLOUT",
+  ];
+  const lines = rows.map((row) => [
+    row.namespace,
+    `${row.kind.toLowerCase()}/${row.name}`,
+    row.container,
+    row.image,
+    row.id ? shortId(row.id).replace(/^sha256:/, "") : "<unknown>",
+    row.at ? `${age(now - Date.parse(row.at))} ago` : "<unknown>",
+    row.pods ? `${row.pods.onImage}/${row.pods.total}` : "-",
+    row.rollout.detail ? `${row.rollout.state}: ${row.rollout.detail}` : row.rollout.state,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [header, ...lines]
+    .map((cells) =>
+      cells.map((c, i) => i === cells.length - 1 ? c : c.padEnd(widths[i]!)).join("   ")
+    )
+    .join("\n") + "\n";
+}
+
+/** The rows as JSON, for scripts. */
+export function renderJson(rows: readonly StatusRow[]): string {
+  return JSON.stringify(
+    rows.map((row) => ({
+      namespace: row.namespace,
+      kind: row.kind,
+      name: row.name,
+      container: row.container,
+      image: row.image,
+      id: row.id ?? null,
+      configId: row.configId ?? null,
+      updatedAt: row.at ?? null,
+      rollout: { state: row.rollout.state, detail: row.rollout.detail ?? null },
+      pods: row.pods ?? null,
+    })),
+    null,
+    2,
+  ) + "\n";
+}
+
+/** `45s`, `3m12s`, `2h5m`, `3d4h`, like kubectl's AGE column. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return `${h}h${m % 60 ? `${m % 60}m` : ""}`;
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 8) return `${d}d${h % 24 ? `${h % 24}h` : ""}`;
+  return `${d}d`;
+}
