@@ -103,6 +103,8 @@ e2eTest("install creates every object of the manifest as specified", async () =>
     },
     { apiGroups: ["batch"], resources: ["cronjobs"], verbs: ["get", "list", "watch", "patch"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+    { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
   ]);
   const binding = await get(
     OBJECT_PATHS["clusterrolebinding.rbac.authorization.k8s.io/veryfreshpod"],
@@ -281,6 +283,13 @@ e2eTest(
       ["GET", "/api/v1/secrets", undefined],
       ["DELETE", `/api/v1/namespaces/${ns}/pods/${pod}`, undefined],
       ["PATCH", `/api/v1/namespaces/${ns}/services/app`, { metadata: { labels: { x: "y" } } }],
+      // Pods are only read (to follow rollouts), never changed.
+      ["PATCH", `/api/v1/namespaces/${ns}/pods/${pod}`, { metadata: { labels: { x: "y" } } }],
+      ["POST", `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, {
+        apiVersion: "policy/v1",
+        kind: "Eviction",
+        metadata: { name: pod, namespace: ns },
+      }],
     ] as const;
     for (const [method, path, body] of refused) {
       const response = await kube.request(method, path, {
@@ -291,6 +300,20 @@ e2eTest(
       assert.equal(response.status, 403, `${method} ${path}: ${JSON.stringify(response.body)}`);
     }
     assert.equal((await kube.request("GET", `/api/v1/namespaces/${ns}/pods/${pod}`)).status, 200);
+    // What following a rollout reads is allowed: pods (get, list, watch) and their logs.
+    const allowed = [
+      `/api/v1/namespaces/${ns}/pods/${pod}`,
+      `/api/v1/namespaces/${ns}/pods?labelSelector=app%3Dapp`,
+      `/api/v1/namespaces/${ns}/pods?watch=1&timeoutSeconds=1`,
+      `/api/v1/pods?limit=1`,
+    ];
+    for (const path of allowed) {
+      const response = await kube.request("GET", path, { token });
+      assert.equal(response.status, 200, `GET ${path}: ${JSON.stringify(response.body)}`);
+    }
+    // No container has run (no node here), so the log itself is missing; but not forbidden.
+    const log = await kube.request("GET", `/api/v1/namespaces/${ns}/pods/${pod}/log`, { token });
+    assert.notEqual(log.status, 403, JSON.stringify(log.body));
 
     // And the watch loop, run with that token, updates the Deployment when a new tag appears.
     const healthPort = freePort();

@@ -230,11 +230,36 @@ export const UNINSTALL_FLAGS: FlagTable = {
   ],
 };
 
+export const STATUS_FLAGS: FlagTable = {
+  command: "status",
+  flags: [
+    ...KUBE,
+    {
+      name: "namespace",
+      short: "n",
+      type: "list",
+      value: "NS",
+      default: "all",
+      help: "only workloads in NS (repeatable, or comma-separated)",
+    },
+    {
+      name: "output",
+      short: "o",
+      type: "string",
+      value: "FORMAT",
+      default: "table",
+      help: "table (like kubectl's) or json",
+    },
+    ...LOGGING,
+  ],
+};
+
 export const VERSION_FLAGS: FlagTable = { command: "version", flags: [] };
 
 /** Every table, in the order the README shows them. */
 export const FLAG_TABLES: readonly FlagTable[] = [
   RUN_FLAGS,
+  STATUS_FLAGS,
   INSTALL_FLAGS,
   UNINSTALL_FLAGS,
   MANIFEST_FLAGS,

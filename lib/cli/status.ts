@@ -17,33 +17,25 @@ import { UserError } from "../errors.ts";
 import { KubeRolloutReader } from "../rollout/kube_reader.ts";
 import type { WorkloadObject } from "../rollout/objects.ts";
 import { hasRecord, type StatusRow, statusRows } from "../rollout/status_rows.ts";
+import { STATUS_FLAGS } from "./flag_tables.ts";
 import {
   choiceFlag,
   type Command,
-  KUBE_HELP,
-  KUBE_OPTIONS,
+  commandHelp,
   kubeFlags,
   listFlag,
-  LOGGING_HELP,
-  LOGGING_OPTIONS,
   loggingFlags,
   parseFlags,
 } from "./flags.ts";
 
-const HELP = `Show what veryfreshpod has changed, read from the cluster: for each workload
+const HELP = commandHelp(
+  STATUS_FLAGS,
+  `Show what veryfreshpod has changed, read from the cluster: for each workload
 and container, the image and image ID it set and when, whether that rollout is
 done, in progress or failing (and why), and how many pods run that image.
 Works from any machine that can reach the cluster, while "veryfreshpod run"
-runs elsewhere.
-
-Usage: veryfreshpod status [flags]
-
-Flags:
-${KUBE_HELP}
-  -n, --namespace NS      only workloads in NS (repeatable; default: all namespaces)
-  -o, --output FORMAT     table or json (default table)
-${LOGGING_HELP}
-  -h, --help              show this help`;
+runs elsewhere.`,
+);
 
 const OUTPUTS = ["table", "json"] as const;
 
@@ -51,12 +43,7 @@ export const statusCommand: Command = {
   name: "status",
   help: HELP,
   async run(args, context) {
-    const flags = parseFlags("status", args, {
-      ...KUBE_OPTIONS,
-      ...LOGGING_OPTIONS,
-      namespace: { type: "string", short: "n", multiple: true },
-      output: { type: "string", short: "o" },
-    });
+    const flags = parseFlags(STATUS_FLAGS, args);
     if (flags.help) {
       context.stdout(HELP + "\n");
       return ExitCode.ok;

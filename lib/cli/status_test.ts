@@ -73,6 +73,7 @@ Deno.test("status rejects a bad --output in one line with exit code 2", async ()
   let stderr = "";
   const code = await main(["status", "-o", "yaml"], {
     env: () => undefined,
+    os: "linux",
     stdout: () => {},
     stderr: (text) => stderr += text,
     signal: AbortSignal.abort(),
@@ -85,6 +86,7 @@ Deno.test("status without a kubeconfig says so with exit code 4", async () => {
   let stderr = "";
   const code = await main(["status", "--kubeconfig", "/nonexistent/kubeconfig"], {
     env: () => undefined,
+    os: "linux",
     stdout: () => {},
     stderr: (text) => stderr += text,
     signal: AbortSignal.abort(),

@@ -7,6 +7,8 @@ import { imageKey, parseReference } from "../image_ref.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "./containerd_client.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./sockets.ts";
 import { imageEventName, type ImageMessage } from "./containerd_proto.ts";
+import { ConfigDigests } from "./config_digest.ts";
+import { ContainerdWriter } from "./containerd_writer.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
 
 /** Options of ContainerdEngine.create. */
@@ -67,10 +69,17 @@ export function imageEventFilter(namespace: string): string {
   return `topic~="/images/",namespace==${JSON.stringify(namespace)}`;
 }
 
+function readBlob(client: ContainerdClient, digest: string): Promise<Uint8Array | undefined> {
+  return client instanceof ContainerdWriter
+    ? client.readContent(digest)
+    : Promise.resolve(undefined);
+}
+
 /** A containerd daemon and one of its namespaces. */
 export class ContainerdEngine implements Engine {
   readonly client: ContainerdClient;
   readonly description: string;
+  readonly #configs = new ConfigDigests();
 
   constructor(client: ContainerdClient) {
     this.client = client;
@@ -81,7 +90,8 @@ export class ContainerdEngine implements Engine {
   static create(options: ContainerdEngineOptions = {}): ContainerdEngine {
     const socket = options.socket ?? DEFAULT_CONTAINERD_SOCKET;
     const namespace = options.namespace ?? DEFAULT_CONTAINERD_NAMESPACE;
-    return new ContainerdEngine(new ContainerdClient(socket, namespace, options));
+    // A writer, for its content reads (config digests, below); it writes nothing here.
+    return new ContainerdEngine(new ContainerdWriter(socket, namespace, options));
   }
 
   async connect(): Promise<void> {
@@ -89,7 +99,13 @@ export class ContainerdEngine implements Engine {
   }
 
   async snapshot(): Promise<ImageSnapshot> {
-    return snapshotFromContainerdImages(await this.client.listImages());
+    const images = await this.client.listImages();
+    // Config digests let `status` compare with what pods report (config_digest.ts).
+    return await this.#configs.annotate(
+      snapshotFromContainerdImages(images),
+      images.map((i) => ({ name: i.name, target: i.target?.digest ?? "" })),
+      (digest) => readBlob(this.client, digest),
+    );
   }
 
   async *imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {
