@@ -35,6 +35,11 @@ export const LOG_LINES = 5;
 /** Re-reads without a change in between back off from the first to the last delay. */
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 4_000;
+/**
+ * With many follows at once (a fan-out over hundreds of workloads), each polls
+ * more slowly, so that together they stay near a few reads a second.
+ */
+const POLL_SPREAD_MS = 200;
 /** The controller marks ProgressDeadlineExceeded itself; leave it a moment to do so. */
 const DEADLINE_SLACK_MS = 5_000;
 
@@ -225,7 +230,7 @@ export class RolloutFollower {
           change = nextChange();
           delay = POLL_FIRST_MS;
         } else {
-          delay = Math.min(delay * 2, POLL_MAX_MS);
+          delay = Math.min(delay * 2, Math.max(POLL_MAX_MS, this.#active.size * POLL_SPREAD_MS));
         }
         let fresh;
         try {

@@ -37,9 +37,11 @@ class FakeClock implements Clock {
       await settle();
       const next = this.#sleepers.filter((s) => s.at <= T0 + ms).sort((a, b) => a.at - b.at)[0];
       if (!next) break;
-      this.#sleepers = this.#sleepers.filter((s) => s !== next);
+      // Every sleeper due at that moment wakes together.
+      const due = this.#sleepers.filter((s) => s.at === next.at);
+      this.#sleepers = this.#sleepers.filter((s) => s.at !== next.at);
       this.time = next.at;
-      next.wake();
+      for (const sleeper of due) sleeper.wake();
     }
     this.time = T0 + ms;
     await settle();
@@ -238,6 +240,15 @@ Deno.test("a Deployment is bounded by its own progressDeadlineSeconds, not the d
     lines[0]!,
     /^ERROR Rollout of Deployment dev\/web did not finish in 35 s: 0\/2 pods/,
   );
+});
+
+Deno.test("many rollouts at once poll more slowly each, to keep the API server's load bounded", async () => {
+  const { clock, reader, follower } = setup(progressing);
+  for (let i = 0; i < 100; i++) follower.follow(request({}, { ...KEY, name: `web-${i}` }));
+  await clock.advanceTo(60_000);
+  // Alone, each would poll every 4 s (18 reads in a minute); 100 together poll every 20 s.
+  assert.equal(reader.reads, 100 * 9);
+  assert.equal(follower.active, 100);
 });
 
 Deno.test("a newer update of the same workload replaces the rollout being followed", async () => {
