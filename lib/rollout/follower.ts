@@ -275,12 +275,15 @@ export class RolloutFollower {
     const elapsed = now - request.startedAt;
     const fields = { workload: describeWorkload(key), ...key };
     if (verdict.state === "done") {
-      log.info(doneLine(key, verdict, target.images, elapsed), { ...fields, result: "done" });
+      // The line is a value, never the template: a pod's message may hold braces.
+      const line = doneLine(key, verdict, target.images, elapsed);
+      log.info("{line}", { ...fields, line, result: "done" });
       this.#count("done", elapsed);
       return;
     }
     if (verdict.state === "deferred") {
-      log.info(deferredLine(key, verdict.why, target.images), { ...fields, result: "deferred" });
+      const line = deferredLine(key, verdict.why, target.images);
+      log.info("{line}", { ...fields, line, result: "deferred" });
       this.#count("deferred");
       return;
     }
@@ -305,8 +308,9 @@ export class RolloutFollower {
       }
     }
     if (signal.aborted) return;
-    log.error(line, {
+    log.error("{line}", {
       ...fields,
+      line,
       result: "failed",
       pod: problem?.pod,
       container: problem?.container,
@@ -314,7 +318,9 @@ export class RolloutFollower {
       exitCode: problem?.exitCode,
       logTail: tail,
     });
-    for (const text of tail) log.error("    {line}", { ...fields, pod: problem?.pod, line: text });
+    for (const logLine of tail) {
+      log.error("    {logLine}", { ...fields, pod: problem?.pod, logLine });
+    }
     this.#count("failed", elapsed);
     await this.#recordFailure(request, line);
   }
@@ -325,7 +331,12 @@ export class RolloutFollower {
     limitMs: number,
   ): Promise<void> {
     const line = timeoutLine(request.key, verdict, request.target.images, limitMs);
-    log.error(line, { workload: describeWorkload(request.key), ...request.key, result: "timeout" });
+    log.error("{line}", {
+      workload: describeWorkload(request.key),
+      ...request.key,
+      line,
+      result: "timeout",
+    });
     this.#count("timeout", limitMs);
     await this.#recordFailure(request, line);
   }

@@ -202,6 +202,22 @@ Deno.test("a crashing build is one failure line, its log indented below, and an 
   assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "failed" }), 1);
 });
 
+Deno.test("a termination message with braces is printed as it is, never read as a template", async () => {
+  const { lines, clock, reader, follower } = setup({
+    workload: progressing.workload,
+    pods: [pod({ statuses: [crashLoop(2, '{"level":"fatal","msg":"{x}"}')] })],
+  });
+  reader.logText = '{"level":"fatal"}\n';
+  follower.follow(request());
+  await clock.advanceTo(0);
+  await follower.settled();
+  assert.match(
+    lines[0]!,
+    /exited with code 2, restarted 3 times: \{"level":"fatal","msg":"\{x\}"\}; /,
+  );
+  assert.equal(lines[1], 'ERROR     {"level":"fatal"}\n');
+});
+
 Deno.test("a rollout that does not end within --rollout-timeout fails with what it waits for", async () => {
   const sts = {
     workload: {
