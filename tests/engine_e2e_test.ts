@@ -5,6 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { configDigest } from "../lib/engine/config_digest.ts";
+import type { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ContainerdEngine } from "../lib/engine/containerd.ts";
 import {
   compareApiVersions,
@@ -172,24 +174,34 @@ e2eTest(
   },
 );
 
-e2eTest("containerd: an imported image is in the snapshot, tagged names only", async () => {
-  const ctr = await containerd();
-  const repository = unique("ctr");
-  await makeImage(`${repository}:v1`);
-  const [name] = await importIntoContainerd(`${repository}:v1`);
-  assert.equal(name, `docker.io/${repository}:v1`);
-  const listing = await ctr.ctr(["images", "ls"]);
-  const digest = listing.split("\n").find((line) => line.startsWith(`${name} `))?.split(/\s+/)[2];
-  const engine = ContainerdEngine.create({ socket: ctr.socket, namespace: ctr.namespace });
-  try {
-    await engine.connect();
-    const snapshot = await engine.snapshot();
-    assert.deepEqual(snapshot.get(name), { id: digest, fromRegistry: false });
-    for (const key of snapshot.keys()) assert.doesNotMatch(key, /sha256|@/);
-  } finally {
-    engine.close();
-  }
-});
+e2eTest(
+  "containerd: an imported image is in the snapshot, tagged names only, with its config digest",
+  async () => {
+    const ctr = await containerd();
+    const repository = unique("ctr");
+    const engine = ContainerdEngine.create({ socket: ctr.socket, namespace: ctr.namespace });
+    try {
+      await engine.connect();
+      await engine.snapshot(); // the baseline: config digests are learned for what changes after it
+      const dockerId = await makeImage(`${repository}:v1`);
+      const [name] = await importIntoContainerd(`${repository}:v1`);
+      assert.equal(name, `docker.io/${repository}:v1`);
+      const listing = await ctr.ctr(["images", "ls"]);
+      const digest = listing.split("\n").find((line) => line.startsWith(`${name} `))?.split(/\s+/)[
+        2
+      ];
+      const snapshot = await engine.snapshot();
+      // The target is the manifest; the config digest (Docker's image ID) is what pods report.
+      assert.deepEqual(snapshot.get(name), { id: digest, fromRegistry: false, configId: dockerId });
+      // Read from the content store itself, not only from the CRI plugin's ID reference.
+      const writer = engine.client as ContainerdWriter;
+      assert.equal(await configDigest((d) => writer.readContent(d), digest!), dockerId);
+      for (const key of snapshot.keys()) assert.doesNotMatch(key, /sha256|@/);
+    } finally {
+      engine.close();
+    }
+  },
+);
 
 e2eTest("containerd: an import sends an event; abort ends the stream", async () => {
   const ctr = await containerd();
