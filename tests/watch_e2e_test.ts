@@ -51,7 +51,8 @@ e2eTest("a new tag updates every kind of workload that runs another tag of it", 
   });
   // Events are recorded right after each patch: wait for all of them.
   const wanted = [
-    ...kinds.map((kind) => `${kind}/${kind.toLowerCase()} ImageUpdated`),
+    // Each prefix names its container: the StatefulSet's two events must both be there.
+    ...kinds.map((kind) => `${kind}/${kind.toLowerCase()} ImageUpdated container "app"`),
     `StatefulSet/statefulset ImageUpdated initContainer "setup" image ${repo} -> ${repo}:fixed`,
   ];
   const events = await eventually("an ImageUpdated event for every update", async () => {
