@@ -26,7 +26,7 @@ import {
   type RolloutResult,
   timeoutLine,
 } from "./report.ts";
-import { decide, type RolloutTarget, type Verdict } from "./verdict.ts";
+import { decide, isNewPod, type RolloutTarget, type Verdict } from "./verdict.ts";
 
 const log = logger("rollout");
 
@@ -40,6 +40,13 @@ const POLL_MAX_MS = 4_000;
  * more slowly, so that together they stay near a few reads a second.
  */
 const POLL_SPREAD_MS = 200;
+/**
+ * How long a rollout must stay done before it is reported: a new container is
+ * available the moment it starts, so a build that exits at once would
+ * otherwise be "rolled out" (seen on the real node). The time reported is
+ * still when it was first done.
+ */
+export const SETTLE_MS = 2_000;
 /** The controller marks ProgressDeadlineExceeded itself; leave it a moment to do so. */
 const DEADLINE_SLACK_MS = 5_000;
 
@@ -205,23 +212,42 @@ export class RolloutFollower {
     let delay = POLL_FIRST_MS;
     try {
       let state: { workload: WorkloadObject; pods: Pod[] } = first;
+      /** When the rollout first looked done, and its pods' restarts then. */
+      let settling: { at: number; restarts: number } | undefined;
       while (!signal.aborted) {
         const now = clock.now();
         const verdict = decide(request.target, state.workload, state.pods, now);
-        if (verdict.state !== "progressing") {
-          await this.#report(request, verdict, now, signal);
-          return;
-        }
-        if (now >= deadline) {
-          await this.#timedOut(request, verdict, limitMs);
-          return;
+        let waitMs: number;
+        if (verdict.state === "done") {
+          // A container counts as available the moment it starts; one that exits a
+          // moment later must not be reported as rolled out. Confirm after a short while.
+          const restarts = restartsOf(state.pods, request.target);
+          if (settling === undefined || settling.restarts !== restarts) {
+            settling = { at: now, restarts };
+          }
+          if (now - settling.at >= SETTLE_MS) {
+            await this.#report(request, verdict, settling.at, signal);
+            return;
+          }
+          waitMs = settling.at + SETTLE_MS - now;
+        } else {
+          settling = undefined;
+          if (verdict.state !== "progressing") {
+            await this.#report(request, verdict, now, signal);
+            return;
+          }
+          if (now >= deadline) {
+            await this.#timedOut(request, verdict, limitMs);
+            return;
+          }
+          waitMs = Math.min(delay, deadline - now);
         }
         const wake = new AbortController();
         const stopWaiting = () => wake.abort();
         signal.addEventListener("abort", stopWaiting, { once: true });
         const woke = await Promise.race([
           change,
-          clock.sleep(Math.min(delay, deadline - now), wake.signal).then(() => "tick" as const),
+          clock.sleep(waitMs, wake.signal).then(() => "tick" as const),
         ]);
         wake.abort();
         signal.removeEventListener("abort", stopWaiting);
@@ -359,6 +385,19 @@ export class RolloutFollower {
       metrics.observe("veryfreshpod_rollout_duration_seconds", elapsedMs / 1000, { result });
     }
   }
+}
+
+/** Restarts of the new pods' containers: a change while settling means one crashed. */
+function restartsOf(pods: readonly Pod[], target: RolloutTarget): number {
+  let total = 0;
+  for (const pod of pods.filter((p) => isNewPod(p, target))) {
+    const statuses = [
+      ...pod.status?.initContainerStatuses ?? [],
+      ...pod.status?.containerStatuses ?? [],
+    ];
+    for (const status of statuses) total += status.restartCount ?? 0;
+  }
+  return total;
 }
 
 /** A promise that never settles: a change stream that ended or failed leaves polling. */

@@ -11,6 +11,7 @@ import {
   followRequest,
   RolloutFollower,
   type RolloutReader,
+  SETTLE_MS,
 } from "./follower.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 
@@ -144,7 +145,10 @@ Deno.test("a rollout that completes is one line with the time since the patch", 
   assert.deepEqual(lines, []);
   await clock.advanceTo(1_800);
   reader.change(complete);
-  await settle();
+  // Reported once it has stayed done for SETTLE_MS, with the time it was first done.
+  await clock.advanceTo(1_800 + SETTLE_MS - 1);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(1_800 + SETTLE_MS);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.8 s\n"]);
   assert.deepEqual(events, []);
@@ -153,6 +157,28 @@ Deno.test("a rollout that completes is one line with the time since the patch", 
     metrics.observations("veryfreshpod_rollout_duration_seconds", { result: "done" }),
     1,
   );
+});
+
+Deno.test("a build that looks done for a moment and then crashes is a failure, not a rollout", async () => {
+  // Seen on the real node: the container starts, counts as available, the old pod goes,
+  // and the program exits 1 a moment later.
+  const { lines, clock, reader, events, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(1_000);
+  reader.change({ workload: complete.workload, pods: [pod({ name: "web-new-1" })] });
+  await clock.advanceTo(1_500);
+  reader.change({
+    workload: complete.workload,
+    pods: [pod({ name: "web-new-1", statuses: [crashLoop(1)] })],
+  });
+  await clock.advanceTo(1_500 + SETTLE_MS);
+  await follower.settled();
+  assert.match(
+    lines[0] ?? "",
+    /^ERROR Rollout of Deployment dev\/web failed after 1\.5 s: pod web-new-1 container web: CrashLoopBackOff, exited with code 1/,
+  );
+  assert.ok(!lines.some((l) => l.includes("Rolled out")), lines.join(""));
+  assert.equal(events.length, 1);
 });
 
 Deno.test("without a watch, the follower polls with backoff until the rollout ends", async () => {
@@ -164,10 +190,10 @@ Deno.test("without a watch, the follower polls with backoff until the rollout en
   await clock.advanceTo(1_750);
   assert.equal(reader.reads, 4);
   reader.state = complete;
-  await clock.advanceTo(3_750);
+  await clock.advanceTo(3_750 + SETTLE_MS);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 3.8 s\n"]);
-  assert.equal(reader.reads, 5);
+  assert.equal(reader.reads, 6);
 });
 
 Deno.test("a crashing build is one failure line, its log indented below, and an Event", async () => {
@@ -284,7 +310,7 @@ Deno.test("a newer update of the same workload replaces the rollout being follow
       pod({ name: "web-new-2", image: "app:v3" }),
     ],
   });
-  await settle();
+  await clock.advanceTo(1_000 + SETTLE_MS);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v3 in 0.5 s\n"]);
   assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "superseded" }), 1);
