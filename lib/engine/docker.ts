@@ -79,15 +79,26 @@ export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
   return snapshot;
 }
 
-/** The events in a `GET /events` body; a line that is not an event still says "re-read". */
-async function* engineEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<EngineEvent> {
-  for await (const line of decodeJsonLines(body)) {
-    if (!line.ok) {
-      yield unreadableEvent(line.line);
-      continue;
+/**
+ * The events in the body of a `GET /events` answer; a line that is not an
+ * event still says "re-read". It holds the Response, not only its body: Deno
+ * errors an aborted body through its Response, and once nothing held the
+ * Response a garbage collection left the read hanging after the abort.
+ */
+async function* engineEvents(response: Response): AsyncGenerator<EngineEvent> {
+  if (response.body === null) return;
+  try {
+    for await (const line of decodeJsonLines(response.body)) {
+      if (!line.ok) {
+        yield unreadableEvent(line.line);
+        continue;
+      }
+      const event = toEngineEvent(line.value);
+      if (event !== undefined) yield event;
     }
-    const event = toEngineEvent(line.value);
-    if (event !== undefined) yield event;
+  } finally {
+    // Used after the loop, so that the Response stays reachable while the body is read.
+    void response.bodyUsed;
   }
 }
 
@@ -129,7 +140,7 @@ export class DockerEngine implements Engine {
         ExitCode.engine,
       );
     }
-    return engineEvents(response.body);
+    return engineEvents(response);
   }
 
   /** Releases the connection pool. */

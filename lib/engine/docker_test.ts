@@ -195,3 +195,50 @@ Deno.test("DockerEngine.create resolves the host and refuses bad ones", () => {
   fromEnv.close();
   assert.throws(() => DockerEngine.create({ host: "ssh://x" }), UserError);
 });
+
+Deno.test("image events: abort ends the stream even after a garbage collection", async () => {
+  // Deno errors an aborted body through its Response: a collected Response left the read
+  // hanging, and `run` never stopped (seen with 100 workloads). gc() needs its own process.
+  const script = await Deno.makeTempFile({ prefix: "vfp-test-gc-", suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { DockerEngine } from ${JSON.stringify(import.meta.resolve("./docker.ts"))};
+import { fakeDocker, json, versionBody } from ${
+        JSON.stringify(import.meta.resolve("./fake_docker.ts"))
+      };
+let subscribed = () => {};
+const ready = new Promise((resolve) => subscribed = resolve);
+await using fake = await fakeDocker((_request, path) => {
+  if (path === "/version") return json(versionBody("1.47"));
+  subscribed();
+  return new Response(new ReadableStream({ start() {} }));
+});
+const abort = new AbortController();
+const next = new DockerEngine(fake.client).imageEvents(abort.signal).next();
+await ready;
+await new Promise((resolve) => setTimeout(resolve, 100));
+for (let i = 0; i < 5; i++) globalThis.gc();
+abort.abort();
+console.log(JSON.stringify(await next));
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "--allow-all", "--no-check", "--v8-flags=--expose-gc"],
+        ...["--config", new URL("../../deno.json", import.meta.url).pathname, script],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = await within("the stream to end after the abort", child.output(), 20_000)
+      .catch((error) => {
+        child.kill("SIGKILL");
+        throw error;
+      });
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(new TextDecoder().decode(output.stdout), '{"done":true}\n', stderr);
+  } finally {
+    await Deno.remove(script);
+  }
+});
