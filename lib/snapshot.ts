@@ -20,6 +20,19 @@ export interface TagChanged {
   readonly previousId: string | undefined;
   /** Copied from the new snapshot entry: false when the image exists only on this node. */
   readonly fromRegistry: boolean;
+  /**
+   * When the tag was set, in milliseconds since the epoch by the engine's
+   * clock: the snapshot entry's time, which `timeChanges` (tag_times.ts)
+   * replaces with an event's time when one named the tag. Ranks new tags of
+   * one repository; undefined when nothing says.
+   */
+  readonly time?: number | undefined;
+  /**
+   * By veryfreshpod's own clock: a moment the change is known to have been
+   * made by (filled in by `timeChanges`). A rebuild rolls only workloads seen
+   * running the tag before it; undefined means unknown, as if they were.
+   */
+  readonly seenAt?: number | undefined;
 }
 
 /** A tag that is gone. */
@@ -48,7 +61,7 @@ export function diffSnapshots(before: ImageSnapshot, after: ImageSnapshot): Imag
     if (previous !== undefined && previous.id === image.id) continue;
     const parts = splitImageKey(key);
     if (parts === undefined) continue;
-    changes.push({
+    const change: TagChanged = {
       kind: previous === undefined ? "added" : "moved",
       key,
       repository: parts.repository,
@@ -56,7 +69,8 @@ export function diffSnapshots(before: ImageSnapshot, after: ImageSnapshot): Imag
       id: image.id,
       previousId: previous?.id,
       fromRegistry: image.fromRegistry,
-    });
+    };
+    changes.push(image.time === undefined ? change : { ...change, time: image.time });
   }
   for (const [key, image] of before) {
     if (after.has(key)) continue;

@@ -6,10 +6,11 @@
 import { imageKey, parseReference } from "../image_ref.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "./containerd_client.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./sockets.ts";
-import { imageEventName, type ImageMessage } from "./containerd_proto.ts";
+import { imageEventName, type ImageMessage, timestampMs } from "./containerd_proto.ts";
 import { ConfigDigests } from "./config_digest.ts";
 import { ContainerdWriter } from "./containerd_writer.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
+import { tagKey } from "./docker_events.ts";
 
 /** Options of ContainerdEngine.create. */
 export interface ContainerdEngineOptions extends ContainerdClientOptions {
@@ -39,7 +40,7 @@ export function snapshotFromContainerdImages(
   images: readonly ImageMessage[],
 ): Map<string, TaggedImage> {
   const repoDigests = new Set<string>();
-  const tagged: Array<{ key: string; repository: string; id: string }> = [];
+  const tagged: Array<{ key: string; repository: string; id: string; time?: number }> = [];
   for (const image of images) {
     const id = image.target?.digest ?? "";
     if (id === "" || DIGEST_ONLY_NAME.test(image.name)) continue;
@@ -55,11 +56,19 @@ export function snapshotFromContainerdImages(
     }
     const key = imageKey(ref);
     if (ref.tag === undefined || key === undefined) continue;
-    tagged.push({ key, repository: ref.repository, id });
+    // updated_at is when this name last moved to a target: the tag's own time.
+    const time = timestampMs(image.updatedAt) ?? timestampMs(image.createdAt);
+    tagged.push(time === undefined ? { key, repository: ref.repository, id } : {
+      key,
+      repository: ref.repository,
+      id,
+      time,
+    });
   }
   const snapshot = new Map<string, TaggedImage>();
-  for (const { key, repository, id } of tagged) {
-    snapshot.set(key, { id, fromRegistry: repoDigests.has(`${repository}@${id}`) });
+  for (const { key, repository, id, time } of tagged) {
+    const fromRegistry = repoDigests.has(`${repository}@${id}`);
+    snapshot.set(key, time === undefined ? { id, fromRegistry } : { id, fromRegistry, time });
   }
   return snapshot;
 }
@@ -113,9 +122,18 @@ export class ContainerdEngine implements Engine {
     for await (const envelope of this.client.subscribe([imageEventFilter(namespace)], signal)) {
       // The daemon filters already; this guards against a filter it ignored.
       if (envelope.namespace !== namespace || !envelope.topic.startsWith("/images/")) continue;
+      const action = envelope.topic.slice("/images/".length);
+      const name = imageEventName(envelope.event);
+      const event: EngineEvent = { action, subject: name ?? "" };
+      // create and update set the name; the CRI plugin's ID and digest refs are no tags.
+      const reference = action === "delete" || DIGEST_ONLY_NAME.test(name ?? "")
+        ? undefined
+        : tagKey(name);
+      const time = timestampMs(envelope.timestamp);
       yield {
-        action: envelope.topic.slice("/images/".length),
-        subject: imageEventName(envelope.event) ?? "",
+        ...event,
+        ...(reference === undefined ? {} : { reference }),
+        ...(time === undefined ? {} : { time }),
       };
     }
   }

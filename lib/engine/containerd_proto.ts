@@ -247,6 +247,22 @@ export interface ImageMessage {
   labels: Record<string, string>;
   /** Absent only when the daemon sends none, which it never should. */
   target: DescriptorMessage | null;
+  /** When the name was made, and last moved to another target (the tag's own time). */
+  createdAt?: TimestampMessage | null;
+  updatedAt?: TimestampMessage | null;
+}
+
+/** `google.protobuf.Timestamp`, int64 seconds as a string (the loader's `longs: String`). */
+export interface TimestampMessage {
+  seconds: string;
+  nanos: number;
+}
+
+/** A Timestamp in milliseconds since the epoch; undefined when unset or zero. */
+export function timestampMs(timestamp: TimestampMessage | null | undefined): number | undefined {
+  if (!timestamp) return undefined;
+  const ms = Number(timestamp.seconds) * 1000 + (timestamp.nanos ?? 0) / 1e6;
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** What Images/Create and Update take: a name, labels and the target descriptor. */
@@ -282,6 +298,7 @@ export interface AnyMessage {
 }
 
 export interface EnvelopeMessage {
+  timestamp?: TimestampMessage | null;
   namespace: string;
   topic: string;
   event: AnyMessage | null;

@@ -58,6 +58,10 @@ export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
     const record = image as Record<string, unknown>;
     const id = record.Id;
     if (typeof id !== "string" || id === "") continue;
+    // Seconds; the list has no tag time (inspect's Metadata.LastTagTime does).
+    const created = typeof record.Created === "number" && record.Created > 0
+      ? record.Created * 1000
+      : undefined;
     const digestRepositories = new Set(
       stringArray(record.RepoDigests).map(repositoryOf).filter((repo) => repo !== undefined),
     );
@@ -73,7 +77,8 @@ export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
         continue;
       }
       if (key === undefined) continue;
-      snapshot.set(key, { id, fromRegistry: digestRepositories.has(repository) });
+      const fromRegistry = digestRepositories.has(repository);
+      snapshot.set(key, created === undefined ? { id, fromRegistry } : { id, fromRegistry, time: created });
     }
   }
   return snapshot;
@@ -124,6 +129,25 @@ export class DockerEngine implements Engine {
 
   async snapshot(): Promise<ImageSnapshot> {
     return snapshotFromImageList(await this.client.json("/images/json"));
+  }
+
+  /** `Metadata.LastTagTime` of each image: one inspect per ID, asked for few. */
+  async tagTimes(ids: readonly string[]): Promise<Map<string, number>> {
+    const times = new Map<string, number>();
+    await Promise.all(ids.map(async (id) => {
+      let inspected: unknown;
+      try {
+        inspected = await this.client.json(`/images/${encodeURIComponent(id)}/json`);
+      } catch {
+        return; // gone meanwhile, or the daemon is down: the other ranks still apply
+      }
+      const text = (inspected as { Metadata?: { LastTagTime?: unknown } } | null)?.Metadata
+        ?.LastTagTime;
+      const time = typeof text === "string" ? Date.parse(text) : NaN;
+      // The zero time (0001-01-01T00:00:00Z) means "never tagged here".
+      if (time > 0) times.set(id, time);
+    }));
+    return times;
   }
 
   imageEvents(signal: AbortSignal): AsyncGenerator<EngineEvent> {

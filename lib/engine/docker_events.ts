@@ -10,6 +10,7 @@
  * newline, so a broken or hostile stream cannot grow the memory without bound.
  */
 import type { EngineEvent } from "./engine.ts";
+import { imageKey, parseReference } from "../image_ref.ts";
 import { logger } from "../log.ts";
 
 const log = logger("engine");
@@ -180,7 +181,36 @@ export function toEngineEvent(value: unknown): EngineEvent | undefined {
   // the ID is the reference already. Both help a debug line.
   const name = stringField(attributes, "name");
   const subject = name !== undefined && name !== id ? (id === "" ? name : `${name} ${id}`) : id;
-  return { action, subject };
+  const event: { action: string; subject: string; reference?: string; time?: number } = {
+    action,
+    subject,
+  };
+  // The tag set: a tag event names it in `name`, a pull in the ID (as requested).
+  const reference = tagKey(action === "tag" ? name : action === "pull" ? id : undefined);
+  if (reference !== undefined) event.reference = reference;
+  const time = eventTime(record);
+  if (time !== undefined) event.time = time;
+  return event;
+}
+
+/** The snapshot key of a reference with a tag, or undefined (an ID, a digest, no tag). */
+export function tagKey(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const ref = parseReference(text);
+    return ref.tag === undefined || ref.digest !== undefined ? undefined : imageKey(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `timeNano` (or `time`, in seconds) in milliseconds since the epoch; undefined when absent. */
+function eventTime(record: Record<string, unknown>): number | undefined {
+  const nanos = record.timeNano;
+  if (typeof nanos === "number" && Number.isFinite(nanos) && nanos > 0) return nanos / 1e6;
+  const seconds = record.time;
+  if (typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
+  return undefined;
 }
 
 /** How a line that was not JSON shows up: an event, so the images are re-read anyway. */

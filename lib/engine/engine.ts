@@ -17,6 +17,13 @@ export interface TaggedImage {
    * when unknown or equal to `id`.
    */
   readonly configId?: string | undefined;
+  /**
+   * When the engine says this tag was set, in milliseconds since the epoch by
+   * the engine's clock (containerd: the name's `updated_at`; Docker: the
+   * image's `Created`, the closest its list says); undefined when it does not
+   * say. Ranks new tags of one repository that no event has ordered.
+   */
+  readonly time?: number | undefined;
 }
 
 /**
@@ -25,12 +32,23 @@ export interface TaggedImage {
  */
 export type ImageSnapshot = ReadonlyMap<string, TaggedImage>;
 
-/** One image event as the engine reported it; used for logging only. */
+/**
+ * One image event as the engine reported it. It triggers a re-read of the
+ * snapshot, whose diff is the truth; what it says adds only when a tag was set.
+ */
 export interface EngineEvent {
   /** The engine's verb: tag, untag, pull, load, import, delete, create, update… */
   readonly action: string;
   /** What the event names (an image ID or a reference), for debug lines. */
   readonly subject: string;
+  /**
+   * The snapshot key (`domain/path:tag`, as `imageKey` makes it) of the tag
+   * the event says was set (Docker `tag` and `pull`, containerd `create` and
+   * `update`); undefined otherwise.
+   */
+  readonly reference?: string | undefined;
+  /** When it happened, in milliseconds since the epoch by the engine's clock, when it says. */
+  readonly time?: number | undefined;
 }
 
 /** A container engine on this node. */
@@ -41,6 +59,13 @@ export interface Engine {
   connect(): Promise<void>;
   /** Reads every tagged image now. */
   snapshot(): Promise<ImageSnapshot>;
+  /**
+   * When each of these image IDs was last tagged, by the engine's own record
+   * (Docker: `Metadata.LastTagTime`), in milliseconds since the epoch; IDs it
+   * has no record of are left out. Optional: asked only to rank new tags of a
+   * repository naming different images that no event has ordered.
+   */
+  tagTimes?(ids: readonly string[]): Promise<Map<string, number>>;
   /**
    * Image events from now on, until `signal` aborts (then it returns) or the
    * connection breaks (then it throws). Each event only means "re-read the
