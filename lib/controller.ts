@@ -20,6 +20,7 @@ import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
 import type { WorkloadUpdate } from "./plan_types.ts";
 import { diffSnapshots, type ImageChange } from "./snapshot.ts";
+import { TagEventLog, timeChanges } from "./tag_times.ts";
 import { describeWorkload, workloadId } from "./kube/workload.ts";
 import type { TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
 import type { WorkloadIndex } from "./kube/workload_index.ts";
@@ -71,6 +72,10 @@ export class Controller {
   readonly #parts: ControllerParts;
   readonly #options: ControllerOptions;
   #snapshot: ImageSnapshot = new Map();
+  /** When the read that gave `#snapshot` began. */
+  #snapshotReadAt = 0;
+  /** When the tags named by events were set: orders the changes the next diff finds. */
+  readonly #tagEvents = new TagEventLog();
   #engineConnected = false;
   #synced = false;
   #requested = false;
@@ -97,6 +102,7 @@ export class Controller {
     const { engine, watcher, index, metrics } = this.#parts;
     this.#signal = signal;
     await engine.connect();
+    this.#snapshotReadAt = Date.now();
     this.#snapshot = await engine.snapshot();
     log.info("Watching {engine}: {images}", {
       engine: engine.description,
@@ -156,6 +162,7 @@ export class Controller {
         for await (const event of engine.imageEvents(signal)) {
           metrics.inc("veryfreshpod_image_events_total");
           log.debug("Image event {action} {subject}", { ...event });
+          this.#tagEvents.record(event, Date.now());
           backoff.reset();
           this.request();
         }
@@ -206,6 +213,7 @@ export class Controller {
 
   async #reconcile(): Promise<void> {
     let after: ImageSnapshot;
+    const readAt = Date.now();
     try {
       after = await this.#parts.engine.snapshot();
     } catch (error) {
@@ -213,10 +221,14 @@ export class Controller {
       log.debug("Cannot read the image list: {error}", { error: errorMessage(error) });
       return;
     }
-    const changes = diffSnapshots(this.#snapshot, after);
+    const window = { previousReadAt: this.#snapshotReadAt, readEndedAt: Date.now() };
+    const diff = diffSnapshots(this.#snapshot, after);
+    const changes = await timeChanges(diff, this.#tagEvents, window, this.#parts.engine);
     // Held back (images not on the nodes yet): keep the old snapshot, so the next pass retries.
     if (changes.length > 0 && !await this.#act(changes, after, this.#signal)) return;
     this.#snapshot = after;
+    this.#snapshotReadAt = readAt;
+    this.#tagEvents.forgetBefore(readAt);
   }
 
   async #act(

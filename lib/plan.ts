@@ -67,9 +67,15 @@ export interface PlanResult {
  *
  * New tag: each repository with added or moved tags gets one target tag. When
  * the batch holds several images for one repository (say two builds between
- * two reads), the last change in the batch decides the image, since the
- * snapshot holds no build times to rank them by; among the tags naming that
- * image, the last one other than `latest` wins, else `latest`.
+ * two reads), the one tagged last decides the image: by the changes' `time`
+ * (the events' time, else the engine's; see tag_times.ts), then by the tags'
+ * natural order (`v10` after `v9`) when times are equal or unknown. Among the
+ * tags naming that image, the newest other than `latest` wins, else `latest`.
+ *
+ * Rebuilt tag: a workload running exactly the changed tag is rolled only when
+ * it was seen running it before the change (`TrackedContainer.since` before
+ * `TagChanged.seenAt`, both on veryfreshpod's clock): one applied right after
+ * a build already runs the new image.
  *
  * Skips are reported only for workloads that use a changed repository (and
  * for invalid references, whose repository is unknown), so a batch does not
@@ -118,7 +124,16 @@ export function plan(
         continue;
       }
       const changed = changedTags.get(key);
-      if (changed !== undefined) builder.rebuild(container, ref, changed);
+      if (changed === undefined) continue;
+      if (ranBefore(container, changed)) builder.rebuild(container, ref, changed);
+      else {
+        skipped.push({
+          workload: workload.key,
+          container: container.name,
+          image: container.image,
+          reason: "it came after the tag's new image, so it runs that already",
+        });
+      }
     }
     const update = builder.build();
     if (update !== undefined) updates.push(update);
@@ -162,6 +177,12 @@ export function planMissedRebuilds(
   return { updates: sortUpdates(updates), skipped };
 }
 
+/** True when the container was seen running the tag before the change (or nothing says otherwise). */
+function ranBefore(container: TrackedContainer, change: TagChanged): boolean {
+  return container.since === undefined || change.seenAt === undefined ||
+    container.since < change.seenAt;
+}
+
 /** The target tag per repository; see `plan` for the rule. */
 function chooseTargets(changes: Iterable<TagChanged>): Map<string, TagChanged> {
   const byRepository = new Map<string, TagChanged[]>();
@@ -172,11 +193,46 @@ function chooseTargets(changes: Iterable<TagChanged>): Map<string, TagChanged> {
   }
   const targets = new Map<string, TagChanged>();
   for (const [repository, list] of byRepository) {
-    const last = list[list.length - 1]!;
-    const named = list.filter((c) => c.id === last.id);
-    targets.set(repository, named.findLast((c) => c.tag !== DEFAULT_TAG) ?? last);
+    const newest = list.reduce(later);
+    const named = list.filter((c) => c.id === newest.id);
+    const versioned = named.filter((c) => c.tag !== DEFAULT_TAG);
+    targets.set(repository, (versioned.length > 0 ? versioned : named).reduce(later));
   }
   return targets;
+}
+
+/** The change made last of two: by time (a known one beats none), then by the tags' natural order. */
+function later(a: TagChanged, b: TagChanged): TagChanged {
+  const at = a.time ?? -Infinity;
+  const bt = b.time ?? -Infinity;
+  if (at !== bt) return bt > at ? b : a;
+  return naturalCompare(b.tag, a.tag) > 0 ? b : a;
+}
+
+/**
+ * Compares strings with runs of digits as numbers: `v9` < `v10` < `v10a`.
+ * Runs of equal value spelled differently (`v010`, `v10`) differ only when
+ * nothing else does, so the order is total.
+ */
+export function naturalCompare(a: string, b: string): number {
+  const runs = /\d+|\D+/g;
+  const as = a.match(runs) ?? [];
+  const bs = b.match(runs) ?? [];
+  let spelling = 0;
+  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
+    const x = as[i]!;
+    const y = bs[i]!;
+    if (x === y) continue;
+    if (/^\d/.test(x) && /^\d/.test(y)) {
+      const nx = BigInt(x);
+      const ny = BigInt(y);
+      if (nx !== ny) return nx < ny ? -1 : 1;
+      spelling ||= x < y ? -1 : 1;
+      continue;
+    }
+    return x < y ? -1 : 1;
+  }
+  return as.length - bs.length || spelling;
 }
 
 type Parser = (image: string) => ImageReference | InvalidReferenceError;

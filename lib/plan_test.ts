@@ -4,6 +4,7 @@ import { splitImageKey } from "./image_ref.ts";
 import type { TrackedContainer, TrackedWorkload } from "./kube/workload.ts";
 import {
   DEFAULT_EXCLUDED_NAMESPACES,
+  naturalCompare,
   plan,
   planMissedRebuilds,
   type PlanOptions,
@@ -84,6 +85,11 @@ interface Case {
   snapshot?: Record<string, string | TaggedImage>;
   options?: PlanOptions;
   expected: string[];
+}
+
+/** `change` with the engine's time for it. */
+function at(change: TagChanged, time: number): TagChanged {
+  return { ...change, time };
 }
 
 async function runCases(t: Deno.TestContext, cases: Case[]) {
@@ -226,19 +232,32 @@ Deno.test("one build is one rollout", async (t) => {
       ],
     },
     {
-      name: "several tags other than latest for one image: the last reported wins",
-      changes: [added(`${APP}:v2`, "sha256:2"), added(`${APP}:stable`, "sha256:2"), ...build],
+      name: "several tags other than latest for one image: the newest wins",
+      changes: [
+        at(added(`${APP}:v2`, "sha256:2"), 1),
+        at(added(`${APP}:stable`, "sha256:2"), 2),
+        ...build,
+      ],
       workloads: [w([c("app:v1")])],
       expected: [`${D} update web: app:v1 -> app:stable`],
     },
     {
-      name: "only latest for the image: latest is the target",
-      changes: [added(`${APP}:v2`, "sha256:9"), moved(`${APP}:latest`, "sha256:2", "sha256:1")],
+      name: "several tags other than latest for one image, no times: the last in natural order",
+      changes: [added(`${APP}:v10`, "sha256:2"), added(`${APP}:v9`, "sha256:2")],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v10`],
+    },
+    {
+      name: "only latest for the newest image: latest is the target",
+      changes: [
+        at(added(`${APP}:v2`, "sha256:9"), 1),
+        at(moved(`${APP}:latest`, "sha256:2", "sha256:1"), 2),
+      ],
       workloads: [w([c("app:v1")])],
       expected: [`${D} update web: app:v1 -> app:latest`],
     },
     {
-      name: "several images for one repository: the last change decides",
+      name: "several images for one repository, no times: the later tag decides",
       changes: [added(`${APP}:v2`, "sha256:2"), added(`${APP}:v3`, "sha256:3")],
       workloads: [w([c("app:v1")]), w([c("app:v2")], { name: "b" })],
       expected: [
@@ -257,6 +276,105 @@ Deno.test("one build is one rollout", async (t) => {
       changes: [added(`${APP}:v2`, "sha256:2"), added("docker.io/library/db:v9", "sha256:9")],
       workloads: [w([c("app:v1"), c("db:v1", { name: "db" })])],
       expected: [`${D} update web: app:v1 -> app:v2`, `${D} update db: db:v1 -> db:v9`],
+    },
+  ]);
+});
+
+Deno.test("the tag made last wins", async (t) => {
+  const v9 = added(`${APP}:v9`, "sha256:9");
+  const v10 = added(`${APP}:v10`, "sha256:10");
+  await runCases(t, [
+    {
+      name: "tag a R:v9; tag b R:v10 (the events' times): v10",
+      // In key order, as diffSnapshots gives them: "v10" sorts before "v9".
+      changes: [at(v10, 2_000.5), at(v9, 2_000.25)],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v10`],
+    },
+    {
+      name: "tag b R:v10; tag a R:v9: v9, whatever the names say",
+      changes: [at(v10, 1_000), at(v9, 2_000)],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v9`],
+    },
+    {
+      name: "no times: never v9 over v10",
+      changes: [v10, v9],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v10`],
+    },
+    {
+      name: "equal times: the natural order decides",
+      changes: [at(v10, 5), at(v9, 5)],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v10`],
+    },
+    {
+      name: "a tag with a time beats one without",
+      changes: [v10, at(v9, 5)],
+      workloads: [w([c("app:v1")])],
+      expected: [`${D} update web: app:v1 -> app:v9`],
+    },
+    {
+      name: "200 builds v1..v200 in one read, in key order, no times: v200 (not v99)",
+      changes: Array.from({ length: 200 }, (_, i) => added(`${APP}:v${i + 1}`, `sha256:${i + 1}`))
+        .sort((a, b) => (a.key < b.key ? -1 : 1)),
+      workloads: [w([c("app:v0")])],
+      expected: [`${D} update web: app:v0 -> app:v200`],
+    },
+    {
+      name: "200 builds with times out of name order: the last made",
+      changes: Array.from(
+        { length: 200 },
+        (_, i) => at(added(`${APP}:v${i + 1}`, `sha256:${i + 1}`), i === 41 ? 1e9 : i),
+      ),
+      workloads: [w([c("app:v0")])],
+      expected: [`${D} update web: app:v0 -> app:v42`],
+    },
+  ]);
+});
+
+Deno.test("naturalCompare() orders runs of digits by value", () => {
+  const sorted = ["v10", "v9", "v1", "v10a", "v2-rc1", "v2", "a", "v010", "1.10", "1.9"]
+    .sort(naturalCompare);
+  assert.deepEqual(sorted, ["1.9", "1.10", "a", "v1", "v2", "v2-rc1", "v9", "v010", "v10", "v10a"]);
+  assert.equal(naturalCompare("v" + "9".repeat(40), "v1" + "0".repeat(40)), -1, "beyond 2^53");
+  assert.equal(naturalCompare("v1", "v1"), 0);
+});
+
+Deno.test("a rebuild rolls only workloads that ran the tag before it", async (t) => {
+  const seen = (change: TagChanged, seenAt: number): TagChanged => ({ ...change, seenAt });
+  const since = (image: string, time: number) => c(image, { since: time });
+  await runCases(t, [
+    {
+      name: "a Deployment applied 0.1 s after its image was built is not rolled",
+      changes: [seen(added(`${APP}:v1`, "sha256:2"), 1_000)],
+      workloads: [w([since("app:v1", 1_100)])],
+      expected: [],
+    },
+    {
+      name: "one that was there before the build is rolled",
+      changes: [seen(added(`${APP}:v1`, "sha256:2"), 1_000)],
+      workloads: [w([since("app:v1", 900)])],
+      expected: [
+        `${D} rebuild web: app:v1 none -> sha256:2`,
+        `${D} record {"${APP}:v1":"sha256:2"}`,
+      ],
+    },
+    {
+      name: "a rebuilt tag rolls only the workloads seen before the rebuild",
+      changes: [seen(moved(`${APP}:v1`, "sha256:2", "sha256:1"), 1_000)],
+      workloads: [w([since("app:v1", 1_000)]), w([since("app:v1", 999)], { name: "old" })],
+      expected: [
+        "Deployment default/old@7 rebuild web: app:v1 sha256:1 -> sha256:2",
+        `Deployment default/old@7 record {"${APP}:v1":"sha256:2"}`,
+      ],
+    },
+    {
+      name: "moving another tag to the new one does not depend on when it was seen",
+      changes: [seen(added(`${APP}:v2`, "sha256:2"), 1_000)],
+      workloads: [w([since("app:v1", 2_000)])],
+      expected: [`${D} update web: app:v1 -> app:v2`],
     },
   ]);
 });

@@ -96,4 +96,3 @@ function clampedSeenAt(time: number | undefined, window: ReadWindow): number {
   if (time === undefined) return window.previousReadAt;
   return Math.min(Math.max(time, window.previousReadAt), window.readEndedAt);
 }
-

@@ -58,12 +58,14 @@ export function snapshotFromContainerdImages(
     if (ref.tag === undefined || key === undefined) continue;
     // updated_at is when this name last moved to a target: the tag's own time.
     const time = timestampMs(image.updatedAt) ?? timestampMs(image.createdAt);
-    tagged.push(time === undefined ? { key, repository: ref.repository, id } : {
-      key,
-      repository: ref.repository,
-      id,
-      time,
-    });
+    tagged.push(
+      time === undefined ? { key, repository: ref.repository, id } : {
+        key,
+        repository: ref.repository,
+        id,
+        time,
+      },
+    );
   }
   const snapshot = new Map<string, TaggedImage>();
   for (const { key, repository, id, time } of tagged) {

@@ -199,6 +199,7 @@ Deno.test("image events: decoded, other namespaces dropped, abort ends cleanly",
     assert.deepEqual((await within("the first event", first)).value, {
       action: "create",
       subject: "docker.io/library/app:v1",
+      reference: "docker.io/library/app:v1",
     });
     assert.deepEqual(
       (await within("the second event", iterator.next())).value,

@@ -78,7 +78,10 @@ export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
       }
       if (key === undefined) continue;
       const fromRegistry = digestRepositories.has(repository);
-      snapshot.set(key, created === undefined ? { id, fromRegistry } : { id, fromRegistry, time: created });
+      snapshot.set(
+        key,
+        created === undefined ? { id, fromRegistry } : { id, fromRegistry, time: created },
+      );
     }
   }
   return snapshot;

@@ -175,9 +175,21 @@ Deno.test("an over-long last line without a newline is dropped with one warning"
   );
 });
 
+// What a tag event gives: the tag set, as a snapshot key, and timeNano in milliseconds.
+const TAG_EVENT = {
+  action: "tag",
+  subject: "app:v2 sha256:aaa",
+  reference: "docker.io/library/app:v2",
+  time: 0.000001,
+};
+
 Deno.test("engine events from Type, Action and Actor only", () => {
-  assert.deepEqual(toEngineEvent(TAG), { action: "tag", subject: "app:v2 sha256:aaa" });
-  assert.deepEqual(toEngineEvent(PULL), { action: "pull", subject: "alpine:latest" });
+  assert.deepEqual(toEngineEvent(TAG), TAG_EVENT);
+  assert.deepEqual(toEngineEvent(PULL), {
+    action: "pull",
+    subject: "alpine:latest",
+    reference: "docker.io/library/alpine:latest",
+  });
   assert.deepEqual(toEngineEvent(DELETE), { action: "delete", subject: "sha256:ccc" });
   assert.deepEqual(
     toEngineEvent({
@@ -203,6 +215,26 @@ Deno.test("engine events from Type, Action and Actor only", () => {
     action: "tag",
     subject: "n",
   });
+});
+
+Deno.test("an event's time: timeNano, else time in seconds; the tag set by tag and pull only", () => {
+  const event = (fields: Record<string, unknown>) =>
+    toEngineEvent({ Type: "image", Action: "tag", Actor: { ID: "sha256:a" }, ...fields });
+  assert.equal(
+    event({ time: 1_700_000_000, timeNano: 1_700_000_000_123_456_789 })?.time,
+    1_700_000_000_123.4568,
+  );
+  assert.equal(event({ time: 1_700_000_000 })?.time, 1_700_000_000_000);
+  assert.equal(event({ time: "soon", timeNano: -1 })?.time, undefined);
+  const named = (action: string, id: string, name?: string) =>
+    toEngineEvent({ Type: "image", Action: action, Actor: { ID: id, Attributes: { name } } })
+      ?.reference;
+  assert.equal(named("tag", "sha256:a", "localhost:5000/app:v10"), "localhost:5000/app:v10");
+  assert.equal(named("tag", "sha256:a", "app"), undefined, "no tag, nothing set");
+  assert.equal(named("pull", "app@sha256:" + "a".repeat(64)), undefined, "a digest is no tag");
+  assert.equal(named("untag", "sha256:a", "app:v1"), undefined);
+  assert.equal(named("load", "sha256:a", "sha256:a"), undefined);
+  assert.equal(named("tag", "sha256:a", "Not A Name:v1"), undefined);
 });
 
 Deno.test("unreadable lines become short events", () => {
@@ -249,7 +281,7 @@ Deno.test("an over-long event line from the daemon is dropped and the next event
   abort.abort();
   assert.ok(subscribed);
   assert.equal(seen[0]?.action, "unreadable");
-  assert.deepEqual(seen[1], { action: "tag", subject: "app:v2 sha256:aaa" });
+  assert.deepEqual(seen[1], TAG_EVENT);
   // Holding the line would take 256 MiB and more (measured: 618 MiB before the cap);
   // skipping it costs only the chunks in flight (measured: about 60 MiB).
   const grown = Math.round((peak - before) / MIB);

@@ -22,6 +22,13 @@ export interface TrackedContainer {
   readonly image: string;
   /** `Always`, `IfNotPresent`, `Never`, or undefined when not set. */
   readonly pullPolicy: string | undefined;
+  /**
+   * When veryfreshpod first saw this container run this image, in
+   * milliseconds since the epoch on its own clock (the index stamps it);
+   * undefined when unknown. A rebuilt tag rolls only workloads that ran it
+   * before the rebuild.
+   */
+  readonly since?: number | undefined;
 }
 
 /** A workload as last seen from the API server. */

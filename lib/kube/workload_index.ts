@@ -7,10 +7,21 @@ import { workloadId } from "./workload.ts";
 
 export class WorkloadIndex {
   readonly #byId = new Map<string, TrackedWorkload>();
+  readonly #now: () => number;
 
-  /** Adds or replaces a workload. */
+  /** `now`: veryfreshpod's clock, in milliseconds since the epoch (the containers' `since`). */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  /**
+   * Adds or replaces a workload, stamping each container with when it was
+   * first seen running its image (kept from the previous entry while the
+   * image stays the same): a rebuild rolls only workloads that were there first.
+   */
   upsert(workload: TrackedWorkload): void {
-    this.#byId.set(workloadId(workload.key), workload);
+    const id = workloadId(workload.key);
+    this.#byId.set(id, this.#stamped(workload, this.#byId.get(id)));
   }
 
   /** Forgets a workload. */
@@ -27,12 +38,32 @@ export class WorkloadIndex {
    * after a re-list, objects deleted while the watch was down disappear.
    */
   replaceAll(kind: WorkloadKind, namespace: string | undefined, current: TrackedWorkload[]) {
+    const previous = new Map<string, TrackedWorkload>();
     for (const [id, workload] of this.#byId) {
       const inScope = workload.key.kind === kind &&
         (namespace === undefined || workload.key.namespace === namespace);
-      if (inScope) this.#byId.delete(id);
+      if (inScope) {
+        previous.set(id, workload);
+        this.#byId.delete(id);
+      }
     }
-    for (const workload of current) this.upsert(workload);
+    for (const workload of current) {
+      const id = workloadId(workload.key);
+      this.#byId.set(id, this.#stamped(workload, previous.get(id)));
+    }
+  }
+
+  #stamped(workload: TrackedWorkload, previous: TrackedWorkload | undefined): TrackedWorkload {
+    const now = this.#now();
+    return {
+      ...workload,
+      containers: workload.containers.map((container) => {
+        const before = previous?.containers.find((c) =>
+          c.name === container.name && c.init === container.init && c.image === container.image
+        );
+        return { ...container, since: before?.since ?? container.since ?? now };
+      }),
+    };
   }
 
   values(): IterableIterator<TrackedWorkload> {

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { WorkloadIndex } from "./workload_index.ts";
+import type { TrackedContainer, TrackedWorkload } from "./workload.ts";
+
+function workload(name: string, images: string[], kind = "Deployment" as const): TrackedWorkload {
+  return {
+    key: { kind, namespace: "default", name },
+    resourceVersion: "1",
+    labels: {},
+    annotations: {},
+    templateAnnotations: {},
+    containers: images.map((image, i): TrackedContainer => ({
+      name: `c${i}`,
+      init: false,
+      image,
+      pullPolicy: undefined,
+    })),
+  };
+}
+
+const since = (index: WorkloadIndex, name: string) =>
+  index.get({ kind: "Deployment", namespace: "default", name })?.containers.map((c) => c.since);
+
+Deno.test("the index stamps each container with when it was first seen running its image", () => {
+  let now = 100;
+  const index = new WorkloadIndex(() => now);
+  index.upsert(workload("web", ["app:v1", "db:v1"]));
+  assert.deepEqual(since(index, "web"), [100, 100]);
+  now = 200;
+  // Another resourceVersion, same images: the stamps stay.
+  index.upsert({ ...workload("web", ["app:v1", "db:v1"]), resourceVersion: "2" });
+  assert.deepEqual(since(index, "web"), [100, 100]);
+  // One container moves to another image: only its stamp is new.
+  now = 300;
+  index.upsert(workload("web", ["app:v2", "db:v1"]));
+  assert.deepEqual(since(index, "web"), [300, 100]);
+  // A re-list keeps the stamps of what it still finds; a new workload gets now.
+  now = 400;
+  index.replaceAll("Deployment", undefined, [
+    workload("web", ["app:v2", "db:v1"]),
+    workload("new", ["app:v2"]),
+  ]);
+  assert.deepEqual(since(index, "web"), [300, 100]);
+  assert.deepEqual(since(index, "new"), [400]);
+  // Removed and added again: seen anew.
+  index.remove({ kind: "Deployment", namespace: "default", name: "new" });
+  now = 500;
+  index.upsert(workload("new", ["app:v2"]));
+  assert.deepEqual(since(index, "new"), [500]);
+});
