@@ -125,9 +125,15 @@ e2eTest("docker: the snapshot lists tagged images; fromRegistry follows repo dig
   const engine = DockerEngine.create({ host: (await docker()).host });
   try {
     const snapshot = await engine.snapshot();
-    assert.deepEqual(snapshot.get(`docker.io/${repository}:v1`), { id, fromRegistry: false });
+    const created = snapshot.get(`docker.io/${repository}:v1`)?.time;
+    assertRecent("the image's Created", created);
+    assert.deepEqual(snapshot.get(`docker.io/${repository}:v1`), {
+      id,
+      fromRegistry: false,
+      time: created,
+    });
     // The pushed name has a repo digest now; the local name still cannot be pulled.
-    assert.deepEqual(snapshot.get(remote), { id, fromRegistry: true });
+    assert.deepEqual(snapshot.get(remote), { id, fromRegistry: true, time: created });
     for (const key of snapshot.keys()) assert.match(key, /^[^/]+\/.+:[\w][\w.-]*$/);
   } finally {
     engine.close();
@@ -156,9 +162,20 @@ e2eTest(
         from,
       );
       assert.equal(event.action, "tag");
+      // What orders new tags: the tag set, as a snapshot key, and when (timeNano, in ms).
+      assert.equal(event.reference, `docker.io/${repository}:v2`);
+      assertRecent("the tag event's time", event.time);
       const after = await engine.snapshot();
       assert.deepEqual(keysAdded(before, after), [`docker.io/${repository}:v2`]);
       assert.equal(after.get(`docker.io/${repository}:v2`)?.id, id);
+      assertRecent("the image's Created", after.get(`docker.io/${repository}:v2`)?.time);
+      const tagged = await engine.tagTimes([id, "sha256:" + "0".repeat(64)]);
+      assert.deepEqual(
+        [...tagged.keys()],
+        [id],
+        "LastTagTime of the image, none for an unknown ID",
+      );
+      assertRecent("the image's LastTagTime", tagged.get(id));
 
       // A load names no tags; its event still arrives.
       const tarball = await saveImage(`${repository}:v2`);
@@ -192,7 +209,9 @@ e2eTest(
       ];
       const snapshot = await engine.snapshot();
       // The target is the manifest; the config digest (Docker's image ID) is what pods report.
-      assert.deepEqual(snapshot.get(name), { id: digest, fromRegistry: false, configId: dockerId });
+      const { time, ...tagged } = snapshot.get(name) ?? {};
+      assert.deepEqual(tagged, { id: digest, fromRegistry: false, configId: dockerId });
+      assertRecent("the name's updated_at", time);
       // Read from the content store itself, not only from the CRI plugin's ID reference.
       const writer = engine.client as ContainerdWriter;
       assert.equal(await configDigest((d) => writer.readContent(d), digest!), dockerId);
@@ -221,6 +240,8 @@ e2eTest("containerd: an import sends an event; abort ends the stream", async () 
     const [second] = await importIntoContainerd(`${repository}:v2`);
     const event = await tap.waitFor("ctr import", (e) => e.subject === second, from);
     assert.match(event.action, /^(create|update)$/);
+    assert.equal(event.reference, second);
+    assertRecent("the envelope's timestamp", event.time);
     assert.deepEqual(keysAdded(before, await engine.snapshot()), [`docker.io/${repository}:v2`]);
 
     await endsAfterAbort(tap.stop());
@@ -229,6 +250,17 @@ e2eTest("containerd: an import sends an event; abort ends the stream", async () 
     engine.close();
   }
 });
+
+/**
+ * Asserts that `time` is a time of this test run, in milliseconds since the
+ * epoch (the daemons share this machine's clock): catches a wrong unit or a
+ * field not read, not speed.
+ */
+function assertRecent(what: string, time: number | undefined): void {
+  assert.ok(time !== undefined, `${what} is missing`);
+  const hour = 3_600_000;
+  assert.ok(Math.abs(Date.now() - time) < hour, `${what} is ${new Date(time).toISOString()}`);
+}
 
 /**
  * Fails when aborting does not end the event stream at all (a hang guard with a

@@ -47,6 +47,18 @@ Deno.test("snapshot keeps tagged names only; fromRegistry needs a repo digest of
   );
 });
 
+Deno.test("a name's updated_at (else created_at) is its tag's time, in milliseconds", () => {
+  const at = (seconds: number, nanos = 0) => ({ seconds: String(seconds), nanos });
+  const snapshot = snapshotFromContainerdImages([
+    { ...image("docker.io/library/app:v1", A), createdAt: at(100), updatedAt: at(200, 500_000) },
+    { ...image("docker.io/library/app:v2", A), createdAt: at(100), updatedAt: null },
+    { ...image("docker.io/library/app:v3", A), createdAt: at(0), updatedAt: at(0) },
+  ]);
+  assert.equal(snapshot.get("docker.io/library/app:v1")?.time, 200_000.5);
+  assert.equal(snapshot.get("docker.io/library/app:v2")?.time, 100_000);
+  assert.equal(snapshot.get("docker.io/library/app:v3")?.time, undefined);
+});
+
 Deno.test("the event filter ANDs topic and namespace in one filter", () => {
   assert.equal(imageEventFilter("k8s.io"), 'topic~="/images/",namespace=="k8s.io"');
 });

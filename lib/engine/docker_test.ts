@@ -242,3 +242,30 @@ console.log(JSON.stringify(await next));
     await Deno.remove(script);
   }
 });
+
+Deno.test("the image list's Created is each tag's time, in milliseconds", () => {
+  const snapshot = snapshotFromImageList([
+    { Id: "sha256:a", RepoTags: ["app:v1"], Created: 1_700_000_000 },
+    { Id: "sha256:b", RepoTags: ["app:v2"], Created: 0 },
+    { Id: "sha256:c", RepoTags: ["app:v3"], Created: "yesterday" },
+  ]);
+  assert.equal(snapshot.get("docker.io/library/app:v1")?.time, 1_700_000_000_000);
+  assert.equal(snapshot.get("docker.io/library/app:v2")?.time, undefined);
+  assert.equal(snapshot.get("docker.io/library/app:v3")?.time, undefined);
+});
+
+Deno.test("DockerEngine.tagTimes reads Metadata.LastTagTime; never tagged or gone is left out", async () => {
+  await using fake = await fakeDocker((_request, path) => {
+    if (path === "/version") return json(versionBody("1.47"));
+    if (path.endsWith("/sha256%3Aa/json")) {
+      return json({ Metadata: { LastTagTime: "2026-11-25T21:30:00.123456789Z" } });
+    }
+    if (path.endsWith("/sha256%3Ab/json")) {
+      return json({ Metadata: { LastTagTime: "0001-01-01T00:00:00Z" } });
+    }
+    return json({ message: "No such image" }, 404);
+  });
+  const engine = new DockerEngine(fake.client);
+  const times = await engine.tagTimes(["sha256:a", "sha256:b", "sha256:gone"]);
+  assert.deepEqual(times, new Map([["sha256:a", Date.parse("2026-11-25T21:30:00.123Z")]]));
+});
