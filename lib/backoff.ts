@@ -1,27 +1,20 @@
 /**
- * Exponential backoff with jitter, and an abortable sleep: the shape of every
+ * Exponential backoff with jitter: the shape of every
  * retry in veryfreshpod (engine reconnects, watch restarts, patch retries).
+ * Waits run on a Clock, so tests drive them with a fake one.
  */
+import { type Clock, realClock, sleep } from "./clock.ts";
 
-/** Sleeps `ms`, or less when `signal` aborts (never rejects). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
+export { sleep };
 
 /** Delays that double from `initialMs` to `maxMs`, each with ±20% jitter. */
 export class Backoff {
   #attempt = 0;
+  readonly #clock: Clock;
 
-  constructor(readonly initialMs = 500, readonly maxMs = 30_000) {}
+  constructor(readonly initialMs = 500, readonly maxMs = 30_000, clock: Clock = realClock) {
+    this.#clock = clock;
+  }
 
   /** How many waits since the last reset. */
   get attempts(): number {
@@ -37,7 +30,7 @@ export class Backoff {
 
   /** Waits the next delay (returns early when `signal` aborts). */
   wait(signal?: AbortSignal): Promise<void> {
-    return sleep(this.next(), signal);
+    return this.#clock.sleep(this.next(), signal);
   }
 
   /** After a success: start again from the initial delay. */

@@ -11,8 +11,9 @@
  * the snapshot taken after reconnecting is diffed against the last good one, so
  * nothing tagged meanwhile is missed.
  */
-import { Backoff, sleep } from "./backoff.ts";
-import type { Engine, ImageSnapshot } from "./engine/engine.ts";
+import { Backoff } from "./backoff.ts";
+import { type Clock, realClock, TimeoutError, withTimeout } from "./clock.ts";
+import type { Engine, EngineEvent, ImageSnapshot } from "./engine/engine.ts";
 import { errorMessage } from "./errors.ts";
 import { plural } from "./plural.ts";
 import { logger } from "./log.ts";
@@ -21,11 +22,10 @@ import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./p
 import type { WorkloadUpdate } from "./plan_types.ts";
 import { diffSnapshots, type ImageChange } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
-import { describeWorkload, workloadId } from "./kube/workload.ts";
-import type { TrackedWorkload, WorkloadKey } from "./kube/workload.ts";
-import type { WorkloadIndex } from "./kube/workload_index.ts";
-import type { WorkloadWatcher } from "./kube/watcher.ts";
-import type { Replan, WorkloadPatcher } from "./kube/patcher.ts";
+import { describeWorkload } from "./kube/workload.ts";
+import type { WorkloadKey } from "./kube/workload.ts";
+import type { KubeSide } from "./kube/kube_side.ts";
+import { PatchQueue, type Replan } from "./kube/patch_queue.ts";
 
 const log = logger("controller");
 
@@ -33,17 +33,24 @@ export interface ControllerOptions {
   readonly plan: PlanOptions;
   /** How often the image list is re-read without an event (some builds emit none). */
   readonly resyncMs: number;
-  /** How long to gather a burst of events into one change. */
-  readonly debounceMs: number;
+  /** How long a re-read may take before the engine counts as down (default 5 s). */
+  readonly readTimeoutMs?: number;
+  /**
+   * After the signal, how long updates already planned may still be applied
+   * (default 20 s, under Kubernetes' 30 s grace period).
+   */
+  readonly shutdownMs?: number;
+  /** How many workloads are patched at once (default 16). */
+  readonly concurrency?: number;
 }
 
-/** The parts the controller drives; real ones in `run`, others in tests. */
+/** The parts the controller drives; real ones in `run`, fakes in controller_test.ts. */
 export interface ControllerParts {
   readonly engine: Engine;
-  readonly index: WorkloadIndex;
-  readonly watcher: WorkloadWatcher;
-  readonly patcher: WorkloadPatcher;
+  readonly kube: KubeSide;
   readonly metrics: Metrics;
+  /** Time; the real clock unless a test passes another. */
+  readonly clock?: Clock;
   /**
    * Called with every batch of updates before any is patched (the bridge
    * copies their images to containerd nodes); when it throws, nothing is
@@ -68,60 +75,85 @@ export function defineControllerMetrics(metrics: Metrics): void {
   metrics.define("veryfreshpod_workload_updates_total", "counter", "Updates, by result");
 }
 
+/**
+ * The action of a line of the event stream that was not an event
+ * (`unreadableEvent` in engine/docker_events.ts): it still causes a re-read,
+ * but proves nothing about the stream's health.
+ */
+const UNREADABLE = "unreadable";
+/** A stream up this long counts as healthy even without events (a quiet engine). */
+const HEALTHY_STREAM_MS = 30_000;
+
 export class Controller {
   readonly #parts: ControllerParts;
   readonly #options: ControllerOptions;
+  readonly #clock: Clock;
+  readonly #queue: PatchQueue;
   #snapshot: ImageSnapshot = new Map();
   /** When the read that gave `#snapshot` began. */
   #snapshotReadAt = 0;
   /** When the tags named by events were set: orders the changes the next diff finds. */
   readonly #tagEvents = new TagEventLog();
-  #engineConnected = false;
+  /** The event stream is up. */
+  #streamUp = false;
+  /** The last re-read answered in time (a hung daemon keeps its stream open). */
+  #answering = true;
+  /** A re-read still under way (a hung one is waited for, not asked again). */
+  #reading: Promise<ImageSnapshot> | undefined;
   #synced = false;
   #requested = false;
   #running: Promise<void> | undefined;
-  #signal: AbortSignal = new AbortController().signal;
-  /** Updates the API server could not take yet, by workload: re-planned on every pass. */
-  readonly #deferred = new Map<string, { key: WorkloadKey; replan: Replan }>();
 
   constructor(parts: ControllerParts, options: ControllerOptions) {
     this.#parts = parts;
     this.#options = options;
+    this.#clock = parts.clock ?? realClock;
+    this.#queue = new PatchQueue((update) => parts.kube.patch(update), this.#clock, {
+      concurrency: options.concurrency ?? 16,
+      onResult: (_update, result) => {
+        parts.metrics.inc("veryfreshpod_workload_updates_total", { result });
+      },
+    });
   }
 
-  /** True once the workloads are listed and the engine stream is up (for /readyz). */
+  /** True once the workloads are listed and the engine is up and answering (for /readyz). */
   get ready(): boolean {
-    return this.#synced && this.#engineConnected;
+    return this.#synced && this.#streamUp && this.#answering;
+  }
+
+  /** Updates planned and not yet through (waiting, running or between retries). */
+  get pendingUpdates(): number {
+    return this.#queue.size;
   }
 
   /**
-   * Runs until `signal` aborts. Throws (a UserError) only for faults at start:
-   * engine or cluster unreachable.
+   * Runs until `signal` aborts, then applies what was planned within
+   * `shutdownMs`. Throws (a UserError) only for faults at start: engine or
+   * cluster unreachable.
    */
   async run(signal: AbortSignal): Promise<void> {
-    const { engine, watcher, index, metrics } = this.#parts;
-    this.#signal = signal;
+    const { engine, kube, metrics } = this.#parts;
     await engine.connect();
-    this.#snapshotReadAt = Date.now();
+    this.#snapshotReadAt = this.#clock.now();
     this.#snapshot = await engine.snapshot();
     log.info("Watching {engine}: {images}", {
       engine: engine.description,
       images: plural(this.#snapshot.size, "tagged image"),
       count: this.#snapshot.size,
     });
-    const { done: watching } = await watcher.start(signal);
+    const { done: watching } = await kube.start(signal);
     if (signal.aborted) return;
     this.#synced = true;
-    metrics.set("veryfreshpod_tracked_workloads", index.size);
+    metrics.set("veryfreshpod_tracked_workloads", kube.size);
     log.info("Tracking {workloads}", {
-      workloads: plural(index.size, "workload"),
-      count: index.size,
+      workloads: plural(kube.size, "workload"),
+      count: kube.size,
     });
 
     // The one exception to "only differences count": workloads whose recorded
     // image ID is stale were rebuilt while veryfreshpod was down.
     const missed = this.#logSkipped(
-      planMissedRebuilds(index.values(), this.#snapshot, this.#options.plan),
+      planMissedRebuilds(kube.workloads(), this.#snapshot, this.#options.plan),
     );
     const catchUp = this.#applyMissed(missed, signal);
     // With a bridge, copying may take long or wait for a node: the event loop starts meanwhile.
@@ -129,50 +161,99 @@ export class Controller {
 
     const resync = this.#resyncLoop(signal);
     await this.#eventLoop(signal);
-    await Promise.all([resync, watching, this.#running, catchUp]);
+    await Promise.all([resync, this.#running, catchUp]);
+    await this.#finish();
+    await watching;
   }
 
-  /** Applies the missed rebuilds once `beforePatch` lets them through (retried each resync period). */
+  /** Gives the updates already planned `shutdownMs` to go through; logs what is left. */
+  async #finish(): Promise<void> {
+    if (this.#queue.size > 0) {
+      const bound = this.#options.shutdownMs ?? 20_000;
+      log.info("Stopping: applying {updates} first (at most {seconds} s)", {
+        updates: plural(this.#queue.size, "planned update"),
+        seconds: bound / 1000,
+      });
+      const timeUp = new AbortController();
+      const timer = this.#clock.sleep(bound, timeUp.signal).then(() => timeUp.abort());
+      await this.#queue.idle(timeUp.signal);
+      timeUp.abort();
+      await timer;
+    }
+    const left = this.#queue.close();
+    if (left.length > 0) {
+      const names = left.slice(0, 10).map((u) => describeWorkload(u.workload));
+      log.warn("Stopped with {updates} not applied: {workloads}", {
+        updates: plural(left.length, "planned update"),
+        workloads: names.join(", ") + (left.length > names.length ? ", …" : ""),
+        count: left.length,
+      });
+    }
+  }
+
+  /** Submits the missed rebuilds once `beforePatch` lets them through (retried each resync period). */
   async #applyMissed(missed: WorkloadUpdate[], signal: AbortSignal): Promise<void> {
     while (missed.length > 0 && !signal.aborted) {
       if (await this.#beforePatch(missed, this.#snapshot)) {
-        await this.#apply(missed, (key) => this.#replanMissed(key), signal);
+        this.#submit(missed, (key) => this.#replanMissed(key));
         return;
       }
-      await sleep(this.#options.resyncMs, signal);
+      await this.#clock.sleep(this.#options.resyncMs, signal);
     }
   }
 
   /** Follows the engine's image events; reconnects with backoff when the stream breaks. */
   async #eventLoop(signal: AbortSignal): Promise<void> {
     const { engine, metrics } = this.#parts;
-    const backoff = new Backoff(250, 5_000);
+    const backoff = new Backoff(250, 5_000, this.#clock);
     let lost = false;
+    // The loss was reported (one warning, one "reconnected" line per outage).
+    let reported = false;
+    let upSince = this.#clock.now();
     while (!signal.aborted) {
       try {
         if (lost) {
           await engine.connect();
           metrics.inc("veryfreshpod_engine_reconnects_total");
-          log.info("Reconnected to {engine}", { engine: engine.description });
+          if (reported) log.info("Reconnected to {engine}", { engine: engine.description });
+          else log.debug("Reconnected to {engine}", { engine: engine.description });
+          reported = false;
           // Diff against the last good snapshot: catches what was tagged meanwhile.
           this.request();
         }
-        this.#setEngineConnected(true);
+        this.#setStreamUp(true);
         lost = false;
+        upSince = this.#clock.now();
         for await (const event of engine.imageEvents(signal)) {
           metrics.inc("veryfreshpod_image_events_total");
-          log.debug("Image event {action} {subject}", { ...event });
-          this.#tagEvents.record(event, Date.now());
-          backoff.reset();
+          log.debug("Image event {action} {subject}", {
+            action: event.action,
+            subject: event.subject,
+          });
+          this.#tagEvents.record(event, this.#clock.now());
+          // Only a well-formed event proves the stream healthy: a stream of garbage that
+          // breaks again and again must keep backing off.
+          if (isWellFormed(event)) backoff.reset();
           this.request();
         }
         if (signal.aborted) break;
         throw new Error("the event stream ended");
       } catch (error) {
         if (signal.aborted) break;
-        this.#setEngineConnected(false);
-        if (!lost || backoff.attempts === 0) {
+        this.#setStreamUp(false);
+        // A stream that stayed up a good while was healthy, events or not: a new outage.
+        if (this.#clock.now() - upSince >= HEALTHY_STREAM_MS) {
+          backoff.reset();
+        }
+        // Once per outage: a stream that breaks again before any good event is the same one.
+        if (backoff.attempts === 0) {
           log.warn("Lost the connection to {engine}: {error}; reconnecting", {
+            engine: engine.description,
+            error: errorMessage(error),
+          });
+          reported = true;
+        } else {
+          log.debug("Still no event stream from {engine}: {error}", {
             engine: engine.description,
             error: errorMessage(error),
           });
@@ -181,30 +262,31 @@ export class Controller {
         await backoff.wait(signal);
       }
     }
-    this.#setEngineConnected(false);
+    this.#setStreamUp(false);
   }
 
   async #resyncLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await sleep(this.#options.resyncMs, signal);
+      await this.#clock.sleep(this.#options.resyncMs, signal);
       if (!signal.aborted) this.request();
     }
   }
 
-  /** Asks for a re-read of the image list; bursts collapse into one. */
+  /**
+   * Asks for a re-read of the image list. The first request starts a pass at
+   * once; requests that arrive while a pass runs are gathered into one more.
+   */
   request(): void {
     this.#requested = true;
     this.#running ??= this.#drain().finally(() => this.#running = undefined);
   }
 
-  /** Reconciles until no request is pending; one at a time. */
+  /** Reconciles until no request is pending; one pass at a time. */
   async #drain(): Promise<void> {
     while (this.#requested) {
-      await sleep(this.#options.debounceMs);
       this.#requested = false;
       try {
         await this.#reconcile();
-        await this.#retryDeferred();
       } catch (error) {
         log.error("Reconciling failed: {error}", { error: errorMessage(error) });
       }
@@ -212,44 +294,68 @@ export class Controller {
   }
 
   async #reconcile(): Promise<void> {
-    let after: ImageSnapshot;
-    const readAt = Date.now();
-    try {
-      after = await this.#parts.engine.snapshot();
-    } catch (error) {
-      // Keep the last good snapshot: the diff after reconnecting covers the gap.
-      log.debug("Cannot read the image list: {error}", { error: errorMessage(error) });
-      return;
-    }
-    const window = { previousReadAt: this.#snapshotReadAt, readEndedAt: Date.now() };
+    const readAt = this.#clock.now();
+    const after = await this.#read();
+    // Unreadable: keep the last good snapshot, so the next pass diffs across the gap.
+    if (after === undefined) return;
+    const window = { previousReadAt: this.#snapshotReadAt, readEndedAt: this.#clock.now() };
     const diff = diffSnapshots(this.#snapshot, after);
     const changes = await timeChanges(diff, this.#tagEvents, window, this.#parts.engine);
     // Held back (images not on the nodes yet): keep the old snapshot, so the next pass retries.
-    if (changes.length > 0 && !await this.#act(changes, after, this.#signal)) return;
+    if (changes.length > 0 && !await this.#act(changes, after)) return;
     this.#snapshot = after;
     this.#snapshotReadAt = readAt;
     this.#tagEvents.forgetBefore(readAt);
   }
 
-  async #act(
-    changes: readonly ImageChange[],
-    snapshot: ImageSnapshot,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    const { index, metrics } = this.#parts;
+  /**
+   * Reads the image list, bounded by `readTimeoutMs`: a daemon that does not
+   * answer in time (stopped, hung) is marked down, once, and up again when it
+   * answers. A read still under way is waited for rather than asked again.
+   */
+  async #read(): Promise<ImageSnapshot | undefined> {
+    const { engine } = this.#parts;
+    if (this.#reading === undefined) {
+      const reading = engine.snapshot();
+      this.#reading = reading;
+      reading.then(() => this.#setAnswering(true), () => {}).finally(() => {
+        if (this.#reading === reading) this.#reading = undefined;
+      });
+    }
+    const timeoutMs = this.#options.readTimeoutMs ?? 5_000;
+    try {
+      return await withTimeout(this.#clock, timeoutMs, this.#reading);
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        if (this.#answering) {
+          log.warn("{engine} does not answer: no image list within {seconds} s; marked down", {
+            engine: engine.description,
+            seconds: timeoutMs / 1000,
+          });
+        }
+        this.#setAnswering(false);
+      } else {
+        log.debug("Cannot read the image list: {error}", { error: errorMessage(error) });
+      }
+      return undefined;
+    }
+  }
+
+  async #act(changes: readonly ImageChange[], snapshot: ImageSnapshot): Promise<boolean> {
+    const { kube, metrics } = this.#parts;
     for (const change of changes) {
       metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
       log.debug("Image {key} {kind}", { key: change.key, kind: change.kind });
     }
     const planned = this.#logSkipped(
-      plan(changes, index.values(), snapshot, this.#options.plan),
+      plan(changes, kube.workloads(), snapshot, this.#options.plan),
     );
     if (!await this.#beforePatch(planned, snapshot)) return false;
-    await this.#apply(planned, async (key) => {
-      const fresh = await this.#reread(key);
+    this.#submit(planned, async (key) => {
+      const fresh = await this.#parts.kube.reread(key);
       if (!fresh) return undefined;
       return this.#logSkipped(plan(changes, [fresh], snapshot, this.#options.plan))[0];
-    }, signal);
+    });
     return true;
   }
 
@@ -266,46 +372,15 @@ export class Controller {
   }
 
   async #replanMissed(key: WorkloadKey): Promise<WorkloadUpdate | undefined> {
-    const fresh = await this.#reread(key);
+    const fresh = await this.#parts.kube.reread(key);
     if (!fresh) return undefined;
     return planMissedRebuilds([fresh], this.#snapshot, this.#options.plan).updates[0];
   }
 
-  /** Re-reads one workload after a conflict; undefined when it is gone. */
-  async #reread(key: WorkloadKey): Promise<TrackedWorkload | undefined> {
-    await this.#parts.watcher.refresh(key);
-    return this.#parts.index.get(key);
-  }
-
-  async #apply(updates: WorkloadUpdate[], replan: Replan, signal: AbortSignal): Promise<void> {
-    const { index, patcher, metrics } = this.#parts;
-    metrics.set("veryfreshpod_tracked_workloads", index.size);
-    const results = await patcher.applyAll(updates, replan, signal);
-    results.forEach((result, i) => {
-      metrics.inc("veryfreshpod_workload_updates_total", { result });
-      const key = updates[i]!.workload;
-      // Keep what the API server could not take, so that an outage loses nothing.
-      if (result === "deferred") this.#deferred.set(workloadId(key), { key, replan });
-      else this.#deferred.delete(workloadId(key));
-    });
-  }
-
-  /** Plans deferred workloads again from their current state and applies what is left. */
-  async #retryDeferred(): Promise<void> {
-    for (const [id, { key, replan }] of [...this.#deferred]) {
-      let update: WorkloadUpdate | undefined;
-      try {
-        update = await replan(key);
-      } catch (error) {
-        log.debug("Still cannot re-read {workload}: {error}", {
-          workload: describeWorkload(key),
-          error: errorMessage(error),
-        });
-        continue;
-      }
-      if (update === undefined) this.#deferred.delete(id);
-      else await this.#apply([update], replan, this.#signal);
-    }
+  /** Hands updates to the patch queue: the pass goes on without waiting for them. */
+  #submit(updates: WorkloadUpdate[], replan: Replan): void {
+    this.#parts.metrics.set("veryfreshpod_tracked_workloads", this.#parts.kube.size);
+    for (const update of updates) this.#queue.submit(update, replan);
   }
 
   /** Debug lines for what the plan left alone; returns the updates. */
@@ -321,8 +396,25 @@ export class Controller {
     return result.updates;
   }
 
-  #setEngineConnected(connected: boolean): void {
-    this.#engineConnected = connected;
-    this.#parts.metrics.set("veryfreshpod_engine_connected", connected ? 1 : 0);
+  #setStreamUp(up: boolean): void {
+    this.#streamUp = up;
+    this.#publishConnected();
   }
+
+  #setAnswering(answering: boolean): void {
+    if (answering && !this.#answering) {
+      log.info("{engine} answers again", { engine: this.#parts.engine.description });
+    }
+    this.#answering = answering;
+    this.#publishConnected();
+  }
+
+  #publishConnected(): void {
+    const up = this.#streamUp && this.#answering;
+    this.#parts.metrics.set("veryfreshpod_engine_connected", up ? 1 : 0);
+  }
+}
+
+function isWellFormed(event: EngineEvent): boolean {
+  return event.action !== UNREADABLE;
 }

@@ -16,16 +16,19 @@ import {
 import { workloadObject } from "./workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
+import { realClock } from "../lib/clock.ts";
+import { PatchQueue } from "../lib/kube/patch_queue.ts";
 import { WorkloadPatcher } from "../lib/kube/patcher.ts";
 import { captureLogs } from "../lib/log_capture.ts";
 import type { WorkloadUpdate } from "../lib/plan_types.ts";
 
-function patcherFor(kubeconfig: string): WorkloadPatcher {
+/** The patcher behind the queue that retries it, as the controller uses it. */
+function patcherFor(kubeconfig: string): PatchQueue {
   const config = loadKubeConfig({ kubeconfig, env: () => undefined });
-  return new WorkloadPatcher(config, new EventRecorder(config, "test"), {
+  const patcher = new WorkloadPatcher(config, new EventRecorder(config, "test"), {
     dryRun: false,
-    concurrency: 2,
   });
+  return new PatchQueue((update) => patcher.attempt(update), realClock, { concurrency: 2 });
 }
 
 function update(namespace: string, resourceVersion: string): WorkloadUpdate {
@@ -61,7 +64,6 @@ e2eTest("a patch that conflicts with another writer is planned again, not forced
       const fresh = await getWorkload("Deployment", ns, "web");
       return update(ns, fresh.metadata.resourceVersion);
     },
-    new AbortController().signal,
   );
   assert.equal(result, "applied");
   // At least once: the controller-manager's status updates may conflict again.
@@ -99,11 +101,9 @@ e2eTest(
     const lines = logs.lines;
     try {
       const patcher = patcherFor(kubeconfig);
-      const signal = new AbortController().signal;
       const result = await patcher.apply(
         update(ns, created.metadata.resourceVersion),
         () => Promise.resolve(undefined),
-        signal,
       );
       assert.equal(result, "forbidden");
       assert.equal(imagesOf(await getWorkload("Deployment", ns, "web")).app, "conflict:v1");
@@ -120,7 +120,6 @@ e2eTest(
       const gone = await admins.apply(
         { ...update(ns, "1"), workload: { kind: "Deployment", namespace: ns, name: "never-was" } },
         () => Promise.resolve(undefined),
-        signal,
       );
       assert.equal(gone, "gone");
     } finally {

@@ -20,6 +20,7 @@ import { loadKubeConfig } from "../kube/config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { labelSelectorProblem } from "../kube/label_selector.ts";
+import { ClusterSide } from "../kube/kube_side.ts";
 import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
@@ -134,7 +135,6 @@ export const runCommand: Command = {
     );
     const patcher = new WorkloadPatcher(kube, events, {
       dryRun,
-      concurrency: 4,
       onApplied: (update, patched, at) => follower.follow(followRequest(update, patched, at)),
     });
     // The defaults stay excluded unless named with --namespace.
@@ -146,9 +146,7 @@ export const runCommand: Command = {
     const controller = new Controller(
       {
         engine,
-        index,
-        watcher,
-        patcher,
+        kube: new ClusterSide(watcher, index, patcher),
         metrics,
         ...(bridge && {
           beforePatch: (updates, snapshot) =>
@@ -158,7 +156,6 @@ export const runCommand: Command = {
       {
         plan: planOptions,
         resyncMs: resyncSeconds * 1000,
-        debounceMs: 150,
       },
     );
     const healthAddress = stringFlag(flags, "health-addr");

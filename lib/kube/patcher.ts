@@ -1,9 +1,10 @@
 /**
  * Carries out the plan: one strategic-merge patch per workload, with the
  * workload's resourceVersion as a precondition so a concurrent writer causes a
- * 409 and a fresh plan instead of a silent overwrite. Retries conflicts,
- * throttling and server errors with backoff; drops a 404; reports a 403 in one
- * line and goes on. Every change is one log line and one Kubernetes Event.
+ * 409 and a fresh plan instead of a silent overwrite. One attempt at a time,
+ * classified (applied, conflict, worth a retry, gone, forbidden, failed); the
+ * patch queue (patch_queue.ts) retries and runs many at once. A 403 is one
+ * line. Every change is one log line and one Kubernetes Event.
  */
 import "../quiet_deprecations.ts";
 import {
@@ -12,7 +13,6 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from "@kubernetes/client-node";
-import { Backoff } from "../backoff.ts";
 import { logger } from "../log.ts";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
@@ -20,29 +20,12 @@ import { recordUpdates, UPDATES_ANNOTATION } from "../rollout/record.ts";
 import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
 import { kindInfo } from "./kinds.ts";
-import { describeWorkload, type WorkloadKey } from "./workload.ts";
+import { describeWorkload } from "./workload.ts";
 
 const log = logger("update");
-const MAX_ATTEMPTS = 6;
-
-/** What became of one update. */
-export type PatchResult =
-  | "applied"
-  | "dry-run"
-  | "superseded"
-  | "gone"
-  | "forbidden"
-  | "failed"
-  /** The API server stayed unreachable or busy through every retry: try again later. */
-  | "deferred";
-
-/** Re-reads a workload after a conflict and plans it again; undefined: nothing left to do. */
-export type Replan = (workload: WorkloadKey) => Promise<WorkloadUpdate | undefined>;
 
 export interface PatcherOptions {
   readonly dryRun: boolean;
-  /** How many workloads are patched at once. */
-  readonly concurrency: number;
   /** Told of every applied patch, with the object the API server returned (rollout following). */
   readonly onApplied?: (update: WorkloadUpdate, patched: KubernetesObject, at: number) => void;
 }
@@ -121,7 +104,18 @@ export function shortId(id: string | undefined): string {
   return `${algorithm}:${(hex ?? "").slice(0, 12)}`;
 }
 
-/** Applies updates to the cluster (or only logs them with --dry-run). */
+/**
+ * One attempt at one update, classified for the patch queue (patch_queue.ts),
+ * which owns retries, concurrency and supersession.
+ */
+export type PatchAttempt =
+  | { readonly result: "applied" | "dry-run" | "gone" | "forbidden" | "failed" }
+  /** 409: someone changed the workload since it was read; plan it again. */
+  | { readonly result: "conflict" }
+  /** Throttled, a server error or no answer: worth trying again. */
+  | { readonly result: "retry"; readonly error: string };
+
+/** Applies updates to the cluster (or only logs them with --dry-run), one attempt at a time. */
 export class WorkloadPatcher {
   readonly #objects: KubernetesObjectApi;
   readonly #events: EventRecorder;
@@ -133,97 +127,55 @@ export class WorkloadPatcher {
     this.#options = options;
   }
 
-  /** Applies all updates, `concurrency` at a time; resolves with each result. */
-  async applyAll(
-    updates: readonly WorkloadUpdate[],
-    replan: Replan,
-    signal: AbortSignal,
-  ): Promise<PatchResult[]> {
-    const results: PatchResult[] = new Array(updates.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < updates.length) {
-        const index = next++;
-        results[index] = await this.apply(updates[index]!, replan, signal);
-      }
-    };
-    const workers = Math.max(1, Math.min(this.#options.concurrency, updates.length));
-    await Promise.all(Array.from({ length: workers }, worker));
-    return results;
-  }
-
-  /** Applies one update, retrying as the module comment says. */
-  async apply(update: WorkloadUpdate, replan: Replan, signal: AbortSignal): Promise<PatchResult> {
+  /** Patches once; an applied change is logged and recorded as Events. */
+  async attempt(update: WorkloadUpdate): Promise<PatchAttempt> {
     const workload = describeWorkload(update.workload);
     if (this.#options.dryRun) {
       this.#logChanges(update, true);
-      return "dry-run";
+      return { result: "dry-run" };
     }
-    const backoff = new Backoff(250, 8_000);
-    let current = update;
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS && !signal.aborted; attempt++) {
-      try {
-        const patched = await this.#objects.patch(
-          patchBody(current),
-          undefined,
-          undefined,
-          COMPONENT,
-          undefined,
-          PatchStrategy.StrategicMergePatch,
-        );
-        this.#logChanges(current, false);
-        this.#options.onApplied?.(current, patched, Date.now());
-        for (const event of describeChanges(current)) {
-          await this.#events.record({
-            ...event,
-            uid: patched.metadata?.uid,
-            resourceVersion: patched.metadata?.resourceVersion,
-          });
-        }
-        return "applied";
-      } catch (error) {
-        const status = apiStatus(error);
-        if (status === 404) {
-          log.debug("{workload} is gone; nothing to update", { workload });
-          return "gone";
-        }
-        if (status === 403) {
-          const info = kindInfo(current.workload.kind);
-          log.error(forbiddenMessage({
-            verb: "patch",
-            resource: `${info.plural}.${info.group}`,
-            namespace: current.workload.namespace,
-          }));
-          return "forbidden";
-        }
-        if (!isRetryable(error)) {
-          log.error("Cannot update {workload}: {error}", { workload, error: apiMessage(error) });
-          return "failed";
-        }
-        if (attempt === MAX_ATTEMPTS) {
-          log.warn("Cannot update {workload} yet: {error}; will try again", {
-            workload,
-            error: apiMessage(error),
-          });
-          return "deferred";
-        }
-        if (status === 409) {
-          // Someone else changed the workload since we read it: plan it again from its
-          // current state rather than overwrite their change.
-          log.debug("{workload} changed meanwhile (409 Conflict); planning it again", { workload });
-          const fresh = await replan(current.workload).catch(() => current);
-          if (!fresh) return "superseded";
-          current = fresh;
-        } else {
-          log.debug("Updating {workload} failed: {error}; retrying", {
-            workload,
-            error: apiMessage(error),
-          });
-        }
-        await backoff.wait(signal);
+    let patched: KubernetesObject;
+    try {
+      patched = await this.#objects.patch(
+        patchBody(update),
+        undefined,
+        undefined,
+        COMPONENT,
+        undefined,
+        PatchStrategy.StrategicMergePatch,
+      );
+    } catch (error) {
+      const status = apiStatus(error);
+      if (status === 404) {
+        log.debug("{workload} is gone; nothing to update", { workload });
+        return { result: "gone" };
       }
+      if (status === 403) {
+        const info = kindInfo(update.workload.kind);
+        log.error(forbiddenMessage({
+          verb: "patch",
+          resource: `${info.plural}.${info.group}`,
+          namespace: update.workload.namespace,
+        }));
+        return { result: "forbidden" };
+      }
+      if (status === 409) return { result: "conflict" };
+      if (!isRetryable(error)) {
+        log.error("Cannot update {workload}: {error}", { workload, error: apiMessage(error) });
+        return { result: "failed" };
+      }
+      return { result: "retry", error: apiMessage(error) };
     }
-    return "deferred";
+    this.#logChanges(update, false);
+    this.#options.onApplied?.(update, patched, Date.now());
+    for (const event of describeChanges(update)) {
+      await this.#events.record({
+        ...event,
+        uid: patched.metadata?.uid,
+        resourceVersion: patched.metadata?.resourceVersion,
+      });
+    }
+    return { result: "applied" };
   }
 
   #logChanges(update: WorkloadUpdate, dryRun: boolean): void {
