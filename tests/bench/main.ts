@@ -17,7 +17,7 @@ import { fleetRows } from "./fleet_scenario.ts";
 import { nodeRows } from "./node_scenario.ts";
 import { reactionRows } from "./reaction_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
-import { formatJson, formatTable, type Report, type Row } from "./table.ts";
+import { formatConditions, formatJson, formatTable, type Report, type Row } from "./table.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--json]
 
@@ -47,6 +47,7 @@ async function main(args: string[]): Promise<number> {
   checkSizes(sizes);
   const began = performance.now();
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadAverage();
   const progress = (message: string) => {
     const seconds = ((performance.now() - began) / 1000).toFixed(0).padStart(4);
     console.error(`bench ${seconds}s: ${message}`);
@@ -89,12 +90,23 @@ async function main(args: string[]): Promise<number> {
     mode: sizes.mode,
     startedAt,
     seconds: Math.round((performance.now() - began) / 1000),
-    machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno },
+    machine: {
+      cpus: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      load: [loadAtStart, loadAverage()],
+    },
     rows: ordered,
   };
   progress("done");
-  console.log(flags.json ? formatJson(report) : formatTable(ordered));
+  console.log(
+    flags.json ? formatJson(report) : `${formatTable(ordered)}\n\n${formatConditions(report)}`,
+  );
   return failures.length > 0 ? 1 : 0;
+}
+
+/** The 1-minute load average. */
+function loadAverage(): number {
+  return Deno.loadavg()[0] ?? NaN;
 }
 
 /** Runs tests/env/prepare.ts (quick once done), its output on stderr: stdout is the report's. */

@@ -74,8 +74,20 @@ export interface Report {
   readonly mode: "full" | "quick";
   readonly startedAt: string;
   readonly seconds: number;
-  readonly machine: { readonly cpus: number; readonly deno: string };
+  readonly machine: {
+    readonly cpus: number;
+    readonly deno: string;
+    /** The 1-minute load average at start and at the end: other work on the machine skews. */
+    readonly load: readonly [number, number];
+  };
   readonly rows: readonly Row[];
+}
+
+/** One line under the table: the conditions of the run. */
+export function formatConditions(report: Report): string {
+  const { cpus, deno, load } = report.machine;
+  return `${report.mode} run, ${report.seconds} s; ${cpus} CPUs, load average ` +
+    `${load[0].toFixed(1)} at start, ${load[1].toFixed(1)} at the end; deno ${deno}`;
 }
 
 /** The report as indented JSON. */

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { formatCount, formatMiB, formatMs, formatTable, type Row, verdictOf } from "./table.ts";
+import {
+  formatConditions,
+  formatCount,
+  formatMiB,
+  formatMs,
+  formatTable,
+  type Row,
+  verdictOf,
+} from "./table.ts";
 
 function row(overrides: Partial<Row>): Row {
   return {
@@ -56,4 +64,18 @@ Deno.test("formatTable() escapes pipes and newlines so a cell cannot break the t
   const last = table.split("\n").at(-1)!;
   assert.match(last, /a \\\| b c/);
   assert.equal(table.split("\n").length, 3);
+});
+
+Deno.test("formatConditions() names the mode, the machine and its load", () => {
+  const line = formatConditions({
+    mode: "full",
+    startedAt: "2026-11-25T20:00:00.000Z",
+    seconds: 312,
+    machine: { cpus: 2, deno: "2.9.6", load: [0.42, 1.5] },
+    rows: [],
+  });
+  assert.equal(
+    line,
+    "full run, 312 s; 2 CPUs, load average 0.4 at start, 1.5 at the end; deno 2.9.6",
+  );
 });
