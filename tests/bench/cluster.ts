@@ -36,6 +36,34 @@ function appliedDeployment(namespace: string, name: string, image: string) {
   };
 }
 
+/** A CronJob as `kubectl apply` leaves it, due on 1 January only: its controller leaves it be. */
+export function cronJobObject(namespace: string, name: string, image: string) {
+  const applied = {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: { name, namespace },
+    spec: {
+      schedule: "0 0 1 1 *",
+      suspend: true,
+      jobTemplate: {
+        spec: {
+          template: {
+            metadata: { labels: { app: name } },
+            spec: {
+              restartPolicy: "Never",
+              containers: [{ name: "app", image, imagePullPolicy: "IfNotPresent" }],
+            },
+          },
+        },
+      },
+    },
+  };
+  const annotations = {
+    "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(applied),
+  };
+  return { ...applied, metadata: { ...applied.metadata, annotations } };
+}
+
 /** The test API server with the admin's token. */
 export class BenchCluster {
   readonly server: string;
@@ -104,6 +132,30 @@ export class BenchCluster {
         const i = next++;
         const name = `${prefix}-${String(i).padStart(5, "0")}`;
         await this.request("POST", path, deploymentObject(namespace, name, image(i)));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
+  }
+
+  /**
+   * Creates CronJobs `<prefix>-<i>` for i in [from, to), `image(i)` each, on a
+   * schedule that is never due: workloads that no controller writes to.
+   */
+  async createCronJobs(
+    namespace: string,
+    prefix: string,
+    from: number,
+    to: number,
+    image: (i: number) => string,
+    concurrency = 48,
+  ): Promise<void> {
+    let next = from;
+    const path = `/apis/batch/v1/namespaces/${namespace}/cronjobs`;
+    const worker = async () => {
+      while (next < to) {
+        const i = next++;
+        const name = `${prefix}-${String(i).padStart(5, "0")}`;
+        await this.request("POST", path, cronJobObject(namespace, name, image(i)));
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));

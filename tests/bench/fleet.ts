@@ -1,7 +1,7 @@
 /**
  * The workloads the fan-out, start-to-ready, memory and request scenarios
  * share: one namespace per fan-out size (`bench-fan-<n>`, every Deployment on
- * the repository `bench-fan-<n>`), and a namespace of others that only add
+ * the repository `bench-fan-<n>`), and a namespace of CronJobs that only add
  * to what veryfreshpod tracks.
  */
 import type { BenchContext } from "./context.ts";
@@ -70,19 +70,22 @@ export async function waitSettled(context: BenchContext, namespace: string): Pro
   }
 }
 
-/** Creates `count` Deployments that no scenario tags (spread over 100 repositories). */
+/**
+ * Creates `count` workloads that no scenario tags (spread over 100
+ * repositories): CronJobs that are never due, since a Deployment would keep
+ * the deployment controller busy for minutes, under the measurements.
+ */
 export async function createBystanders(context: BenchContext, count: number): Promise<void> {
   if (count <= 0) return;
-  context.progress(`creating ${formatCount(count)} more Deployments in bench-others`);
+  context.progress(`creating ${formatCount(count)} CronJobs in bench-others`);
   await context.cluster.createNamespace("bench-others");
-  await context.cluster.createDeployments(
+  await context.cluster.createCronJobs(
     "bench-others",
     "other",
     0,
     count,
     (i) => `bench-other-${i % 100}:v0`,
   );
-  await waitSettled(context, "bench-others");
 }
 
 /**
