@@ -35,7 +35,10 @@ export interface WorkloadKindInfo {
   readonly plural: string;
   /** Path from `spec` to the pod template. */
   readonly templatePath: readonly string[];
-  /** Lists in one namespace, or all when namespace is undefined; only matches of `labelSelector`. */
+  /**
+   * Lists in one namespace, or all when namespace is undefined; only matches
+   * of `labelSelector`. Items carry only what toTrackedWorkload reads.
+   */
   list(
     config: KubeConfig,
     namespace: string | undefined,
@@ -43,59 +46,150 @@ export interface WorkloadKindInfo {
   ): Promise<ObjectList>;
 }
 
+/** One page of a list, as client-node returns it; `_continue` is set while more follow. */
+interface ObjectPage {
+  readonly metadata?: {
+    readonly resourceVersion?: string | undefined;
+    readonly _continue?: string | undefined;
+  };
+  readonly items: readonly KubeObject[];
+}
+
+/** The list call of one kind, one page at a time. */
+type PageLister = (
+  config: KubeConfig,
+  namespace: string | undefined,
+  query: { labelSelector: string | undefined; limit: number; _continue: string | undefined },
+) => Promise<ObjectPage>;
+
+/**
+ * Objects per page. Pages as client-go's informers do (500): a cluster's
+ * whole list never sits in memory as client-node's full models at once, only
+ * one page of them beside the slim copies kept so far.
+ */
+export const LIST_PAGE_SIZE = 500;
+
+/** The annotation `kubectl apply` keeps a whole copy of the object in; never read here. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+function kindRow(row: Omit<WorkloadKindInfo, "list"> & { listPage: PageLister }): WorkloadKindInfo {
+  const { listPage, ...info } = row;
+  return {
+    ...info,
+    list: (config, namespace, labelSelector) =>
+      listAll(
+        info.templatePath,
+        (_continue) =>
+          listPage(config, namespace, { labelSelector, limit: LIST_PAGE_SIZE, _continue }),
+      ),
+  };
+}
+
+/**
+ * Reads every page (`next` with the last page's continue token) and keeps a
+ * slim copy of each object; the pages share the first page's resourceVersion.
+ */
+export async function listAll(
+  templatePath: readonly string[],
+  next: (continueToken: string | undefined) => Promise<ObjectPage>,
+): Promise<ObjectList> {
+  const items: KubeObject[] = [];
+  let resourceVersion: string | undefined;
+  let continueToken: string | undefined;
+  do {
+    const page = await next(continueToken);
+    resourceVersion ??= page.metadata?.resourceVersion;
+    for (const item of page.items) items.push(slimObject(templatePath, item));
+    continueToken = page.metadata?._continue || undefined;
+  } while (continueToken !== undefined);
+  return { metadata: { resourceVersion }, items };
+}
+
+/**
+ * An object without what veryfreshpod never reads: its status, managed
+ * fields, kubectl's last-applied copy, and everything in the spec but the pod
+ * template's metadata and containers.
+ */
+export function slimObject(templatePath: readonly string[], object: KubeObject): KubeObject {
+  let template = object.spec;
+  for (const step of templatePath) template = template?.[step];
+  let spec: unknown = undefined;
+  if (typeof template === "object" && template !== null) {
+    const podSpec = template.spec ?? {};
+    spec = {
+      metadata: template.metadata,
+      spec: { initContainers: podSpec.initContainers, containers: podSpec.containers },
+    };
+    for (const step of [...templatePath].reverse()) spec = { [step]: spec };
+  }
+  if (object.metadata === undefined) return { spec };
+  const { managedFields: _, ...metadata } = object.metadata as KubeObject["metadata"] & {
+    managedFields?: unknown;
+  };
+  return { metadata: { ...metadata, annotations: withoutLastApplied(metadata.annotations) }, spec };
+}
+
+function withoutLastApplied(
+  annotations: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  if (annotations === undefined || !Object.hasOwn(annotations, LAST_APPLIED)) return annotations;
+  const { [LAST_APPLIED]: _, ...rest } = annotations;
+  return rest;
+}
+
 export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
-  {
+  kindRow({
     kind: "Deployment",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "deployments",
     templatePath: ["template"],
-    list: (config, namespace, labelSelector) => {
+    listPage: (config, namespace, query) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listDeploymentForAllNamespaces({ labelSelector })
-        : api.listNamespacedDeployment({ namespace, labelSelector });
+        ? api.listDeploymentForAllNamespaces(query)
+        : api.listNamespacedDeployment({ namespace, ...query });
     },
-  },
-  {
+  }),
+  kindRow({
     kind: "StatefulSet",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "statefulsets",
     templatePath: ["template"],
-    list: (config, namespace, labelSelector) => {
+    listPage: (config, namespace, query) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listStatefulSetForAllNamespaces({ labelSelector })
-        : api.listNamespacedStatefulSet({ namespace, labelSelector });
+        ? api.listStatefulSetForAllNamespaces(query)
+        : api.listNamespacedStatefulSet({ namespace, ...query });
     },
-  },
-  {
+  }),
+  kindRow({
     kind: "DaemonSet",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "daemonsets",
     templatePath: ["template"],
-    list: (config, namespace, labelSelector) => {
+    listPage: (config, namespace, query) => {
       const api = config.makeApiClient(AppsV1Api);
       return namespace === undefined
-        ? api.listDaemonSetForAllNamespaces({ labelSelector })
-        : api.listNamespacedDaemonSet({ namespace, labelSelector });
+        ? api.listDaemonSetForAllNamespaces(query)
+        : api.listNamespacedDaemonSet({ namespace, ...query });
     },
-  },
-  {
+  }),
+  kindRow({
     kind: "CronJob",
     apiVersion: "batch/v1",
     group: "batch",
     plural: "cronjobs",
     templatePath: ["jobTemplate", "spec", "template"],
-    list: (config, namespace, labelSelector) => {
+    listPage: (config, namespace, query) => {
       const api = config.makeApiClient(BatchV1Api);
       return namespace === undefined
-        ? api.listCronJobForAllNamespaces({ labelSelector })
-        : api.listNamespacedCronJob({ namespace, labelSelector });
+        ? api.listCronJobForAllNamespaces(query)
+        : api.listNamespacedCronJob({ namespace, ...query });
     },
-  },
+  }),
 ];
 
 /** The row for a kind. */
@@ -131,7 +225,8 @@ export function toTrackedWorkload(
     key: { kind: info.kind, namespace: metadata.namespace, name: metadata.name },
     resourceVersion: metadata.resourceVersion ?? "",
     labels: { ...metadata.labels },
-    annotations: { ...metadata.annotations },
+    // Watch events bring whole objects: the last-applied copy must not stay in the index.
+    annotations: { ...withoutLastApplied(metadata.annotations) },
     templateAnnotations: { ...template.metadata?.annotations },
     containers: [
       ...containersOf(podSpec.initContainers, true),

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { collectionPath, kindInfo, toTrackedWorkload, WORKLOAD_KINDS } from "./kinds.ts";
+import {
+  collectionPath,
+  kindInfo,
+  type KubeObject,
+  listAll,
+  slimObject,
+  toTrackedWorkload,
+  WORKLOAD_KINDS,
+} from "./kinds.ts";
 import { WorkloadIndex } from "./workload_index.ts";
 
 const podSpec = {
@@ -80,4 +88,85 @@ Deno.test("WorkloadIndex.replaceAll() drops what a re-list no longer has, in its
   ]);
   index.replaceAll("Deployment", undefined, []);
   assert.deepEqual([...index.values()].map((w) => w.key.name), ["other-kind"]);
+});
+
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** A whole object of `kind` as the API server sends it, with what is never read. */
+function fullObject(templatePath: readonly string[], name: string): KubeObject {
+  let spec: Record<string, unknown> = {
+    metadata: { labels: { app: name }, annotations: { "veryfreshpod.io/image-ids": "{}" } },
+    spec: {
+      initContainers: [{ name: "init", image: "app:v1", command: ["true"] }],
+      containers: [{
+        name: "app",
+        image: "app:v1",
+        imagePullPolicy: "IfNotPresent",
+        env: [{ name: "A", value: "1" }],
+        resources: { limits: { memory: "1Gi" } },
+      }],
+      volumes: [{ name: "v", emptyDir: {} }],
+    },
+  };
+  for (const step of [...templatePath].reverse()) spec = { [step]: spec };
+  return {
+    metadata: {
+      name,
+      namespace: "dev",
+      uid: `uid-${name}`,
+      resourceVersion: "42",
+      labels: { "app.kubernetes.io/managed-by": "Helm" },
+      annotations: {
+        [LAST_APPLIED]: "{...a copy of the object...}",
+        "meta.helm.sh/release-name": "r",
+      },
+      managedFields: [{ manager: "kubectl" }],
+    } as KubeObject["metadata"],
+    spec: { ...spec, replicas: 3, selector: { matchLabels: { app: name } } },
+    status: { replicas: 3, conditions: [{ type: "Available" }] },
+  } as KubeObject;
+}
+
+Deno.test("slimObject() keeps what toTrackedWorkload reads, not status or copies", async (t) => {
+  for (const info of WORKLOAD_KINDS) {
+    await t.step(info.kind, () => {
+      const full = fullObject(info.templatePath, "web");
+      const slim = slimObject(info.templatePath, full);
+      assert.deepEqual(toTrackedWorkload(info, slim), toTrackedWorkload(info, full));
+      const text = JSON.stringify(slim);
+      for (const dropped of ["managedFields", "status", LAST_APPLIED, "volumes", "replicas"]) {
+        assert.ok(!text.includes(dropped), `${dropped} is kept: ${text}`);
+      }
+    });
+  }
+});
+
+Deno.test("toTrackedWorkload() keeps no copy of kubectl's last-applied configuration", () => {
+  const info = kindInfo("Deployment");
+  const tracked = toTrackedWorkload(info, fullObject(info.templatePath, "web"));
+  assert.deepEqual(tracked?.annotations, { "meta.helm.sh/release-name": "r" });
+});
+
+Deno.test("listAll() reads every page with the continue token, at the first page's version", async () => {
+  const info = kindInfo("CronJob");
+  const asked: (string | undefined)[] = [];
+  const pages = [
+    {
+      metadata: { resourceVersion: "10", _continue: "t1" },
+      items: [fullObject(info.templatePath, "a")],
+    },
+    { metadata: { resourceVersion: "10", _continue: "t2" }, items: [] },
+    {
+      metadata: { resourceVersion: "10", _continue: "" },
+      items: [fullObject(info.templatePath, "b")],
+    },
+  ];
+  const list = await listAll(info.templatePath, (token) => {
+    asked.push(token);
+    return Promise.resolve(pages[asked.length - 1]!);
+  });
+  assert.deepEqual(asked, [undefined, "t1", "t2"]);
+  assert.equal(list.metadata?.resourceVersion, "10");
+  assert.deepEqual(list.items.map((item) => toTrackedWorkload(info, item)?.key.name), ["a", "b"]);
+  assert.ok(!JSON.stringify(list.items).includes("status"));
 });
