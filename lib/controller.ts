@@ -20,9 +20,10 @@ import { logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
 import type { WorkloadUpdate } from "./plan_types.ts";
+import { planResume, recordedMoves } from "./resume.ts";
 import { diffSnapshots, type ImageChange } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
-import { describeWorkload } from "./kube/workload.ts";
+import { describeWorkload, workloadId } from "./kube/workload.ts";
 import type { WorkloadKey } from "./kube/workload.ts";
 import type { KubeSide } from "./kube/kube_side.ts";
 import { PatchQueue, type Replan } from "./kube/patch_queue.ts";
@@ -155,7 +156,26 @@ export class Controller {
     const missed = this.#logSkipped(
       planMissedRebuilds(kube.workloads(), this.#snapshot, this.#options.plan),
     );
-    const catchUp = this.#applyMissed(missed, signal);
+    // And a fan-out that a crash cut short is completed, from the workloads' own record.
+    const moves = recordedMoves(kube.workloads());
+    const rebuilt = new Set(missed.map((u) => workloadId(u.workload)));
+    const resumed = this.#logSkipped(
+      planResume(moves, kube.workloads(), this.#snapshot, this.#options.plan),
+    ).filter((u) => !rebuilt.has(workloadId(u.workload)));
+    if (resumed.length > 0) {
+      log.info("Completing an interrupted update: {workloads} still on an older tag", {
+        workloads: plural(resumed.length, "workload"),
+        count: resumed.length,
+      });
+    }
+    const catchUp = Promise.all([
+      this.#applyMissed(missed, signal, (key) => this.#replanMissed(key)),
+      this.#applyMissed(resumed, signal, async (key) => {
+        const fresh = await this.#parts.kube.reread(key);
+        if (!fresh) return undefined;
+        return planResume(moves, [fresh], this.#snapshot, this.#options.plan).updates[0];
+      }),
+    ]);
     // With a bridge, copying may take long or wait for a node: the event loop starts meanwhile.
     if (this.#parts.beforePatch === undefined) await catchUp;
 
@@ -191,11 +211,15 @@ export class Controller {
     }
   }
 
-  /** Submits the missed rebuilds once `beforePatch` lets them through (retried each resync period). */
-  async #applyMissed(missed: WorkloadUpdate[], signal: AbortSignal): Promise<void> {
+  /** Submits updates planned at start (missed rebuilds, resumed moves) once `beforePatch` lets them through (retried each resync period). */
+  async #applyMissed(
+    missed: WorkloadUpdate[],
+    signal: AbortSignal,
+    replan: Replan,
+  ): Promise<void> {
     while (missed.length > 0 && !signal.aborted) {
       if (await this.#beforePatch(missed, this.#snapshot)) {
-        this.#submit(missed, (key) => this.#replanMissed(key));
+        this.#submit(missed, replan);
         return;
       }
       await this.#clock.sleep(this.#options.resyncMs, signal);

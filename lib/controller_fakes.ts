@@ -10,6 +10,7 @@ import type { KubeSide } from "./kube/kube_side.ts";
 import type { PatchAttempt } from "./kube/patcher.ts";
 import { type TrackedWorkload, workloadId, type WorkloadKey } from "./kube/workload.ts";
 import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "./plan_types.ts";
+import { recordUpdates, UPDATES_ANNOTATION } from "./rollout/record.ts";
 
 /** The snapshot key of a reference: `app:v2` → `docker.io/library/app:v2`. */
 export function key(reference: string): string {
@@ -145,6 +146,8 @@ export class FakeKubeSide implements KubeSide {
   /** While set, re-reads wait for it. */
   rereadGate: Gate | undefined;
   answer: PatchAnswer = (_update, apply) => apply();
+  /** The time a patch records (UPDATES_ANNOTATION), as the real patch does. */
+  now: () => number = () => Date.now();
 
   constructor(workloads: TrackedWorkload[] = []) {
     for (const workload of workloads) this.#put(workload);
@@ -213,6 +216,10 @@ export class FakeKubeSide implements KubeSide {
       : { ...workload.templateAnnotations, [ROLLOUT_ANNOTATION]: update.rolloutAnnotation };
     this.#put({
       ...workload,
+      annotations: {
+        ...workload.annotations,
+        [UPDATES_ANNOTATION]: recordUpdates(update, new Date(this.now())),
+      },
       resourceVersion: String(Number(workload.resourceVersion) + 1),
       containers,
       templateAnnotations,

@@ -20,16 +20,24 @@ interface Setup {
   readonly images?: Record<string, string>;
   readonly options?: Partial<ControllerOptions>;
   readonly answer?: PatchAnswer;
+  /** Sides kept from an earlier run (a restart). */
+  readonly engine?: FakeEngine;
+  readonly kube?: FakeKubeSide;
+  readonly clock?: FakeClock;
 }
 
 /** A running controller on fakes; disposing stops it and waits for its end. */
 async function started(setup: Setup = {}) {
-  const clock = new FakeClock();
-  const engine = new FakeEngine();
-  for (const [reference, id] of Object.entries(setup.images ?? { "app:v1": "sha256:1" })) {
-    engine.tag(reference, id);
+  const clock = setup.clock ?? new FakeClock();
+  const engine = setup.engine ?? new FakeEngine();
+  const streamsBefore = engine.streams.length;
+  if (setup.engine === undefined) {
+    for (const [reference, id] of Object.entries(setup.images ?? { "app:v1": "sha256:1" })) {
+      engine.tag(reference, id);
+    }
   }
-  const kube = new FakeKubeSide(setup.workloads ?? [deployment("web", "app:v1")]);
+  const kube = setup.kube ?? new FakeKubeSide(setup.workloads ?? [deployment("web", "app:v1")]);
+  kube.now = () => clock.now();
   if (setup.answer) kube.answer = setup.answer;
   const metrics = new Metrics();
   defineControllerMetrics(metrics);
@@ -43,7 +51,7 @@ async function started(setup: Setup = {}) {
   let ended = false;
   const running = controller.run(stop.signal).finally(() => ended = true);
   await settle();
-  assert.equal(engine.streams.length, 1, "the controller follows the event stream");
+  assert.equal(engine.streams.length, streamsBefore + 1, "the controller follows the event stream");
   return {
     clock,
     engine,
@@ -288,4 +296,48 @@ Deno.test("on the stop signal, what cannot be applied within the bound is logged
   const left = logs.lines.filter((line) => /not applied/.test(line));
   assert.equal(left.length, 1);
   assert.match(left[0]!, /WARN +Stopped with 1 planned update not applied: Deployment dev\/web/);
+});
+
+Deno.test("a restart completes a fan-out that a stop past its bound cut short", async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `w${i}`);
+  let down = true;
+  const first = await started({
+    workloads: [...names.map((name) => deployment(name, "app:v1")), deployment("db", "db:v1")],
+    images: { "app:v1": "sha256:1", "db:v1": "sha256:d1" },
+    options: { shutdownMs: 1_000 },
+    // The API server stops taking patches halfway through the fan-out.
+    answer: (update, apply) =>
+      down && Number(update.workload.name.slice(1)) >= 5
+        ? { result: "retry", error: "EOF" }
+        : apply(),
+  });
+  first.engine.tag("app:v2", "sha256:2");
+  first.engine.tag("app:v3", "sha256:3");
+  first.engine.stream.send("tag");
+  await settle();
+  await first.stopped();
+  const lagging = names.filter((name) => first.kube.images()[name] === "app:v1");
+  assert.equal(lagging.length, 5, JSON.stringify(first.kube.images()));
+
+  down = false;
+  await using second = await started({
+    engine: first.engine,
+    kube: first.kube,
+    clock: first.clock,
+  });
+  await settle();
+  const target = first.kube.images().w0;
+  assert.match(target!, /^app:v[23]$/);
+  for (const name of names) assert.equal(second.kube.images()[name], target, name);
+  assert.equal(second.kube.images().db, "db:v1");
+});
+
+Deno.test("a plain restart changes nothing, though newer tags exist", async () => {
+  await using c = await started({
+    workloads: [deployment("web", "app:v1"), deployment("api", "app:v1")],
+    images: { "app:v1": "sha256:1", "app:v2": "sha256:2" },
+  });
+  await c.clock.advance(10_000);
+  assert.equal(c.kube.attempts.length, 0);
+  assert.deepEqual(c.kube.images(), { web: "app:v1", api: "app:v1" });
 });

@@ -1,0 +1,99 @@
+/**
+ * Completes at start a fan-out that a crash (or a stop past its bound) cut
+ * short. The workloads' own record (UPDATES_ANNOTATION, written by the same
+ * patch that moves an image) says to which tag veryfreshpod last moved each
+ * repository, and when; a workload still running another tag of that
+ * repository, in a container veryfreshpod has not set since, is moved too.
+ * Only veryfreshpod's own moves count: a restart never acts on images that
+ * merely exist (the snapshot stays the baseline for everything else).
+ */
+import type { ImageSnapshot } from "./engine/engine.ts";
+import { DEFAULT_TAG, parseReference } from "./image_ref.ts";
+import type { TrackedWorkload } from "./kube/workload.ts";
+import { plan, type PlanOptions, type PlanResult } from "./plan.ts";
+import { parseUpdates, UPDATES_ANNOTATION } from "./rollout/record.ts";
+import type { TagChanged } from "./snapshot.ts";
+
+/** The last move veryfreshpod recorded for one repository. */
+export interface Move {
+  readonly repository: string;
+  readonly tag: string;
+  /** When (ms since the epoch). */
+  readonly at: number;
+}
+
+/** The newest recorded move per repository, over every workload's record. */
+export function recordedMoves(workloads: Iterable<TrackedWorkload>): Map<string, Move> {
+  const moves = new Map<string, Move>();
+  for (const workload of workloads) {
+    for (const entry of Object.values(parseUpdates(workload.annotations[UPDATES_ANNOTATION]))) {
+      const ref = parseOrUndefined(entry.image);
+      const at = Date.parse(entry.at);
+      if (ref === undefined || ref.digest !== undefined || !(at > 0)) continue;
+      const known = moves.get(ref.repository);
+      if (known === undefined || at > known.at) {
+        moves.set(ref.repository, {
+          repository: ref.repository,
+          tag: ref.tag ?? DEFAULT_TAG,
+          at,
+        });
+      }
+    }
+  }
+  return moves;
+}
+
+/**
+ * The updates that complete `moves`: each container on another tag of a
+ * moved repository whose own record is older than the move (or absent) goes
+ * to the moved tag, when the engine still has it. A container veryfreshpod
+ * set at or after the move and that now runs something else was changed back
+ * by someone: it is left alone.
+ */
+export function planResume(
+  moves: ReadonlyMap<string, Move>,
+  workloads: Iterable<TrackedWorkload>,
+  snapshot: ImageSnapshot,
+  options: PlanOptions,
+): PlanResult {
+  const changes: TagChanged[] = [];
+  for (const move of moves.values()) {
+    const key = `${move.repository}:${move.tag}`;
+    const image = snapshot.get(key);
+    if (image === undefined) continue;
+    changes.push({
+      kind: "added",
+      key,
+      repository: move.repository,
+      tag: move.tag,
+      id: image.id,
+      previousId: undefined,
+      fromRegistry: image.fromRegistry,
+    });
+  }
+  if (changes.length === 0) return { updates: [], skipped: [] };
+  // Each workload as far as it lags: only the containers still to move, so the
+  // plan neither rolls the ones already on the tag nor touches the rest.
+  const lagging: TrackedWorkload[] = [];
+  for (const workload of workloads) {
+    const record = parseUpdates(workload.annotations[UPDATES_ANNOTATION]);
+    const containers = workload.containers.filter((container) => {
+      const ref = parseOrUndefined(container.image);
+      const move = ref && moves.get(ref.repository);
+      if (ref === undefined || move === undefined || ref.digest !== undefined) return false;
+      if ((ref.tag ?? DEFAULT_TAG) === move.tag) return false;
+      const own = record[container.name];
+      return own === undefined || !(Date.parse(own.at) >= move.at);
+    });
+    if (containers.length > 0) lagging.push({ ...workload, containers });
+  }
+  return plan(changes, lagging, snapshot, options);
+}
+
+function parseOrUndefined(image: string) {
+  try {
+    return parseReference(image);
+  } catch {
+    return undefined;
+  }
+}
