@@ -13,7 +13,7 @@ import {
   makeImage,
 } from "./env/mod.ts";
 import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { api, createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+import { api, createNamespace, createWorkload, eventsIn, workloadObject } from "./workloads.ts";
 
 e2eTest("a restarted API server loses no workload and no image change", async () => {
   const kube = await kubernetes();
@@ -65,31 +65,48 @@ e2eTest("with containerd as the engine, an imported image updates the workload",
   await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
 });
 
-e2eTest("a restarted Docker daemon loses no image change", async () => {
-  const engine = await docker();
-  const ns = await createNamespace();
-  const during = uniqueRepository("during");
-  const after = uniqueRepository("after");
-  await makeImage(`${during}:v1`);
-  await makeImage(`${after}:v1`);
-  await createWorkload(
-    workloadObject("Deployment", ns, "during", [{ name: "app", image: `${during}:v1` }]),
-  );
-  await createWorkload(
-    workloadObject("Deployment", ns, "after", [{ name: "app", image: `${after}:v1` }]),
-  );
-  await using loop = await startLoop(["-n", ns]);
+e2eTest(
+  "a restarted Docker daemon loses no image change: the diff after reconnecting",
+  async () => {
+    const engine = await docker();
+    const ns = await createNamespace();
+    const during = uniqueRepository("during");
+    const after = uniqueRepository("after");
+    await makeImage(`${during}:v1`);
+    await makeImage(`${after}:v1`);
+    await createWorkload(
+      workloadObject("Deployment", ns, "during", [{ name: "app", image: `${during}:v1` }]),
+    );
+    await createWorkload(
+      workloadObject("Deployment", ns, "after", [{ name: "app", image: `${after}:v1` }]),
+    );
+    // No periodic re-read during the test: only the diff after reconnecting can catch `during`.
+    await using loop = await startLoop(["-n", ns, "--resync-period", "3600"]);
 
-  await engine.restart();
-  // Tagged right after the daemon is back, likely before veryfreshpod has reconnected:
-  // only the snapshot diff after reconnecting can catch it.
-  await buildAndTag(`${during}:v2`);
-  await waitForImages("Deployment", ns, "during", { app: `${during}:v2` });
-  await loop.waitForLine(/Reconnected to docker/);
-  await buildAndTag(`${after}:v2`);
-  await waitForImages("Deployment", ns, "after", { app: `${after}:v2` });
-  assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
-});
+    // veryfreshpod is held still while the daemon restarts and `during:v2` is tagged, so the
+    // tag's event goes to no stream it follows: it learns of it only by reconnecting and diffing.
+    Deno.kill(loop.pid, "SIGSTOP");
+    try {
+      await engine.restart();
+      await buildAndTag(`${during}:v2`);
+    } finally {
+      Deno.kill(loop.pid, "SIGCONT");
+    }
+    await loop.waitForLine(/Reconnected to docker/);
+    await waitForImages("Deployment", ns, "during", { app: `${during}:v2` });
+    // And events flow again on the new stream.
+    await buildAndTag(`${after}:v2`);
+    await waitForImages("Deployment", ns, "after", { app: `${after}:v2` });
+    const events = await eventsIn(ns);
+    for (const name of ["during", "after"]) {
+      assert.ok(
+        events.some((e) => e.startsWith(`Deployment/${name} ImageUpdated`)),
+        events.join("; "),
+      );
+    }
+    assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
+  },
+);
 
 e2eTest("an image built while the API server is down is applied once it is back", async () => {
   const kube = await kubernetes();
