@@ -2,16 +2,17 @@
  * The current set of tracked workloads, kept by the watcher, read by the
  * controller when it plans. Keyed by kind/namespace/name.
  */
+import { type Clock, realClock } from "../clock.ts";
 import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "./workload.ts";
 import { workloadId } from "./workload.ts";
 
 export class WorkloadIndex {
   readonly #byId = new Map<string, TrackedWorkload>();
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, "now">;
 
-  /** `now`: veryfreshpod's clock, in milliseconds since the epoch (the containers' `since`). */
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
+  /** `clock`: the controller's, since the containers' `since` is compared with its times. */
+  constructor(clock: Pick<Clock, "now"> = realClock) {
+    this.#clock = clock;
   }
 
   /**
@@ -54,7 +55,7 @@ export class WorkloadIndex {
   }
 
   #stamped(workload: TrackedWorkload, previous: TrackedWorkload | undefined): TrackedWorkload {
-    const now = this.#now();
+    const now = this.#clock.now();
     return {
       ...workload,
       containers: workload.containers.map((container) => {

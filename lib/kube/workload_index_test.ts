@@ -23,7 +23,7 @@ const since = (index: WorkloadIndex, name: string) =>
 
 Deno.test("the index stamps each container with when it was first seen running its image", () => {
   let now = 100;
-  const index = new WorkloadIndex(() => now);
+  const index = new WorkloadIndex({ now: () => now });
   index.upsert(workload("web", ["app:v1", "db:v1"]));
   assert.deepEqual(since(index, "web"), [100, 100]);
   now = 200;
