@@ -9,8 +9,13 @@ import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./socke
 import { imageEventName, type ImageMessage, timestampMs } from "./containerd_proto.ts";
 import { ConfigDigests } from "./config_digest.ts";
 import { ContainerdWriter } from "./containerd_writer.ts";
-import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
-import { tagKey } from "./docker_events.ts";
+import {
+  type Engine,
+  type EngineEvent,
+  type ImageSnapshot,
+  type TaggedImage,
+  tagKey,
+} from "./engine.ts";
 
 /** Options of ContainerdEngine.create. */
 export interface ContainerdEngineOptions extends ContainerdClientOptions {
@@ -126,14 +131,14 @@ export class ContainerdEngine implements Engine {
       if (envelope.namespace !== namespace || !envelope.topic.startsWith("/images/")) continue;
       const action = envelope.topic.slice("/images/".length);
       const name = imageEventName(envelope.event);
-      const event: EngineEvent = { action, subject: name ?? "" };
       // create and update set the name; the CRI plugin's ID and digest refs are no tags.
       const reference = action === "delete" || DIGEST_ONLY_NAME.test(name ?? "")
         ? undefined
         : tagKey(name);
       const time = timestampMs(envelope.timestamp);
       yield {
-        ...event,
+        action,
+        subject: name ?? "",
         ...(reference === undefined ? {} : { reference }),
         ...(time === undefined ? {} : { time }),
       };

@@ -9,8 +9,7 @@
  * a longer line that is over is never held, only skipped up to the next
  * newline, so a broken or hostile stream cannot grow the memory without bound.
  */
-import type { EngineEvent } from "./engine.ts";
-import { imageKey, parseReference } from "../image_ref.ts";
+import { type EngineEvent, tagKey } from "./engine.ts";
 import { logger } from "../log.ts";
 
 const log = logger("engine");
@@ -191,17 +190,6 @@ export function toEngineEvent(value: unknown): EngineEvent | undefined {
   const time = eventTime(record);
   if (time !== undefined) event.time = time;
   return event;
-}
-
-/** The snapshot key of a reference with a tag, or undefined (an ID, a digest, no tag). */
-export function tagKey(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const ref = parseReference(text);
-    return ref.tag === undefined || ref.digest !== undefined ? undefined : imageKey(ref);
-  } catch {
-    return undefined;
-  }
 }
 
 /** `timeNano` (or `time`, in seconds) in milliseconds since the epoch; undefined when absent. */

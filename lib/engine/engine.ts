@@ -4,6 +4,7 @@
  * says "images changed". Both engines implement this; the controller only
  * sees this interface.
  */
+import { imageKey, parseReference } from "../image_ref.ts";
 
 /** What is known about one tag in the engine. */
 export interface TaggedImage {
@@ -74,4 +75,15 @@ export interface Engine {
   imageEvents(signal: AbortSignal): AsyncIterable<EngineEvent>;
   /** Releases the connection (Docker's connection pool, containerd's gRPC channel). */
   close(): void;
+}
+
+/** The snapshot key of a reference with a tag, or undefined (an ID, a digest, no tag, no name). */
+export function tagKey(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const ref = parseReference(text);
+    return ref.tag === undefined || ref.digest !== undefined ? undefined : imageKey(ref);
+  } catch {
+    return undefined;
+  }
 }
