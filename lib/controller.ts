@@ -10,6 +10,12 @@
  * never restarts the cluster. A lost engine connection is retried with backoff;
  * the snapshot taken after reconnecting is diffed against the last good one, so
  * nothing tagged meanwhile is missed.
+ *
+ * The first event starts a pass at once; what arrives during a pass makes one
+ * more. A pass only reads, diffs, plans and submits to the patch queue, which
+ * patches off the pass. A re-read that does not answer in time marks the
+ * engine down. On the stop signal, what was planned gets `shutdownMs` to go
+ * through. At start, a fan-out a crash cut short is completed (resume.ts).
  */
 import { Backoff } from "./backoff.ts";
 import { type Clock, realClock, TimeoutError, withTimeout } from "./clock.ts";
@@ -68,7 +74,11 @@ export type BeforePatch = (
 
 /** Declares the controller's metrics on a registry. */
 export function defineControllerMetrics(metrics: Metrics): void {
-  metrics.define("veryfreshpod_engine_connected", "gauge", "1 while the engine stream is up");
+  metrics.define(
+    "veryfreshpod_engine_connected",
+    "gauge",
+    "1 while the engine stream is up and the engine answers",
+  );
   metrics.define("veryfreshpod_engine_reconnects_total", "counter", "Engine reconnections");
   metrics.define("veryfreshpod_image_events_total", "counter", "Image events from the engine");
   metrics.define("veryfreshpod_image_changes_total", "counter", "Tag changes seen, by kind");

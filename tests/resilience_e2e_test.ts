@@ -12,6 +12,8 @@ import {
   kubernetes,
   makeImage,
 } from "./env/mod.ts";
+import { freePort } from "./env/process.ts";
+import { eventually } from "./eventually.ts";
 import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import { api, createNamespace, createWorkload, eventsIn, workloadObject } from "./workloads.ts";
 
@@ -105,6 +107,56 @@ e2eTest(
       );
     }
     assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
+  },
+);
+
+e2eTest(
+  "a hung Docker daemon makes veryfreshpod not ready, once, until it answers again",
+  async () => {
+    const engine = await docker();
+    const ns = await createNamespace();
+    const repo = uniqueRepository("hung");
+    await makeImage(`${repo}:v1`);
+    await createWorkload(
+      workloadObject("Deployment", ns, "web", [{ name: "app", image: `${repo}:v1` }]),
+    );
+    const port = freePort();
+    await using loop = await startLoop(["-n", ns, "--health-addr", `127.0.0.1:${port}`]);
+    const health = async () => {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await ready.body?.cancel();
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const connected = /^veryfreshpod_engine_connected (\d+)$/m.exec(metrics)?.[1];
+      return { status: ready.status, connected };
+    };
+    await eventually("/readyz 200", async () => (await health()).status === 200 || undefined);
+
+    // dockerd stopped: its socket still accepts connections, nothing answers.
+    Deno.kill(engine.pid, "SIGSTOP");
+    try {
+      await eventually("/readyz 503 with the engine marked down", async () => {
+        const now = await health();
+        return (now.status === 503 && now.connected === "0") || undefined;
+      }, 30_000);
+      // Several more re-reads time out meanwhile: still one line.
+      await loop.waitForLine(/does not answer/);
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+    } finally {
+      Deno.kill(engine.pid, "SIGCONT");
+    }
+    await loop.waitForLine(/answers again/, 30_000);
+    await eventually("/readyz 200 again", async () => {
+      const now = await health();
+      return (now.status === 200 && now.connected === "1") || undefined;
+    });
+    assert.equal(loop.lines.filter((line) => /does not answer/.test(line)).length, 1);
+    assert.match(
+      loop.lines.find((line) => /does not answer/.test(line))!,
+      /WARN +docker .* does not answer: no image list within 5 s; marked down/,
+    );
+    // And the loop works on.
+    await buildAndTag(`${repo}:v2`);
+    await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
   },
 );
 

@@ -39,6 +39,8 @@ export interface Docker {
   run(args: string[]): Promise<string>;
   /** Stops dockerd and starts it again on the same socket and data; resolves once it answers. */
   restart(): Promise<void>;
+  /** dockerd's process id (a new one after `restart`), e.g. to stop it with SIGSTOP. */
+  readonly pid: number;
 }
 
 /** fetch() over a unix socket; the client must be closed after use. */
@@ -126,6 +128,9 @@ async function start(): Promise<Docker> {
     restart: async () => {
       await stopDaemon(daemon);
       daemon = await launch();
+    },
+    get pid() {
+      return daemon.pid;
     },
   };
   const insecure = await docker.run([
