@@ -71,7 +71,7 @@ export async function readStatus(
     for (const info of WORKLOAD_KINDS) {
       let items: readonly WorkloadObject[];
       try {
-        items = (await info.list(kube, namespace)).items as WorkloadObject[];
+        items = (await info.listWhole(kube, namespace)).items as WorkloadObject[];
       } catch (error) {
         throw explainKubeError(error, server, {
           verb: "list",

@@ -44,6 +44,11 @@ export interface WorkloadKindInfo {
     namespace: string | undefined,
     labelSelector?: string,
   ): Promise<ObjectList>;
+  /**
+   * Lists whole objects, status and selector included, for readers that need
+   * more than the watch loop (`veryfreshpod status`).
+   */
+  listWhole(config: KubeConfig, namespace: string | undefined): Promise<ObjectList>;
 }
 
 /** One page of a list, as client-node returns it; `_continue` is set while more follow. */
@@ -72,25 +77,32 @@ export const LIST_PAGE_SIZE = 500;
 /** The annotation `kubectl apply` keeps a whole copy of the object in; never read here. */
 const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
-function kindRow(row: Omit<WorkloadKindInfo, "list"> & { listPage: PageLister }): WorkloadKindInfo {
+function kindRow(
+  row: Omit<WorkloadKindInfo, "list" | "listWhole"> & { listPage: PageLister },
+): WorkloadKindInfo {
   const { listPage, ...info } = row;
+  const pages =
+    (config: KubeConfig, namespace: string | undefined, labelSelector?: string) =>
+    (_continue: string | undefined) =>
+      listPage(config, namespace, { labelSelector, limit: LIST_PAGE_SIZE, _continue });
   return {
     ...info,
     list: (config, namespace, labelSelector) =>
       listAll(
-        info.templatePath,
-        (_continue) =>
-          listPage(config, namespace, { labelSelector, limit: LIST_PAGE_SIZE, _continue }),
+        (object) => slimObject(info.templatePath, object),
+        pages(config, namespace, labelSelector),
       ),
+    listWhole: (config, namespace) => listAll((object) => object, pages(config, namespace)),
   };
 }
 
 /**
- * Reads every page (`next` with the last page's continue token) and keeps a
- * slim copy of each object; the pages share the first page's resourceVersion.
+ * Reads every page (`next` with the last page's continue token) and keeps
+ * what `keep` makes of each object; the pages share the first page's
+ * resourceVersion.
  */
 export async function listAll(
-  templatePath: readonly string[],
+  keep: (object: KubeObject) => KubeObject,
   next: (continueToken: string | undefined) => Promise<ObjectPage>,
 ): Promise<ObjectList> {
   const items: KubeObject[] = [];
@@ -99,7 +111,7 @@ export async function listAll(
   do {
     const page = await next(continueToken);
     resourceVersion ??= page.metadata?.resourceVersion;
-    for (const item of page.items) items.push(slimObject(templatePath, item));
+    for (const item of page.items) items.push(keep(item));
     continueToken = page.metadata?._continue || undefined;
   } while (continueToken !== undefined);
   return { metadata: { resourceVersion }, items };

@@ -161,7 +161,7 @@ Deno.test("listAll() reads every page with the continue token, at the first page
       items: [fullObject(info.templatePath, "b")],
     },
   ];
-  const list = await listAll(info.templatePath, (token) => {
+  const list = await listAll((object) => slimObject(info.templatePath, object), (token) => {
     asked.push(token);
     return Promise.resolve(pages[asked.length - 1]!);
   });
