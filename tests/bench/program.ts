@@ -8,6 +8,12 @@ import { freePort } from "../env/process.ts";
 import { startVeryfreshpod, type VeryfreshpodProcess } from "../veryfreshpod_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * The V8 flags the release binary is compiled with (scripts/compile.ts): the
+ * program measured from source must manage its heap as users' binary does.
+ */
+export const RELEASE_V8_FLAGS = "--max-old-space-size=192";
 const BARE = new URL("./bare_program.ts", import.meta.url).pathname;
 
 /** Resident memory now and at its peak (VmHWM), in MiB. */
@@ -51,7 +57,7 @@ export async function startProgram(options: {
     "run",
     ...["--kubeconfig", options.kubeconfig, ...options.engineArgs],
     ...["--health-addr", address, ...(options.extraArgs ?? [])],
-  ]);
+  ], { DENO_V8_FLAGS: RELEASE_V8_FLAGS });
   let exited = false;
   process.exited.then(() => exited = true);
   const deadline = started + (options.timeoutMs ?? 180_000);
@@ -99,7 +105,7 @@ export async function timeBareDeno(): Promise<number> {
 async function timeDeno(args: string[]): Promise<number> {
   const started = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--no-check", ...args],
+    args: ["run", "--allow-all", "--no-check", `--v8-flags=${RELEASE_V8_FLAGS}`, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
