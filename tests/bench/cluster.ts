@@ -259,6 +259,20 @@ export abstract class ObjectView {
   }
 }
 
+/** Some Deployments never showed the image within the bound. */
+export class NotUpdated extends Error {
+  readonly behind: number;
+  readonly total: number;
+  readonly timeoutMs: number;
+
+  constructor(behind: number, total: number, image: string, timeoutMs: number) {
+    super(`${behind} of ${total} Deployments did not run ${image} within ${timeoutMs / 1000} s`);
+    this.behind = behind;
+    this.total = total;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** A waiter for a set of Deployments to run one image. */
 interface Waiter {
   readonly names: ReadonlySet<string>;
@@ -301,12 +315,7 @@ export class DeploymentWatch extends ObjectView {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
         const behind = names.filter((name) => this.imageOf(name) !== image).length;
-        reject(
-          new Error(
-            `${behind} of ${names.length} Deployments did not run ${image} ` +
-              `within ${timeoutMs / 1000} s`,
-          ),
-        );
+        reject(new NotUpdated(behind, names.length, image, timeoutMs));
       }, timeoutMs);
       const waiter: Waiter = {
         names: new Set(names),

@@ -9,7 +9,7 @@ import { TagSequence } from "./context.ts";
 import type { DeploymentWatch } from "./cluster.ts";
 import { formatCount } from "./table.ts";
 
-const FANOUT_TIMEOUT_MS = 300_000;
+const FANOUT_TIMEOUT_MS = 180_000;
 const SETTLE_TIMEOUT_MS = 600_000;
 
 /** One fan-out namespace. */
