@@ -15,8 +15,11 @@
  * puts them in), then signals each daemon's process group in reverse start
  * order (dockerd and containerd get SIGTERM and a few seconds, the others
  * SIGKILL), then kills whatever still refers to the run root (containerd
- * shims name its containerd socket), unmounts what the engines mounted there,
- * removes the run's cgroups, and removes the root. When this process ends
+ * shims name its containerd socket), unmounts what the engines and the
+ * kubelet mounted there, removes the run's cgroup trees and what the node
+ * leaves outside the root (teardown.ts), and removes the root. The node's
+ * network namespace, with its bridge, veth pair and kube-proxy's rules, goes
+ * with the last of the run's processes. When this process ends
  * without `unload`, a watchdog shell does the same with teardown.ts; and a run
  * that left anything behind anyway is swept by the next one (its root holds
  * its owner's pid).
