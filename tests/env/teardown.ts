@@ -10,6 +10,8 @@ import { interfaceNames } from "./network.ts";
 const cniCacheDir = "/var/lib/cni";
 /** Where the kubelet links containers' logs (fixed in the kubelet). */
 const containerLogsDir = "/var/log/containers";
+/** The kubelet's device-plugin socket lives here whatever its root directory (fixed in the kubelet). */
+const devicePluginsDir = "/var/lib/kubelet/device-plugins";
 /** Where the test containerd (containerd.ts) keeps the CRI's pod sandboxes, in the run root. */
 const criSandboxesDir = "containerd/root/io.containerd.grpc.v1.cri/sandboxes";
 
@@ -21,6 +23,12 @@ const criSandboxesDir = "containerd/root/io.containerd.grpc.v1.cri/sandboxes";
 export const madeDirs: [mark: string, paths: string[]][] = [
   ["made-var-lib-cni", [`${cniCacheDir}/results`, cniCacheDir]],
   ["made-var-log-containers", [containerLogsDir]],
+  ["made-var-log-pods", ["/var/log/pods"]],
+  ["made-var-lib-kubelet", [
+    `${devicePluginsDir}/kubelet.sock`,
+    devicePluginsDir,
+    "/var/lib/kubelet",
+  ]],
 ];
 
 export function sleepSync(ms: number): void {
@@ -155,9 +163,12 @@ function removeNodeLeftovers(dir: string, name: string): void {
     // no links
   }
   // Made by this run (process.ts left a mark): removed again when nothing else wrote there.
+  // (The kubelet's socket is not a directory: it goes only when no kubelet runs any more.)
+  const kubeletRuns = anyProcessNamed("kubelet");
   for (const [mark, paths] of madeDirs) {
     if (!exists(`${dir}/${mark}`)) continue;
     for (const path of paths) {
+      if (kubeletRuns && path.endsWith(".sock")) continue;
       try {
         Deno.removeSync(path);
       } catch {
@@ -170,6 +181,18 @@ function removeNodeLeftovers(dir: string, name: string): void {
     new Deno.Command("ip", { args: ["link", "del", hostInterface], stdout: "null", stderr: "null" })
       .outputSync();
   }
+}
+
+function anyProcessNamed(name: string): boolean {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return false;
 }
 
 function exists(path: string): boolean {
