@@ -337,8 +337,11 @@ e2eTest(
       // it), one line names the node and the cause, and the copy is retried until it works.
       await engine.run(["pause", worker.name]);
       const v3 = await buildOnBase(base, `${repo}:v3`);
+      // A question to the node that was under way when it froze ends only at its own bound
+      // (a minute, ContainerFeed): wait past that for the copy of v3 to be refused.
       const warning = await loop.waitForLine(
         new RegExp(`Cannot copy docker\\.io/library/${repo}:v3 to node ${worker.name}: .*paused`),
+        180_000,
       );
       assert.match(warning, /nothing is patched until it is there, retrying in [\d.]+ s/);
       assert.deepEqual(
