@@ -185,7 +185,8 @@ function removeNodeLeftovers(dir: string, name: string): void {
 
 function anyProcessNamed(name: string): boolean {
   for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
+    // Our own kubelet may still be a zombie here: nobody reaps during unload.
+    if (!/^\d+$/.test(entry.name) || !alive(Number(entry.name))) continue;
     try {
       if (Deno.readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
     } catch {
