@@ -229,8 +229,28 @@ export function killRunProcesses(dir: string, containersOnly = false): void {
   }
 }
 
+/**
+ * Thaws every frozen cgroup of the run `name` (a paused container): a frozen
+ * process keeps a SIGKILL pending, so it would outlive the run and pin its cgroups.
+ */
+function thawCgroups(name: string): void {
+  const thaw = (cgroup: string, file: string, value: string) => {
+    try {
+      for (const child of Deno.readDirSync(cgroup)) {
+        if (child.isDirectory) thaw(`${cgroup}/${child.name}`, file, value);
+      }
+      Deno.writeTextFileSync(`${cgroup}/${file}`, value);
+    } catch {
+      // not in this hierarchy, or gone meanwhile
+    }
+  };
+  thaw(`/sys/fs/cgroup/freezer/${name}`, "freezer.state", "THAWED");
+  thaw(`/sys/fs/cgroup/${name}`, "cgroup.freeze", "0");
+}
+
 /** Kills what is left running under `dir`, unmounts what is mounted there, removes it. */
 export function removeRunDir(dir: string): void {
+  thawCgroups(dir.slice(dir.lastIndexOf("/") + 1));
   killRunProcesses(dir, true);
   killRunProcesses(dir);
   unmountUnder(dir);
