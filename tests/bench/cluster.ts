@@ -125,16 +125,11 @@ export class BenchCluster {
     image: (i: number) => string,
     concurrency = 48,
   ): Promise<void> {
-    let next = from;
     const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
-    const worker = async () => {
-      while (next < to) {
-        const i = next++;
-        const name = `${prefix}-${String(i).padStart(5, "0")}`;
-        await this.request("POST", path, deploymentObject(namespace, name, image(i)));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
+    await forEachAtOnce(from, to, concurrency, async (i) => {
+      const name = `${prefix}-${String(i).padStart(5, "0")}`;
+      await this.request("POST", path, deploymentObject(namespace, name, image(i)));
+    });
   }
 
   /**
@@ -149,16 +144,11 @@ export class BenchCluster {
     image: (i: number) => string,
     concurrency = 48,
   ): Promise<void> {
-    let next = from;
     const path = `/apis/batch/v1/namespaces/${namespace}/cronjobs`;
-    const worker = async () => {
-      while (next < to) {
-        const i = next++;
-        const name = `${prefix}-${String(i).padStart(5, "0")}`;
-        await this.request("POST", path, cronJobObject(namespace, name, image(i)));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
+    await forEachAtOnce(from, to, concurrency, async (i) => {
+      const name = `${prefix}-${String(i).padStart(5, "0")}`;
+      await this.request("POST", path, cronJobObject(namespace, name, image(i)));
+    });
   }
 
   /** Sets the first container's image of a Deployment with one strategic-merge patch. */
@@ -169,6 +159,22 @@ export class BenchCluster {
       { spec: { template: { spec: { containers: [{ name: "app", image }] } } } },
       "application/strategic-merge-patch+json",
     );
+  }
+
+  /** Records one Normal Event on a Deployment, as veryfreshpod does for each update. */
+  async recordEvent(namespace: string, name: string, message: string): Promise<void> {
+    const now = new Date().toISOString();
+    await this.request("POST", `/api/v1/namespaces/${namespace}/events`, {
+      metadata: { generateName: `${name}.`, namespace },
+      involvedObject: { apiVersion: "apps/v1", kind: "Deployment", namespace, name },
+      reason: "ImageUpdated",
+      message,
+      type: "Normal",
+      source: { component: "veryfreshpod-bench" },
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
   }
 
   /**
@@ -198,6 +204,20 @@ export class BenchCluster {
   close(): void {
     this.#client.close();
   }
+}
+
+/** Runs `work(i)` for i in [from, to), at most `concurrency` at a time. */
+export async function forEachAtOnce(
+  from: number,
+  to: number,
+  concurrency: number,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = from;
+  const worker = async () => {
+    while (next < to) await work(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, to - from) }, worker));
 }
 
 /**

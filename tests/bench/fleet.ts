@@ -6,10 +6,12 @@
  */
 import type { BenchContext } from "./context.ts";
 import { TagSequence } from "./context.ts";
-import type { DeploymentWatch } from "./cluster.ts";
+import { type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
 import { formatCount } from "./table.ts";
 
 const FANOUT_TIMEOUT_MS = 180_000;
+/** As many requests at once as veryfreshpod's patch queue sends (lib/controller.ts). */
+export const FLOOR_CONCURRENCY = 16;
 const SETTLE_TIMEOUT_MS = 600_000;
 
 /** One fan-out namespace. */
@@ -106,3 +108,32 @@ export async function fanOut(context: BenchContext, set: FanoutSet): Promise<Fan
     await waitSettled(context, set.namespace);
   }
 }
+
+/**
+ * The fan-out floor, with veryfreshpod not running: the benchmark itself sends
+ * what an ideal controller must for each workload of the set, one PATCH and
+ * one Event, FLOOR_CONCURRENCY at a time, and waits until the watch shows
+ * every Deployment on the new image: what this API server can take.
+ */
+export async function fanOutFloor(context: BenchContext, set: FanoutSet): Promise<Fanout> {
+  const watch: DeploymentWatch = await context.cluster.watchDeployments(set.namespace);
+  // Another tag name of the same repository, never made in the engine: veryfreshpod,
+  // started later, only acts on new tags, and moves these on like the others.
+  const image = `${set.tags.repository}:floor-${floors++}`;
+  try {
+    const seen = watch.waitFor(set.names, image, FANOUT_TIMEOUT_MS);
+    const started = performance.now();
+    await forEachAtOnce(0, set.names.length, FLOOR_CONCURRENCY, async (i) => {
+      const name = set.names[i]!;
+      await context.cluster.setImage(set.namespace, name, image);
+      await context.cluster.recordEvent(set.namespace, name, `floor: ${image}`);
+    });
+    const eachMs = (await seen).map((at) => at - started);
+    return { lastMs: Math.max(...eachMs), eachMs };
+  } finally {
+    watch.close();
+    await waitSettled(context, set.namespace);
+  }
+}
+
+let floors = 0;

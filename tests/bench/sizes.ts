@@ -76,6 +76,7 @@ export function plannedRowIds(sizes: Sizes): string[] {
     "reaction.floor",
     "reaction",
     ...sizes.fanouts.map((n) => `fanout.${n}`),
+    "fanout.floor",
     ...sizes.tracked.map((n) => `ready.${n}`),
     "memory.idle",
     "memory.peak",

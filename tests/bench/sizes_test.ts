@@ -23,6 +23,7 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "fanout.10",
     "fanout.100",
     "fanout.1000",
+    "fanout.floor",
     "ready.0",
     "ready.1000",
     "ready.10000",
