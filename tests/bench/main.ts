@@ -19,10 +19,14 @@ import { reactionRows } from "./reaction_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
 import { formatConditions, formatJson, formatTable, type Report, type Row } from "./table.ts";
 
-const USAGE = `Usage: deno task bench [--quick] [--json]
+const SCENARIOS = { cli: cliRows, reaction: reactionRows, fleet: fleetRows, node: nodeRows };
+type ScenarioName = keyof typeof SCENARIOS;
 
-  --quick   small sizes (fan-outs of 10 and 100, 10 samples): proves the bench works
-  --json    print the report as JSON instead of a Markdown table`;
+const USAGE = `Usage: deno task bench [--quick] [--json] [--only SCENARIO]
+
+  --quick          small sizes (fan-outs of 10 and 100, 10 samples): proves the bench works
+  --json           print the report as JSON instead of a Markdown table
+  --only SCENARIO  run one scenario (repeatable): ${Object.keys(SCENARIOS).join(", ")}`;
 
 async function main(args: string[]): Promise<number> {
   let flags;
@@ -32,6 +36,7 @@ async function main(args: string[]): Promise<number> {
       options: {
         quick: { type: "boolean" },
         json: { type: "boolean" },
+        only: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -43,6 +48,12 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const unknown = (flags.only ?? []).filter((name) => !(name in SCENARIOS));
+  if (unknown.length > 0) {
+    console.error(`error: no scenario ${unknown.join(", ")}\n${USAGE}`);
+    return 2;
+  }
+  const chosen = (flags.only ?? Object.keys(SCENARIOS)) as ScenarioName[];
   const sizes = flags.quick ? QUICK : FULL;
   checkSizes(sizes);
   const began = performance.now();
@@ -62,7 +73,7 @@ async function main(args: string[]): Promise<number> {
 
   const rows: Row[] = [];
   const failures: string[] = [];
-  for (const scenario of [cliRows, reactionRows, fleetRows, nodeRows]) {
+  for (const scenario of chosen.map((name) => SCENARIOS[name])) {
     try {
       rows.push(...await scenario(context));
     } catch (error) {
@@ -76,7 +87,10 @@ async function main(args: string[]): Promise<number> {
 
   // Every planned row, in order; what a failed scenario left out says so.
   const byId = new Map(rows.map((row) => [row.id, row]));
-  const ordered = plannedRowIds(sizes).map((id): Row =>
+  const planned = flags.only === undefined
+    ? plannedRowIds(sizes)
+    : plannedRowIds(sizes).filter((id) => byId.has(id));
+  const ordered = planned.map((id): Row =>
     byId.get(id) ?? {
       id,
       figure: id,
