@@ -4,7 +4,7 @@
  * run given images.
  */
 import assert from "node:assert/strict";
-import { docker, kubernetes, makeImage } from "./env/mod.ts";
+import { docker, kubernetes, makeImage, node } from "./env/mod.ts";
 import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
 import { eventually } from "./eventually.ts";
 import { getWorkload, imagesOf } from "./workloads.ts";
@@ -73,6 +73,14 @@ export async function startLoop(
   ], options.env);
   await process.waitForLine(/Tracking \d+ workloads?/);
   return process;
+}
+
+/** `veryfreshpod run` on the real node's containerd, for the workloads of `namespace`. */
+export async function startLoopOnNode(namespace: string): Promise<VeryfreshpodProcess> {
+  const { containerdSocket } = await node();
+  return await startLoop(["--namespace", namespace], {
+    engineArgs: ["--runtime", "containerd", "--containerd-socket", containerdSocket],
+  });
 }
 
 /** Waits until a workload's containers run exactly `images`; returns the object. */

@@ -9,8 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, importIntoContainerd, makeImage, node } from "./env/mod.ts";
-import { uniqueRepository } from "./loop.ts";
-import { startLoop, waitForImages } from "./loop.ts";
+import { startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
 import { eventually } from "./eventually.ts";
 import { listPods, waitForPodsOn, waitForWaitingPod } from "./pods.ts";
 import {
@@ -18,10 +17,8 @@ import {
   createWorkload,
   eventsIn,
   getWorkload,
-  podTemplate,
-  workloadObject,
+  nodeWorkload,
 } from "./workloads.ts";
-import type { VeryfreshpodProcess } from "./veryfreshpod_process.ts";
 import type { WorkloadKind } from "../lib/kube/workload.ts";
 
 /** A new image `ref` in the test dockerd, imported into the node; returns its ID. */
@@ -31,11 +28,7 @@ async function imageOnNode(ref: string): Promise<string> {
   return id;
 }
 
-/**
- * A workload of `kind` whose one container runs `image` and keeps running
- * (the test images' default command is an interactive shell), with a short
- * grace period so that old pods go quickly.
- */
+/** A workload of `kind` whose one container runs `image` and keeps running. */
 function runningWorkload(
   kind: WorkloadKind,
   namespace: string,
@@ -43,21 +36,7 @@ function runningWorkload(
   image: string,
   pullPolicy = "IfNotPresent",
 ) {
-  const object = workloadObject(kind, namespace, name, [
-    { name: "app", image, imagePullPolicy: pullPolicy },
-  ]);
-  const spec = podTemplate(object).spec;
-  spec.containers[0].command = ["sleep", "1000000"];
-  spec.terminationGracePeriodSeconds = 1;
-  return object;
-}
-
-/** `veryfreshpod run` on the node's containerd, for the workloads of `namespace`. */
-async function startOnNode(namespace: string): Promise<VeryfreshpodProcess> {
-  const { containerdSocket } = await node();
-  return await startLoop(["--namespace", namespace], {
-    engineArgs: ["--runtime", "containerd", "--containerd-socket", containerdSocket],
-  });
+  return nodeWorkload(kind, namespace, name, image, { command: ["sleep", "1000000"], pullPolicy });
 }
 
 e2eTest("node: a new tag imported into the node: the new pod runs the new image", async () => {
@@ -68,7 +47,7 @@ e2eTest("node: a new tag imported into the node: the new pod runs the new image"
   await createWorkload(runningWorkload("Deployment", namespace, "web", `${repository}:v1`));
   const [first] = await waitForPodsOn(namespace, "app=web", v1);
 
-  await using _loop = await startOnNode(namespace);
+  await using _loop = await startLoopOnNode(namespace);
   const v2 = await imageOnNode(`${repository}:v2`);
   await waitForImages("Deployment", namespace, "web", { app: `${repository}:v2` });
   const [second] = await waitForPodsOn(namespace, "app=web", v2);
@@ -93,7 +72,7 @@ e2eTest(
       runningWorkload("Deployment", namespace, "sentinel", `${sentinelRepository}:v1`),
     );
 
-    await using _loop = await startOnNode(namespace);
+    await using _loop = await startLoopOnNode(namespace);
     const rebuilt = await imageOnNode(ref);
     assert.notEqual(rebuilt, old);
     const [second] = await waitForPodsOn(namespace, "app=web", rebuilt);
@@ -133,7 +112,7 @@ e2eTest(
     await createWorkload(runningWorkload("CronJob", namespace, "cronjob", `${repository}:v1`));
     for (const kind of kinds) await waitForPodsOn(namespace, `app=${kind.toLowerCase()}`, v1);
 
-    await using _loop = await startOnNode(namespace);
+    await using _loop = await startLoopOnNode(namespace);
     const v2 = await imageOnNode(`${repository}:v2`);
     for (const kind of [...kinds, "CronJob" as const]) {
       await waitForImages(kind, namespace, kind.toLowerCase(), { app: `${repository}:v2` });
@@ -160,7 +139,7 @@ e2eTest(
       runningWorkload("Deployment", namespace, "web", `${repository}:v1`, "Always"),
     );
 
-    await using loop = await startOnNode(namespace);
+    await using loop = await startLoopOnNode(namespace);
     await imageOnNode(`${repository}:v2`);
     const warning = await loop.waitForLine(/web.*imagePullPolicy Always.*exists only on this node/);
     assert.match(warning, new RegExp(`${repository}:v2`));

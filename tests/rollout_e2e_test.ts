@@ -9,17 +9,16 @@
 import assert from "node:assert/strict";
 import { e2eTest, importIntoContainerd, kubernetes, makeImage, node } from "./env/mod.ts";
 import { eventually } from "./eventually.ts";
-import { startLoop, uniqueRepository } from "./loop.ts";
+import { startLoop, startLoopOnNode, uniqueRepository } from "./loop.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
-import { runVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
+import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import {
   api,
   createNamespace,
   createWorkload,
   eventsIn,
   getWorkload,
-  podTemplate,
-  workloadObject,
+  nodeWorkload,
 } from "./workloads.ts";
 
 /** The program of the test images: a script the workload runs. */
@@ -46,21 +45,10 @@ function deployment(
   image: string,
   options: { replicas?: number; pullPolicy?: string } = {},
 ) {
-  const object = workloadObject("Deployment", namespace, "web", [
-    { name: "app", image, imagePullPolicy: options.pullPolicy ?? "IfNotPresent" },
-  ]) as { spec: Record<string, unknown> };
-  object.spec.replicas = options.replicas ?? 1;
-  const spec = podTemplate(object).spec;
-  spec.containers[0].command = ["sh", "/app/start.sh"];
-  spec.terminationGracePeriodSeconds = 1;
-  return object;
-}
-
-/** `veryfreshpod run` on the node's containerd, for the workloads of `namespace`. */
-async function startOnNode(namespace: string): Promise<VeryfreshpodProcess> {
-  const { containerdSocket } = await node();
-  return await startLoop(["--namespace", namespace], {
-    engineArgs: ["--runtime", "containerd", "--containerd-socket", containerdSocket],
+  return nodeWorkload("Deployment", namespace, "web", image, {
+    command: ["sh", "/app/start.sh"],
+    replicas: options.replicas ?? 1,
+    ...(options.pullPolicy === undefined ? {} : { pullPolicy: options.pullPolicy }),
   });
 }
 
@@ -95,7 +83,7 @@ e2eTest(
     await createWorkload(deployment(namespace, `${repository}:v1`, { replicas: 2 }));
     await waitForPodsOn(namespace, "app=web", v1, { count: 2 });
 
-    await using loop = await startOnNode(namespace);
+    await using loop = await startLoopOnNode(namespace);
     const v2 = await buildOnNode(`${repository}:v2`, GOOD);
     const line = await loop.waitForLine(
       new RegExp(
@@ -146,7 +134,7 @@ e2eTest(
     await createWorkload(deployment(namespace, `${repository}:v1`));
     await waitForPodsOn(namespace, "app=web", v1);
 
-    await using loop = await startOnNode(namespace);
+    await using loop = await startLoopOnNode(namespace);
     await buildOnNode(`${repository}:v2`, CRASHING);
     const failure = await loop.waitForLine(
       new RegExp(

@@ -111,6 +111,28 @@ export function podTemplate(object: any): any {
   return object.kind === "CronJob" ? object.spec.jobTemplate.spec.template : object.spec.template;
 }
 
+/**
+ * A workload for the real node: one container `app` running `image` with
+ * `command` (the test images' default command is an interactive shell, which
+ * would end at once), and a short grace period so that old pods go quickly.
+ */
+export function nodeWorkload(
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  image: string,
+  options: { command: string[]; pullPolicy?: string; replicas?: number },
+): Record<string, unknown> {
+  const object = workloadObject(kind, namespace, name, [
+    { name: "app", image, imagePullPolicy: options.pullPolicy ?? "IfNotPresent" },
+  ]) as { spec: Record<string, unknown> };
+  if (options.replicas !== undefined) object.spec.replicas = options.replicas;
+  const spec = podTemplate(object).spec;
+  spec.containers[0].command = options.command;
+  spec.terminationGracePeriodSeconds = 1;
+  return object;
+}
+
 /** `container=image` for every container and initContainer of a workload object. */
 // deno-lint-ignore no-explicit-any
 export function imagesOf(object: any): Record<string, string> {

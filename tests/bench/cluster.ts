@@ -117,7 +117,7 @@ export class BenchCluster {
    * Creates Deployments `<prefix>-<i>` for i in [from, to), `image(i)` each,
    * `concurrency` requests at a time.
    */
-  async createDeployments(
+  createDeployments(
     namespace: string,
     prefix: string,
     from: number,
@@ -126,9 +126,8 @@ export class BenchCluster {
     concurrency = 48,
   ): Promise<void> {
     const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
-    await forEachAtOnce(from, to, concurrency, async (i) => {
-      const name = `${prefix}-${String(i).padStart(5, "0")}`;
-      await this.request("POST", path, deploymentObject(namespace, name, image(i)));
+    return forEachAtOnce(from, to, concurrency, async (i) => {
+      await this.request("POST", path, deploymentObject(namespace, benchName(prefix, i), image(i)));
     });
   }
 
@@ -136,7 +135,7 @@ export class BenchCluster {
    * Creates CronJobs `<prefix>-<i>` for i in [from, to), `image(i)` each, on a
    * schedule that is never due: workloads that no controller writes to.
    */
-  async createCronJobs(
+  createCronJobs(
     namespace: string,
     prefix: string,
     from: number,
@@ -145,9 +144,8 @@ export class BenchCluster {
     concurrency = 48,
   ): Promise<void> {
     const path = `/apis/batch/v1/namespaces/${namespace}/cronjobs`;
-    await forEachAtOnce(from, to, concurrency, async (i) => {
-      const name = `${prefix}-${String(i).padStart(5, "0")}`;
-      await this.request("POST", path, cronJobObject(namespace, name, image(i)));
+    return forEachAtOnce(from, to, concurrency, async (i) => {
+      await this.request("POST", path, cronJobObject(namespace, benchName(prefix, i), image(i)));
     });
   }
 
@@ -204,6 +202,11 @@ export class BenchCluster {
   close(): void {
     this.#client.close();
   }
+}
+
+/** `<prefix>-00042`: names that sort in the order they were made. */
+export function benchName(prefix: string, i: number): string {
+  return `${prefix}-${String(i).padStart(5, "0")}`;
 }
 
 /** Runs `work(i)` for i in [from, to), at most `concurrency` at a time. */

@@ -6,7 +6,7 @@
  */
 import type { BenchContext } from "./context.ts";
 import { TagSequence } from "./context.ts";
-import { type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
+import { benchName, type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
 import { formatCount } from "./table.ts";
 
 const FANOUT_TIMEOUT_MS = 180_000;
@@ -40,7 +40,7 @@ export async function createFanoutSet(context: BenchContext, size: number): Prom
   const prefix = "w";
   await context.cluster.createDeployments(namespace, prefix, 0, size, () => tags.current);
   await waitSettled(context, namespace);
-  const names = Array.from({ length: size }, (_, i) => `${prefix}-${String(i).padStart(5, "0")}`);
+  const names = Array.from({ length: size }, (_, i) => benchName(prefix, i));
   return { size, namespace, names, tags };
 }
 
