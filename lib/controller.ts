@@ -378,13 +378,16 @@ export class Controller {
   async #act(changes: readonly ImageChange[], snapshot: ImageSnapshot): Promise<boolean> {
     const { kube, metrics } = this.#parts;
     for (const change of changes) {
-      metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
       log.debug("Image {key} {kind}", { key: change.key, kind: change.kind });
     }
     const planned = this.#logSkipped(
       plan(changes, kube.workloads(), snapshot, this.#options.plan),
     );
     if (!await this.#beforePatch(planned, snapshot)) return false;
+    // Counted once they go through: a change held back comes again in the next pass.
+    for (const change of changes) {
+      metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
+    }
     this.#submit(planned, async (key) => {
       const fresh = await this.#parts.kube.reread(key);
       if (!fresh) return undefined;

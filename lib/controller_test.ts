@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { Controller, type ControllerOptions, defineControllerMetrics } from "./controller.ts";
+import {
+  type BeforePatch,
+  Controller,
+  type ControllerOptions,
+  defineControllerMetrics,
+} from "./controller.ts";
 import {
   deployment,
   FakeEngine,
@@ -24,6 +29,7 @@ interface Setup {
   readonly engine?: FakeEngine;
   readonly kube?: FakeKubeSide;
   readonly clock?: FakeClock;
+  readonly beforePatch?: BeforePatch;
 }
 
 /** A running controller on fakes; disposing stops it and waits for its end. */
@@ -41,12 +47,16 @@ async function started(setup: Setup = {}) {
   if (setup.answer) kube.answer = setup.answer;
   const metrics = new Metrics();
   defineControllerMetrics(metrics);
-  const controller = new Controller({ engine, kube, metrics, clock }, {
-    plan: { namespaces: [], excludeNamespaces: [] },
-    // Long, so that only what a test does causes a pass.
-    resyncMs: HOUR,
-    ...setup.options,
-  });
+  const parts = { engine, kube, metrics, clock };
+  const controller = new Controller(
+    setup.beforePatch ? { ...parts, beforePatch: setup.beforePatch } : parts,
+    {
+      plan: { namespaces: [], excludeNamespaces: [] },
+      // Long, so that only what a test does causes a pass.
+      resyncMs: HOUR,
+      ...setup.options,
+    },
+  );
   const stop = new AbortController();
   let ended = false;
   const running = controller.run(stop.signal).finally(() => ended = true);
@@ -103,6 +113,25 @@ Deno.test("a burst that arrives while a pass runs is gathered into one follow-up
   await settle();
   assert.equal(c.engine.snapshots, 3, "five events during the pass: one more pass");
   assert.deepEqual(c.kube.images(), { web: "app:v3" });
+});
+
+Deno.test("a change held back before patching is retried and counted once", async () => {
+  using _logs = captureLogs("info");
+  let holds = 1;
+  await using c = await started({
+    beforePatch: () => {
+      if (holds-- > 0) throw new Error("the node does not have the image yet");
+      return Promise.resolve();
+    },
+  });
+  c.engine.tag("app:v2", "sha256:2");
+  c.engine.stream.send("tag");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v1" }, "held back: nothing patched");
+  c.engine.stream.send("tag");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v2" }, "the next pass applies it");
+  assert.equal(c.metrics.get("veryfreshpod_image_changes_total", { kind: "added" }), 1);
 });
 
 Deno.test("updates the API server cannot take are deferred, retried off the pass, then applied", async () => {
