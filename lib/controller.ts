@@ -27,7 +27,7 @@ import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
 import type { WorkloadUpdate } from "./plan_types.ts";
 import { planResume, recordedMoves } from "./resume.ts";
-import { diffSnapshots, type ImageChange } from "./snapshot.ts";
+import { diffSnapshots, type ImageChange, withToldTags } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
 import { describeWorkload, workloadId } from "./kube/workload.ts";
 import type { WorkloadKey } from "./kube/workload.ts";
@@ -94,6 +94,8 @@ export function defineControllerMetrics(metrics: Metrics): void {
 const UNREADABLE = "unreadable";
 /** A stream up this long counts as healthy even without events (a quiet engine). */
 const HEALTHY_STREAM_MS = 30_000;
+/** Image events that take tags away. */
+const REMOVALS = new Set(["untag", "delete"]);
 
 export class Controller {
   readonly #parts: ControllerParts;
@@ -105,6 +107,8 @@ export class Controller {
   #snapshotReadAt = 0;
   /** When the tags named by events were set: orders the changes the next diff finds. */
   readonly #tagEvents = new TagEventLog();
+  /** Tags events said were set, with their image, not yet acted on: key → image ID. */
+  readonly #toldTags = new Map<string, string>();
   /** The event stream is up. */
   #streamUp = false;
   /** The last re-read answered in time (a hung daemon keeps its stream open). */
@@ -265,6 +269,12 @@ export class Controller {
             subject: event.subject,
           });
           this.#tagEvents.record(event, this.#clock.now());
+          if (event.reference !== undefined && event.id !== undefined) {
+            this.#toldTags.set(event.reference, event.id);
+          } else if (REMOVALS.has(event.action)) {
+            // What was told may be gone already: only the read can say.
+            this.#toldTags.clear();
+          }
           // Only a well-formed event proves the stream healthy: a stream of garbage that
           // breaks again and again must keep backing off.
           if (isWellFormed(event)) backoff.reset();
@@ -328,18 +338,40 @@ export class Controller {
   }
 
   async #reconcile(): Promise<void> {
+    await this.#actOnToldTags();
     const readAt = this.#clock.now();
     const after = await this.#read();
     // Unreadable: keep the last good snapshot, so the next pass diffs across the gap.
     if (after === undefined) return;
+    // Held back (images not on the nodes yet): the old snapshot stays, so the next pass retries.
+    if (!await this.#moveTo(after)) return;
+    this.#snapshotReadAt = readAt;
+    this.#tagEvents.forgetBefore(readAt);
+  }
+
+  /** Acts on what changed from the snapshot to `after`, which it becomes; false when held back. */
+  async #moveTo(after: ImageSnapshot): Promise<boolean> {
     const window = { previousReadAt: this.#snapshotReadAt, readEndedAt: this.#clock.now() };
     const diff = diffSnapshots(this.#snapshot, after);
     const changes = await timeChanges(diff, this.#tagEvents, window, this.#parts.engine);
-    // Held back (images not on the nodes yet): keep the old snapshot, so the next pass retries.
-    if (changes.length > 0 && !await this.#act(changes, after)) return;
+    if (changes.length > 0 && !await this.#act(changes, after)) return false;
     this.#snapshot = after;
-    this.#snapshotReadAt = readAt;
-    this.#tagEvents.forgetBefore(readAt);
+    return true;
+  }
+
+  /**
+   * Acts on the tags events named with their image before the list is re-read,
+   * so that a build's patch does not wait for the read (a round trip to the
+   * engine, as long as the patch's own); the read that follows in the same
+   * pass finds nothing more, or what the events left out.
+   */
+  async #actOnToldTags(): Promise<void> {
+    const told = [...this.#toldTags].map(([key, id]) => ({ key, id }));
+    this.#toldTags.clear();
+    // With a bridge, images reach the nodes first; that takes far longer than the read.
+    if (told.length === 0 || this.#parts.beforePatch !== undefined) return;
+    const after = withToldTags(this.#snapshot, told);
+    if (after !== undefined) await this.#moveTo(after);
   }
 
   /**

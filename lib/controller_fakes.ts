@@ -34,6 +34,10 @@ export class FakeStream {
   send(action: string, subject = "app"): void {
     this.#push({ action, subject });
   }
+  /** A Docker `tag` event, which names the image the tag now names. */
+  sendTag(reference: string, id: string): void {
+    this.#push({ action: "tag", subject: `${reference} ${id}`, reference: key(reference), id });
+  }
   /** A line of the stream that was not an event (as the Docker decoder reports it). */
   garbage(): void {
     this.#push({ action: "unreadable", subject: "<garbage>" });

@@ -96,6 +96,37 @@ Deno.test("the first event is acted on at once, without waiting for a burst", as
   assert.equal(c.engine.snapshots, 2, "the start's read and one pass");
 });
 
+Deno.test("a tag event that names its image is acted on before the list is re-read", async () => {
+  await using c = await started();
+  c.engine.gate = new Gate();
+  c.engine.tag("app:v2", "sha256:2");
+  c.engine.stream.sendTag("app:v2", "sha256:2");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v2" }, "patched while the read is under way");
+  assert.equal(c.engine.snapshots, 2, "the pass's read was asked for");
+  c.engine.gate.open();
+  await settle();
+  assert.equal(c.kube.attempts.length, 1, "the read confirms it: no second patch");
+  assert.equal(c.metrics.get("veryfreshpod_image_changes_total", { kind: "added" }), 1);
+});
+
+Deno.test("a tag that an untag follows in the same burst waits for the read", async () => {
+  await using c = await started();
+  const gate = new Gate();
+  c.engine.gate = gate;
+  // The first event's pass is held in its read; the burst gathers behind it.
+  c.engine.stream.send("pull");
+  await settle();
+  c.engine.stream.sendTag("app:v2", "sha256:2");
+  c.engine.stream.send("untag");
+  await settle();
+  c.engine.gate = undefined;
+  gate.open();
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v1" }, "v2 never existed for the read");
+  assert.equal(c.kube.attempts.length, 0);
+});
+
 Deno.test("a burst that arrives while a pass runs is gathered into one follow-up pass", async () => {
   await using c = await started();
   c.engine.gate = new Gate();
@@ -125,10 +156,12 @@ Deno.test("a change held back before patching is retried and counted once", asyn
     },
   });
   c.engine.tag("app:v2", "sha256:2");
-  c.engine.stream.send("tag");
+  // With a bridge the images must reach the nodes first: even a tag event that names its
+  // image waits for the pass's read and the bridge.
+  c.engine.stream.sendTag("app:v2", "sha256:2");
   await settle();
   assert.deepEqual(c.kube.images(), { web: "app:v1" }, "held back: nothing patched");
-  c.engine.stream.send("tag");
+  c.engine.stream.sendTag("app:v2", "sha256:2");
   await settle();
   assert.deepEqual(c.kube.images(), { web: "app:v2" }, "the next pass applies it");
   assert.equal(c.metrics.get("veryfreshpod_image_changes_total", { kind: "added" }), 1);

@@ -1,10 +1,11 @@
 /**
  * The difference between two image snapshots. Engines report events whose
  * fields differ between versions (and some builds report nothing), so
- * veryfreshpod never trusts an event's content: it re-reads the whole image
- * list and acts on what this diff says changed.
+ * veryfreshpod re-reads the whole image list and acts on what this diff says
+ * changed. The one event it acts on before that read is a tag that names its
+ * image for certain (`withToldTags`); the read that follows confirms it.
  */
-import type { ImageSnapshot } from "./engine/engine.ts";
+import type { ImageSnapshot, TaggedImage } from "./engine/engine.ts";
 import { splitImageKey } from "./image_ref.ts";
 
 /** A tag that appeared (`added`) or now names another image ID (`moved`). */
@@ -85,4 +86,34 @@ export function diffSnapshots(before: ImageSnapshot, after: ImageSnapshot): Imag
     });
   }
   return changes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** A tag an engine event said was set, and the image ID it names now. */
+export interface ToldTag {
+  /** `domain/path:tag`, as `imageKey` makes it. */
+  readonly key: string;
+  readonly id: string;
+}
+
+/**
+ * `snapshot` with the tags the events told of, before the list is re-read;
+ * undefined when they change nothing. What an event does not say (registry
+ * digest, config digest, the engine's time) is taken from another tag of the
+ * same image, else the image is one only this node has (a build, which is
+ * what a tag of an unknown image is).
+ */
+export function withToldTags(
+  snapshot: ImageSnapshot,
+  told: readonly ToldTag[],
+): ImageSnapshot | undefined {
+  const news = told.filter(({ key, id }) => snapshot.get(key)?.id !== id);
+  if (news.length === 0) return undefined;
+  const byId = new Map<string, TaggedImage>();
+  for (const image of snapshot.values()) byId.set(image.id, image);
+  const after = new Map(snapshot);
+  for (const { key, id } of news) {
+    const sibling = byId.get(id);
+    after.set(key, sibling ? { ...sibling, id } : { id, fromRegistry: false });
+  }
+  return after;
 }

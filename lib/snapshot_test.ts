@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ImageSnapshot, TaggedImage } from "./engine/engine.ts";
-import { diffSnapshots, type ImageChange } from "./snapshot.ts";
+import { diffSnapshots, type ImageChange, withToldTags } from "./snapshot.ts";
 
 const APP = "docker.io/library/app";
 
@@ -127,4 +127,23 @@ Deno.test("diffSnapshots does not modify its inputs", () => {
   diffSnapshots(before, after);
   assert.deepEqual([...before.keys()], [`${APP}:v1`]);
   assert.deepEqual([...after.keys()], [`${APP}:v2`]);
+});
+
+Deno.test("withToldTags() adds what tag events told, taking the rest from the same image", () => {
+  const pulled = { id: "sha256:p", fromRegistry: true, configId: "sha256:c", time: 5 };
+  const before: ImageSnapshot = new Map([["docker.io/library/web:v1", pulled]]);
+  const after = withToldTags(before, [
+    { key: "docker.io/library/web:v2", id: "sha256:p" },
+    { key: "docker.io/library/app:v2", id: "sha256:new" },
+  ]);
+  assert.deepEqual(after?.get("docker.io/library/web:v2"), pulled, "a tag of a pulled image");
+  assert.deepEqual(after?.get("docker.io/library/app:v2"), {
+    id: "sha256:new",
+    fromRegistry: false,
+  }, "an image this snapshot has not seen: a build, on this node only");
+  assert.equal(before.size, 1, "the snapshot itself is left as it was");
+  assert.equal(
+    withToldTags(before, [{ key: "docker.io/library/web:v1", id: "sha256:p" }]),
+    undefined,
+  );
 });

@@ -180,17 +180,24 @@ export function toEngineEvent(value: unknown): EngineEvent | undefined {
   // the ID is the reference already. Both help a debug line.
   const name = stringField(attributes, "name");
   const subject = name !== undefined && name !== id ? (id === "" ? name : `${name} ${id}`) : id;
-  const event: { action: string; subject: string; reference?: string; time?: number } = {
-    action,
-    subject,
-  };
+  const event: {
+    action: string;
+    subject: string;
+    reference?: string;
+    time?: number;
+    id?: string;
+  } = { action, subject };
   // The tag set: a tag event names it in `name`, a pull in the ID (as requested).
   const reference = tagKey(action === "tag" ? name : action === "pull" ? id : undefined);
   if (reference !== undefined) event.reference = reference;
+  // A tag event's ID is the image the tag now names (the list's `Id`, whichever store).
+  if (action === "tag" && reference !== undefined && IMAGE_ID.test(id)) event.id = id;
   const time = eventTime(record);
   if (time !== undefined) event.time = time;
   return event;
 }
+
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /** `timeNano` (or `time`, in seconds) in milliseconds since the epoch; undefined when absent. */
 function eventTime(record: Record<string, unknown>): number | undefined {

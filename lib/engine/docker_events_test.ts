@@ -183,6 +183,21 @@ const TAG_EVENT = {
   time: 0.000001,
 };
 
+Deno.test("a tag event with a whole image ID says which image the tag now names", () => {
+  const id = `sha256:${"ab".repeat(32)}`;
+  const event = toEngineEvent({ ...TAG, Actor: { ID: id, Attributes: { name: "app:v2" } } });
+  assert.equal(event?.id, id);
+  assert.equal(event?.reference, "docker.io/library/app:v2");
+  // Anything less certain leaves it to the re-read: a short ID, a pull's reference.
+  assert.equal(toEngineEvent(TAG)?.id, undefined);
+  assert.equal(toEngineEvent(PULL)?.id, undefined);
+  assert.equal(
+    toEngineEvent({ Type: "image", Action: "untag", Actor: { ID: id, Attributes: { name: id } } })
+      ?.id,
+    undefined,
+  );
+});
+
 Deno.test("engine events from Type, Action and Actor only", () => {
   assert.deepEqual(toEngineEvent(TAG), TAG_EVENT);
   assert.deepEqual(toEngineEvent(PULL), {

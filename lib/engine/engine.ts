@@ -50,6 +50,11 @@ export interface EngineEvent {
   readonly reference?: string | undefined;
   /** When it happened, in milliseconds since the epoch by the engine's clock, when it says. */
   readonly time?: number | undefined;
+  /**
+   * The image ID `reference` now names, when the event says so with certainty
+   * (Docker `tag`); it lets the controller act before it re-reads the list.
+   */
+  readonly id?: string | undefined;
 }
 
 /** A container engine on this node. */
