@@ -4,6 +4,7 @@
  */
 import "../quiet_deprecations.ts";
 import { AppsV1Api, BatchV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { rolloutFields } from "./rollout_fields.ts";
 import type { TrackedContainer, TrackedWorkload, WorkloadKind } from "./workload.ts";
 
 /** A list as the API server returns it: items plus the resourceVersion to watch from. */
@@ -19,11 +20,14 @@ export interface KubeObject {
     readonly namespace?: string | undefined;
     readonly uid?: string | undefined;
     readonly resourceVersion?: string | undefined;
+    readonly generation?: number | undefined;
     readonly labels?: Record<string, string> | undefined;
     readonly annotations?: Record<string, string> | undefined;
   } | undefined;
   // deno-lint-ignore no-explicit-any -- pod templates are walked by path below
   readonly spec?: any;
+  // deno-lint-ignore no-explicit-any -- differs per kind; only rollout_fields.ts reads it
+  readonly status?: any;
 }
 
 /** One row of the kinds table. */
@@ -89,7 +93,7 @@ function kindRow(
     ...info,
     list: (config, namespace, labelSelector) =>
       listAll(
-        (object) => slimObject(info.templatePath, object),
+        (object) => slimObject(info.templatePath, object, info.kind),
         pages(config, namespace, labelSelector),
       ),
     listWhole: (config, namespace) => listAll((object) => object, pages(config, namespace)),
@@ -118,11 +122,16 @@ export async function listAll(
 }
 
 /**
- * An object without what veryfreshpod never reads: its status, managed
- * fields, kubectl's last-applied copy, and everything in the spec but the pod
- * template's metadata and containers.
+ * An object without what veryfreshpod never reads: managed fields, kubectl's
+ * last-applied copy, and everything in the spec but the pod template's
+ * metadata and containers; with `kind`, also the few spec and status fields
+ * that tell how its rollout stands (rollout_fields.ts), else no status.
  */
-export function slimObject(templatePath: readonly string[], object: KubeObject): KubeObject {
+export function slimObject(
+  templatePath: readonly string[],
+  object: KubeObject,
+  kind?: WorkloadKind,
+): KubeObject {
   let template = object.spec;
   for (const step of templatePath) template = template?.[step];
   let spec: unknown = undefined;
@@ -134,11 +143,18 @@ export function slimObject(templatePath: readonly string[], object: KubeObject):
     };
     for (const step of [...templatePath].reverse()) spec = { [step]: spec };
   }
-  if (object.metadata === undefined) return { spec };
+  const rollout = kind === undefined ? undefined : rolloutFields(kind, object);
+  if (rollout !== undefined) spec = { ...rollout.spec, ...spec as object };
+  const status = rollout === undefined ? {} : { status: rollout.status };
+  if (object.metadata === undefined) return { spec, ...status };
   const { managedFields: _, ...metadata } = object.metadata as KubeObject["metadata"] & {
     managedFields?: unknown;
   };
-  return { metadata: { ...metadata, annotations: withoutLastApplied(metadata.annotations) }, spec };
+  return {
+    metadata: { ...metadata, annotations: withoutLastApplied(metadata.annotations) },
+    spec,
+    ...status,
+  };
 }
 
 function withoutLastApplied(
@@ -244,7 +260,17 @@ export function toTrackedWorkload(
       ...containersOf(podSpec.initContainers, true),
       ...containersOf(podSpec.containers, false),
     ],
+    ...rolloutOf(info.kind, object),
   };
+}
+
+/** The rollout fields as a property, absent for a CronJob. */
+function rolloutOf(
+  kind: WorkloadKind,
+  object: KubeObject,
+): { rollout?: TrackedWorkload["rollout"] } {
+  const rollout = rolloutFields(kind, object);
+  return rollout === undefined ? {} : { rollout };
 }
 
 function containersOf(list: unknown, init: boolean): TrackedContainer[] {

@@ -34,6 +34,10 @@ Deno.test("toTrackedWorkload() finds the pod template of every kind", async (t) 
           { name: "init", init: true, image: "myimage:test", pullPolicy: undefined },
           { name: "app", init: false, image: "myimage:test", pullPolicy: "IfNotPresent" },
         ],
+        // The rollout follower reads these; a CronJob's next Job is not followed.
+        ...(info.kind === "CronJob"
+          ? {}
+          : { rollout: { generation: undefined, spec: {}, status: {} } }),
       });
     });
   }
@@ -115,6 +119,7 @@ function fullObject(templatePath: readonly string[], name: string): KubeObject {
       namespace: "dev",
       uid: `uid-${name}`,
       resourceVersion: "42",
+      generation: 4,
       labels: { "app.kubernetes.io/managed-by": "Helm" },
       annotations: {
         [LAST_APPLIED]: "{...a copy of the object...}",
@@ -122,8 +127,27 @@ function fullObject(templatePath: readonly string[], name: string): KubeObject {
       },
       managedFields: [{ manager: "kubectl" }],
     } as KubeObject["metadata"],
-    spec: { ...spec, replicas: 3, selector: { matchLabels: { app: name } } },
-    status: { replicas: 3, conditions: [{ type: "Available" }] },
+    spec: {
+      ...spec,
+      replicas: 3,
+      selector: { matchLabels: { app: name } },
+      revisionHistoryLimit: 10,
+    },
+    status: {
+      observedGeneration: 4,
+      replicas: 3,
+      updatedReplicas: 2,
+      collisionCount: 1,
+      conditions: [
+        { type: "Available", status: "True", message: "Deployment has minimum availability." },
+        {
+          type: "Progressing",
+          status: "False",
+          reason: "ProgressDeadlineExceeded",
+          lastUpdateTime: "2026-11-25T00:00:00Z",
+        },
+      ],
+    },
   } as KubeObject;
 }
 
@@ -132,11 +156,48 @@ Deno.test("slimObject() keeps what toTrackedWorkload reads, not status or copies
     await t.step(info.kind, () => {
       const full = fullObject(info.templatePath, "web");
       const slim = slimObject(info.templatePath, full);
-      assert.deepEqual(toTrackedWorkload(info, slim), toTrackedWorkload(info, full));
+      assert.deepEqual(
+        { ...toTrackedWorkload(info, slim), rollout: undefined },
+        { ...toTrackedWorkload(info, full), rollout: undefined },
+      );
       const text = JSON.stringify(slim);
       for (const dropped of ["managedFields", "status", LAST_APPLIED, "volumes", "replicas"]) {
         assert.ok(!text.includes(dropped), `${dropped} is kept: ${text}`);
       }
+    });
+  }
+});
+
+Deno.test("slimObject() with the kind keeps the rollout fields and only those", async (t) => {
+  for (const info of WORKLOAD_KINDS) {
+    await t.step(info.kind, () => {
+      const full = fullObject(info.templatePath, "web");
+      const slim = slimObject(info.templatePath, full, info.kind);
+      assert.deepEqual(toTrackedWorkload(info, slim), toTrackedWorkload(info, full));
+      const text = JSON.stringify(slim);
+      const dropped = ["managedFields", LAST_APPLIED, "volumes", "revisionHistoryLimit"];
+      dropped.push("collisionCount", "Available", "lastUpdateTime");
+      for (const word of dropped) assert.ok(!text.includes(word), `${word} is kept: ${text}`);
+      if (info.kind === "CronJob") {
+        assert.equal(toTrackedWorkload(info, slim)?.rollout, undefined);
+        assert.ok(!text.includes("status"), text);
+        return;
+      }
+      assert.deepEqual(toTrackedWorkload(info, slim)?.rollout, {
+        generation: 4,
+        spec: { replicas: 3, selector: { matchLabels: { app: "web" } } },
+        status: {
+          observedGeneration: 4,
+          replicas: 3,
+          updatedReplicas: 2,
+          conditions: [{
+            type: "Progressing",
+            status: "False",
+            reason: "ProgressDeadlineExceeded",
+            message: undefined,
+          }],
+        },
+      });
     });
   }
 });

@@ -9,16 +9,23 @@
  * start: it is reported once and tried again in the background.
  * client-node's makeInformer is not used: after a failure it stops until its
  * caller restarts it, and a restarted one reports no `add` for what it knew.
+ * The loop itself (ListWatchLoop) keeps any resource in any store: the rollout
+ * follower's shared pod watch runs on it too.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, sleep } from "../backoff.ts";
 import { logger } from "../log.ts";
 import { plural } from "../plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
-import { kindInfo, toTrackedWorkload } from "./kinds.ts";
+import { kindInfo, type KubeObject, toTrackedWorkload } from "./kinds.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 import { describeWorkload, type WorkloadKey } from "./workload.ts";
-import { ClusterWorkloadSource, type WatchScope, type WorkloadSource } from "./workload_source.ts";
+import {
+  ClusterWorkloadSource,
+  type WatchEventHandler,
+  type WatchScope,
+  type WorkloadSource,
+} from "./workload_source.ts";
 
 export type { WatchScope, WorkloadSource };
 
@@ -56,28 +63,56 @@ interface WatchProgress {
  */
 const REFUSED = new Set([403, 404]);
 
-/** Runs the list+watch loops for all scopes into one index. */
-export class WorkloadWatcher {
-  readonly #source: WorkloadSource;
-  readonly #index: WorkloadIndex;
-  readonly #scopes: readonly WatchScope[];
+/** What a loop names in its log lines: the resource, and where. */
+export interface LoopScope {
+  readonly info: { readonly kind: string; readonly plural: string; readonly group: string };
+  /** undefined: all namespaces. */
+  readonly namespace: string | undefined;
+}
+
+/** The API server as one list+watch loop uses it (a WorkloadSource is one). */
+export interface ListWatchSource<S extends LoopScope> {
+  list(
+    scope: S,
+    signal: AbortSignal,
+  ): Promise<{ items: readonly KubeObject[]; resourceVersion: string }>;
+  watch(
+    scope: S,
+    resourceVersion: string,
+    signal: AbortSignal,
+    onEvent: WatchEventHandler,
+  ): Promise<void>;
+}
+
+/** Where a loop keeps what it reads. */
+export interface ListWatchStore<S extends LoopScope> {
+  /** After a list: the scope holds exactly `items` from now on; returns how many it keeps. */
+  replaceAll(scope: S, items: readonly KubeObject[]): number;
+  /** One watch event: ADDED, MODIFIED or DELETED. */
+  apply(scope: S, type: string, object: KubeObject): void;
+}
+
+/** Runs the list+watch loops of all scopes into one store. */
+export class ListWatchLoop<S extends LoopScope> {
+  readonly #source: ListWatchSource<S>;
+  readonly #store: ListWatchStore<S>;
+  readonly #scopes: readonly S[];
   readonly #clock: WatcherClock;
-  readonly #synced = new Set<WatchScope>();
+  readonly #synced = new Set<S>();
   /** Scopes that start went on without: their first list was refused. */
-  readonly #skipped = new Set<WatchScope>();
+  readonly #skipped = new Set<S>();
   /** Scopes whose refusal was reported and not yet followed by a success. */
-  readonly #refused = new Set<WatchScope>();
+  readonly #refused = new Set<S>();
   #onSettled: (() => void) | undefined;
 
-  /** `kube` is a cluster's configuration, or another WorkloadSource (tests). */
   constructor(
-    kube: KubeConfig | WorkloadSource,
-    index: WorkloadIndex,
-    scopes: readonly WatchScope[],
+    source: ListWatchSource<S>,
+    store: ListWatchStore<S>,
+    scopes: readonly S[],
     options: WatcherOptions = {},
   ) {
-    this.#source = isSource(kube) ? kube : new ClusterWorkloadSource(kube);
-    this.#index = index;
+    this.#source = source;
+    this.#store = store;
     this.#scopes = scopes;
     this.#clock = options.clock ?? { sleep };
   }
@@ -104,7 +139,7 @@ export class WorkloadWatcher {
     return { done };
   }
 
-  async #loop(scope: WatchScope, signal: AbortSignal): Promise<void> {
+  async #loop(scope: S, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(250, 5_000);
     // Refusals change only when someone changes RBAC: ask less often.
     const refusedBackoff = new Backoff(1_000, 30_000);
@@ -150,23 +185,19 @@ export class WorkloadWatcher {
     }
   }
 
-  /** Lists the scope into the index; returns the list's resourceVersion. */
-  async #list(scope: WatchScope, signal: AbortSignal): Promise<string> {
+  /** Lists the scope into the store; returns the list's resourceVersion. */
+  async #list(scope: S, signal: AbortSignal): Promise<string> {
     const list = await this.#source.list(scope, signal);
-    const workloads = list.items.flatMap((item) => {
-      const tracked = toTrackedWorkload(scope.info, item);
-      return tracked ? [tracked] : [];
-    });
-    this.#index.replaceAll(scope.info.kind, scope.namespace, workloads);
+    const kept = this.#store.replaceAll(scope, list.items);
     if (this.#refused.has(scope)) {
       log.info("Can read {resource} again: tracking {workloads}", {
         resource: resourceName(scope),
-        workloads: plural(workloads.length, scope.info.kind),
+        workloads: plural(kept, scope.info.kind),
       });
     } else {
       log.debug("Listed {workloads}", {
-        workloads: plural(workloads.length, scope.info.kind),
-        count: workloads.length,
+        workloads: plural(kept, scope.info.kind),
+        count: kept,
       });
     }
     this.#recovered(scope);
@@ -180,7 +211,7 @@ export class WorkloadWatcher {
    * WatchError with their status).
    */
   async #watch(
-    scope: WatchScope,
+    scope: S,
     resourceVersion: string,
     signal: AbortSignal,
     progress: WatchProgress,
@@ -201,35 +232,18 @@ export class WorkloadWatcher {
       progress.resourceVersion = object.metadata?.resourceVersion ?? progress.resourceVersion;
       onProgress();
       if (type === "BOOKMARK") return;
-      const tracked = toTrackedWorkload(scope.info, object);
-      if (!tracked) return;
-      if (type === "DELETED") this.#index.remove(tracked.key);
-      else this.#index.upsert(tracked);
-      log.debug("Watch: {type} {workload}", { type, workload: describeWorkload(tracked.key) });
+      this.#store.apply(scope, type, object);
     });
     if (failure !== undefined) throw failure;
   }
 
-  /**
-   * Reads one workload now (after a patch conflict) and puts it in the index,
-   * or takes it out when it is gone; throws when the API server cannot answer.
-   */
-  async refresh(key: WorkloadKey): Promise<void> {
-    const object = await this.#source.read(key);
-    const tracked = object === undefined
-      ? undefined
-      : toTrackedWorkload(kindInfo(key.kind), object);
-    if (tracked) this.#index.upsert(tracked);
-    else this.#index.remove(key);
-  }
-
-  #markSynced(scope: WatchScope): void {
+  #markSynced(scope: S): void {
     this.#synced.add(scope);
     this.#skipped.delete(scope);
     this.#checkSettled();
   }
 
-  #markSkipped(scope: WatchScope): void {
+  #markSkipped(scope: S): void {
     this.#skipped.add(scope);
     this.#checkSettled();
   }
@@ -239,12 +253,12 @@ export class WorkloadWatcher {
   }
 
   /** After a success: a refusal reported before is over, so a new one is reported again. */
-  #recovered(scope: WatchScope): void {
+  #recovered(scope: S): void {
     this.#refused.delete(scope);
   }
 
   #reportFailure(
-    scope: WatchScope,
+    scope: S,
     error: unknown,
     refused: boolean,
     listing: boolean,
@@ -284,8 +298,61 @@ export class WorkloadWatcher {
   }
 }
 
-function resourceName(scope: WatchScope): string {
-  return `${scope.info.plural}.${scope.info.group}`;
+/** Runs the list+watch loops for all workload scopes into one index. */
+export class WorkloadWatcher extends ListWatchLoop<WatchScope> {
+  readonly #source: WorkloadSource;
+  readonly #index: WorkloadIndex;
+
+  /** `kube` is a cluster's configuration, or another WorkloadSource (tests). */
+  constructor(
+    kube: KubeConfig | WorkloadSource,
+    index: WorkloadIndex,
+    scopes: readonly WatchScope[],
+    options: WatcherOptions = {},
+  ) {
+    const source = isSource(kube) ? kube : new ClusterWorkloadSource(kube);
+    super(source, indexStore(index), scopes, options);
+    this.#source = source;
+    this.#index = index;
+  }
+
+  /**
+   * Reads one workload now (after a patch conflict) and puts it in the index,
+   * or takes it out when it is gone; throws when the API server cannot answer.
+   */
+  async refresh(key: WorkloadKey): Promise<void> {
+    const object = await this.#source.read(key);
+    const tracked = object === undefined
+      ? undefined
+      : toTrackedWorkload(kindInfo(key.kind), object);
+    if (tracked) this.#index.upsert(tracked);
+    else this.#index.remove(key);
+  }
+}
+
+/** The workload index as a loop's store: objects become TrackedWorkloads. */
+function indexStore(index: WorkloadIndex): ListWatchStore<WatchScope> {
+  return {
+    replaceAll(scope, items) {
+      const workloads = items.flatMap((item) => {
+        const tracked = toTrackedWorkload(scope.info, item);
+        return tracked ? [tracked] : [];
+      });
+      index.replaceAll(scope.info.kind, scope.namespace, workloads);
+      return workloads.length;
+    },
+    apply(scope, type, object) {
+      const tracked = toTrackedWorkload(scope.info, object);
+      if (!tracked) return;
+      if (type === "DELETED") index.remove(tracked.key);
+      else index.upsert(tracked);
+      log.debug("Watch: {type} {workload}", { type, workload: describeWorkload(tracked.key) });
+    },
+  };
+}
+
+function resourceName(scope: LoopScope): string {
+  return scope.info.group === "" ? scope.info.plural : `${scope.info.plural}.${scope.info.group}`;
 }
 
 function isSource(kube: KubeConfig | WorkloadSource): kube is WorkloadSource {

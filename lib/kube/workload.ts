@@ -1,3 +1,5 @@
+import type { RolloutFields } from "./rollout_fields.ts";
+
 /**
  * The plain-data view of a workload that the plan works on: which containers
  * run which image. Built from Kubernetes objects by the watcher; the plan and
@@ -41,6 +43,11 @@ export interface TrackedWorkload {
   /** The pod template's annotations (holds veryfreshpod's rollout record). */
   readonly templateAnnotations: Readonly<Record<string, string>>;
   readonly containers: readonly TrackedContainer[];
+  /**
+   * How its rollout stands (generation, selector, the status counters), for
+   * the rollout follower; undefined for a CronJob.
+   */
+  readonly rollout?: RolloutFields | undefined;
 }
 
 /** `Deployment default/web`, for log lines and messages. */

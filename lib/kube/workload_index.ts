@@ -6,9 +6,13 @@ import { type Clock, realClock } from "../clock.ts";
 import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "./workload.ts";
 import { workloadId } from "./workload.ts";
 
+/** Told the key of every workload that was added, changed or removed. */
+export type IndexListener = (key: WorkloadKey) => void;
+
 export class WorkloadIndex {
   readonly #byId = new Map<string, TrackedWorkload>();
   readonly #clock: Pick<Clock, "now">;
+  readonly #listeners = new Set<IndexListener>();
 
   /** `clock`: the controller's, since the containers' `since` is compared with its times. */
   constructor(clock: Pick<Clock, "now"> = realClock) {
@@ -23,11 +27,25 @@ export class WorkloadIndex {
   upsert(workload: TrackedWorkload): void {
     const id = workloadId(workload.key);
     this.#byId.set(id, this.#stamped(workload, this.#byId.get(id)));
+    this.#tell(workload.key);
   }
 
   /** Forgets a workload. */
   remove(key: WorkloadKey): void {
-    this.#byId.delete(workloadId(key));
+    if (this.#byId.delete(workloadId(key))) this.#tell(key);
+  }
+
+  /**
+   * Calls `listener` after every change, with the workload's key (the rollout
+   * follower reads its state from here); returns the function that stops it.
+   */
+  listen(listener: IndexListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #tell(key: WorkloadKey): void {
+    for (const listener of this.#listeners) listener(key);
   }
 
   get(key: WorkloadKey): TrackedWorkload | undefined {
@@ -51,7 +69,11 @@ export class WorkloadIndex {
     for (const workload of current) {
       const id = workloadId(workload.key);
       this.#byId.set(id, this.#stamped(workload, previous.get(id)));
+      previous.delete(id);
     }
+    if (this.#listeners.size === 0) return;
+    for (const workload of current) this.#tell(workload.key);
+    for (const gone of previous.values()) this.#tell(gone.key);
   }
 
   #stamped(workload: TrackedWorkload, previous: TrackedWorkload | undefined): TrackedWorkload {

@@ -48,3 +48,24 @@ Deno.test("the index stamps each container with when it was first seen running i
   index.upsert(workload("new", ["app:v2"]));
   assert.deepEqual(since(index, "new"), [500]);
 });
+
+Deno.test("listeners are told every workload that was added, changed or removed", () => {
+  const index = new WorkloadIndex({ now: () => 0 });
+  const told: string[] = [];
+  const stop = index.listen((key) => told.push(key.name));
+  index.upsert(workload("web", ["app:v1"]));
+  index.upsert(workload("web", ["app:v2"]));
+  index.remove({ kind: "Deployment", namespace: "default", name: "web" });
+  // Removing what is not there changes nothing.
+  index.remove({ kind: "Deployment", namespace: "default", name: "web" });
+  assert.deepEqual(told, ["web", "web", "web"]);
+  told.length = 0;
+  index.upsert(workload("old", ["app:v1"]));
+  told.length = 0;
+  // A re-list: the listed ones and the one that went while the watch was down.
+  index.replaceAll("Deployment", undefined, [workload("a", ["x:1"]), workload("b", ["y:1"])]);
+  assert.deepEqual(told.sort(), ["a", "b", "old"]);
+  stop();
+  index.upsert(workload("c", ["z:1"]));
+  assert.deepEqual(told.sort(), ["a", "b", "old"]);
+});
