@@ -32,6 +32,9 @@ import {
   SYSTEM_CLOCK,
 } from "../rollout/follower.ts";
 import { KubeRolloutReader } from "../rollout/kube_reader.ts";
+import { ClusterPodSource } from "../rollout/pod_source.ts";
+import { PodWatch } from "../rollout/pod_store.ts";
+import { watchedWorkloads } from "../rollout/watched_workloads.ts";
 import {
   choiceFlag,
   type Command,
@@ -127,9 +130,22 @@ export const runCommand: Command = {
     defineControllerMetrics(metrics);
     const events = new EventRecorder(kube, context.env("HOSTNAME") ?? Deno.hostname());
     defineRolloutMetrics(metrics);
-    // Every applied patch starts a rollout; the follower says in one line how it ends.
+    // Every applied patch starts a rollout; the follower says in one line how it ends,
+    // from the watch's index and one shared pod watch (started by the first follow).
+    const pods = new PodWatch(
+      new ClusterPodSource(kube),
+      namespaces.length > 0 ? namespaces : [undefined],
+      context.signal,
+    );
     const follower = new RolloutFollower(
-      { reader: new KubeRolloutReader(kube), events, metrics, clock: SYSTEM_CLOCK },
+      {
+        workloads: watchedWorkloads(index),
+        pods,
+        logs: new KubeRolloutReader(kube),
+        events,
+        metrics,
+        clock: SYSTEM_CLOCK,
+      },
       { timeoutMs: rolloutTimeout * 1000 },
       context.signal,
     );
@@ -182,6 +198,7 @@ export const runCommand: Command = {
       await controller.run(context.signal);
       await keeping;
       await follower.settled();
+      await pods.done();
     } finally {
       bridge?.close();
     }

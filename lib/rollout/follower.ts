@@ -4,10 +4,13 @@
  * the last lines of the failing container's log. A failure also becomes a
  * RolloutFailed Event on the workload.
  *
- * Each follow re-reads the workload and its pods whenever the pods change (a
- * watch by the workload's selector) and otherwise on a backoff, until the
+ * Following costs no request: the workload's state comes from the watch loop's
+ * index, its pods from one shared pod watch (pod_store.ts), and each follow
+ * decides again when either tells it that its workload or one of its pods
+ * changed (and about once a second, for what only time changes), until the
  * verdict is final or the bound passes: the Deployment's
- * progressDeadlineSeconds, else `--rollout-timeout`. A new update of the same
+ * progressDeadlineSeconds, else `--rollout-timeout`. Only a failure reads
+ * the failing container's log and records an Event. A new update of the same
  * workload replaces the follow in progress: only the last build is reported.
  */
 import { sleep } from "../backoff.ts";
@@ -16,8 +19,10 @@ import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
+import type { LabelSelector } from "../kube/rollout_fields.ts";
 import { describeWorkload, workloadId, type WorkloadKey } from "../kube/workload.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
+import type { PodStates } from "./pod_store.ts";
 import {
   deferredLine,
   doneLine,
@@ -32,14 +37,12 @@ const log = logger("rollout");
 
 /** How many lines of the failing container's log follow the failure line. */
 export const LOG_LINES = 5;
-/** Re-reads without a change in between back off from the first to the last delay. */
-const POLL_FIRST_MS = 250;
-const POLL_MAX_MS = 4_000;
 /**
- * With many follows at once (a fan-out over hundreds of workloads), each polls
- * more slowly, so that together they stay near a few reads a second.
+ * Without news, a rollout in progress is decided again after this long (from
+ * memory): some verdicts change with time alone (a pod unschedulable for
+ * longer than its grace).
  */
-const POLL_SPREAD_MS = 200;
+export const RECHECK_MS = 1_000;
 /**
  * How long a rollout must stay done before it is reported: a new container is
  * available the moment it starts, so a build that exits at once would
@@ -50,15 +53,16 @@ export const SETTLE_MS = 2_000;
 /** The controller marks ProgressDeadlineExceeded itself; leave it a moment to do so. */
 const DEADLINE_SLACK_MS = 5_000;
 
-/** What the follower reads from the cluster; the real one in kube_reader.ts, fakes in tests. */
-export interface RolloutReader {
-  /** The workload and its pods now; undefined when the workload is gone. */
-  read(key: WorkloadKey): Promise<{ workload: WorkloadObject; pods: Pod[] } | undefined>;
-  /**
-   * Yields whenever the workload's pods change, until `signal` aborts; may
-   * yield nothing at all (then the follower polls).
-   */
-  changes(key: WorkloadKey, workload: WorkloadObject, signal: AbortSignal): AsyncIterable<void>;
+/** The workloads as the watch loop keeps them (watched_workloads.ts), fakes in tests. */
+export interface WorkloadStates {
+  /** The workload as last seen (what the verdict reads); undefined when it is gone. */
+  get(key: WorkloadKey): WorkloadObject | undefined;
+  /** Calls `listener` with the key of every workload that changes; returns the stopper. */
+  listen(listener: (key: WorkloadKey) => void): () => void;
+}
+
+/** The one request a follow may make: a failing container's log (kube_reader.ts). */
+export interface LogReader {
   /** The last `lines` lines of a container's log (its previous run when `previous`). */
   logTail(
     key: WorkloadKey,
@@ -92,7 +96,9 @@ export interface FollowerOptions {
 }
 
 export interface FollowerParts {
-  readonly reader: RolloutReader;
+  readonly workloads: WorkloadStates;
+  readonly pods: PodStates;
+  readonly logs: LogReader;
   readonly events: { record(event: WorkloadEvent): Promise<void> };
   readonly metrics: Metrics;
   readonly clock: Clock;
@@ -134,18 +140,43 @@ export function followRequest(
   };
 }
 
+/** One follow in progress. */
+interface Follow {
+  readonly namespace: string;
+  readonly abort: AbortController;
+  readonly bell: Doorbell;
+  /** Its pods' selector, once known; undefined: no pods to watch (a CronJob). */
+  selector: LabelSelector | undefined;
+  done: Promise<void>;
+}
+
 /** Follows rollouts; one at a time per workload. */
 export class RolloutFollower {
   readonly #parts: FollowerParts;
   readonly #options: FollowerOptions;
   readonly #signal: AbortSignal;
-  readonly #active = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  readonly #active = new Map<string, Follow>();
 
   /** Follows stop when `signal` aborts (veryfreshpod shutting down). */
   constructor(parts: FollowerParts, options: FollowerOptions, signal: AbortSignal) {
     this.#parts = parts;
     this.#options = options;
     this.#signal = signal;
+    const stopWorkloads = parts.workloads.listen((key) => {
+      this.#active.get(workloadId(key))?.bell.ring();
+    });
+    const stopPods = parts.pods.listen((namespace, concerns) => {
+      for (const follow of this.#active.values()) {
+        const selector = follow.selector;
+        if (selector === undefined) continue;
+        if (namespace !== undefined && follow.namespace !== namespace) continue;
+        if (concerns(selector)) follow.bell.ring();
+      }
+    });
+    signal.addEventListener("abort", () => {
+      stopWorkloads();
+      stopPods();
+    }, { once: true });
   }
 
   /** How many rollouts are being followed. */
@@ -168,7 +199,15 @@ export class RolloutFollower {
     const abort = new AbortController();
     const stop = () => abort.abort();
     this.#signal.addEventListener("abort", stop, { once: true });
-    const done = this.#follow(request, abort.signal)
+    const follow: Follow = {
+      namespace: request.key.namespace,
+      abort,
+      bell: new Doorbell(),
+      selector: undefined,
+      done: Promise.resolve(),
+    };
+    this.#active.set(id, follow);
+    follow.done = this.#follow(request, follow, abort.signal)
       .catch((error) => {
         log.warn("Cannot follow the rollout of {workload}: {error}", {
           workload: describeWorkload(request.key),
@@ -177,9 +216,8 @@ export class RolloutFollower {
       })
       .finally(() => {
         this.#signal.removeEventListener("abort", stop);
-        if (this.#active.get(id)?.abort === abort) this.#active.delete(id);
+        if (this.#active.get(id) === follow) this.#active.delete(id);
       });
-    this.#active.set(id, { abort, done });
   }
 
   /** Resolves when every follow has ended (after the signal aborts, promptly). */
@@ -189,96 +227,61 @@ export class RolloutFollower {
     }
   }
 
-  async #follow(request: FollowRequest, signal: AbortSignal): Promise<void> {
-    const { reader, clock } = this.#parts;
-    const first = await reader.read(request.key);
-    if (signal.aborted) return;
+  async #follow(request: FollowRequest, follow: Follow, signal: AbortSignal): Promise<void> {
+    const { workloads, pods, clock } = this.#parts;
+    const first = workloads.get(request.key);
     if (first === undefined) {
       log.debug("{workload} is gone; not following its rollout", {
         workload: describeWorkload(request.key),
       });
       return;
     }
-    const limitMs = this.#limitMs(request, first.workload);
+    const limitMs = this.#limitMs(request, first);
     const deadline = request.startedAt + limitMs;
-    const watching = new AbortController();
-    signal.addEventListener("abort", () => watching.abort(), { once: true });
-    const changes = reader.changes(request.key, first.workload, watching.signal)[
-      Symbol.asyncIterator
-    ]();
-    const nextChange = () =>
-      changes.next().then((r) => (r.done ? NEVER : "change" as const), () => NEVER);
-    let change = nextChange();
-    let delay = POLL_FIRST_MS;
-    try {
-      let state: { workload: WorkloadObject; pods: Pod[] } = first;
-      /** When the rollout first looked done, and its pods' restarts then. */
-      let settling: { at: number; restarts: number } | undefined;
-      while (!signal.aborted) {
-        const now = clock.now();
-        const verdict = decide(request.target, state.workload, state.pods, now);
-        let waitMs: number;
-        if (verdict.state === "done") {
-          // A container counts as available the moment it starts; one that exits a
-          // moment later must not be reported as rolled out. Confirm after a short while.
-          const restarts = restartsOf(state.pods, request.target);
-          if (settling === undefined || settling.restarts !== restarts) {
-            settling = { at: now, restarts };
-          }
-          if (now - settling.at >= SETTLE_MS) {
-            await this.#report(request, verdict, settling.at, signal);
-            return;
-          }
-          waitMs = settling.at + SETTLE_MS - now;
-        } else {
-          settling = undefined;
-          if (verdict.state !== "progressing") {
-            await this.#report(request, verdict, now, signal);
-            return;
-          }
-          if (now >= deadline) {
-            await this.#timedOut(request, verdict, limitMs);
-            return;
-          }
-          waitMs = Math.min(delay, deadline - now);
+    /** When the rollout first looked done, and its pods' restarts then. */
+    let settling: { at: number; restarts: number } | undefined;
+    while (!signal.aborted) {
+      const workload = workloads.get(request.key);
+      if (workload === undefined) {
+        log.debug("{workload} is gone; no longer following its rollout", {
+          workload: describeWorkload(request.key),
+        });
+        return;
+      }
+      // A CronJob's pods come with its next Job: nothing to watch.
+      follow.selector = request.target.kind === "CronJob" ? undefined : workload.spec?.selector;
+      if (follow.selector !== undefined) pods.start();
+      const podsNow = follow.selector === undefined
+        ? []
+        : pods.select(request.key.namespace, follow.selector);
+      const now = clock.now();
+      const verdict = decide(request.target, workload, podsNow, now);
+      let waitMs: number;
+      if (verdict.state === "done") {
+        // A container counts as available the moment it starts; one that exits a
+        // moment later must not be reported as rolled out. Confirm after a short while.
+        const restarts = restartsOf(podsNow, request.target);
+        if (settling === undefined || settling.restarts !== restarts) {
+          settling = { at: now, restarts };
         }
-        const wake = new AbortController();
-        const stopWaiting = () => wake.abort();
-        signal.addEventListener("abort", stopWaiting, { once: true });
-        const woke = await Promise.race([
-          change,
-          clock.sleep(waitMs, wake.signal).then(() => "tick" as const),
-        ]);
-        wake.abort();
-        signal.removeEventListener("abort", stopWaiting);
-        if (signal.aborted) return;
-        if (woke === "change") {
-          change = nextChange();
-          delay = POLL_FIRST_MS;
-        } else {
-          delay = Math.min(delay * 2, Math.max(POLL_MAX_MS, this.#active.size * POLL_SPREAD_MS));
-        }
-        let fresh;
-        try {
-          fresh = await reader.read(request.key);
-        } catch (error) {
-          // Keep the last state: the API server may be restarting; the bound still holds.
-          log.debug("Cannot read the rollout of {workload}: {error}", {
-            workload: describeWorkload(request.key),
-            error: errorMessage(error),
-          });
-          continue;
-        }
-        if (fresh === undefined) {
-          log.debug("{workload} is gone; no longer following its rollout", {
-            workload: describeWorkload(request.key),
-          });
+        if (now - settling.at >= SETTLE_MS) {
+          await this.#report(request, verdict, settling.at, signal);
           return;
         }
-        state = fresh;
+        waitMs = settling.at + SETTLE_MS - now;
+      } else {
+        settling = undefined;
+        if (verdict.state !== "progressing") {
+          await this.#report(request, verdict, now, signal);
+          return;
+        }
+        if (now >= deadline) {
+          await this.#timedOut(request, verdict, limitMs);
+          return;
+        }
+        waitMs = Math.min(RECHECK_MS, deadline - now);
       }
-    } finally {
-      watching.abort();
+      await follow.bell.wait(waitMs, clock, signal);
     }
   }
 
@@ -318,7 +321,7 @@ export class RolloutFollower {
     let tail: string[] = [];
     if (problem?.log) {
       try {
-        const text = await this.#parts.reader.logTail(
+        const text = await this.#parts.logs.logTail(
           key,
           problem.pod,
           problem.log.container,
@@ -400,8 +403,28 @@ function restartsOf(pods: readonly Pod[], target: RolloutTarget): number {
   return total;
 }
 
-/** A promise that never settles: a change stream that ended or failed leaves polling. */
-const NEVER = new Promise<never>(() => {});
+/** Wakes a follow when its workload or pods change; a ring while it works is kept. */
+class Doorbell {
+  #rung = false;
+  #wake: (() => void) | undefined;
+
+  ring(): void {
+    this.#rung = true;
+    this.#wake?.();
+  }
+
+  /** Resolves at the next ring (at once when one came since the last wait), after `ms`, or on abort. */
+  async wait(ms: number, clock: Clock, signal: AbortSignal): Promise<void> {
+    if (!this.#rung) {
+      const woken = new AbortController();
+      this.#wake = () => woken.abort();
+      await clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
+      this.#wake = undefined;
+      woken.abort();
+    }
+    this.#rung = false;
+  }
+}
 
 /** The real clock. */
 export const SYSTEM_CLOCK: Clock = { now: () => Date.now(), sleep };

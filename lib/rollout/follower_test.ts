@@ -2,18 +2,22 @@ import assert from "node:assert/strict";
 import { setupLogging } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
-import type { WorkloadKey } from "../kube/workload.ts";
+import type { LabelSelector } from "../kube/rollout_fields.ts";
+import { workloadId, type WorkloadKey } from "../kube/workload.ts";
 import { crashLoop, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
 import {
   type Clock,
   defineRolloutMetrics,
   type FollowRequest,
   followRequest,
+  type LogReader,
+  RECHECK_MS,
   RolloutFollower,
-  type RolloutReader,
   SETTLE_MS,
+  type WorkloadStates,
 } from "./follower.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
+import type { PodListener, PodStates } from "./pod_store.ts";
 
 const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
 const T0 = 1_000_000;
@@ -54,46 +58,78 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-type State = { workload: WorkloadObject; pods: Pod[] } | undefined | Error;
+type State = { workload: WorkloadObject; pods: Pod[] } | undefined;
 
-/** A cluster whose state the test sets; `change()` is what a pod watch would say. */
-class FakeReader implements RolloutReader {
-  state: State;
-  reads = 0;
-  logs: Array<{ pod: string; container: string; previous: boolean; lines: number }> = [];
+/** The app label a workload's selector names: the workload's own name in these tests. */
+const appOf = (selector: LabelSelector) => selector.matchLabels?.app ?? "";
+
+/**
+ * The cluster as the watches keep it, set by the test: `change()` is what the
+ * workload watch and the shared pod watch would say. Every workload selects
+ * the pods labelled `app=<its name>`.
+ */
+class FakeCluster {
+  readonly #workloads = new Map<string, WorkloadObject>();
+  readonly #pods = new Map<string, Pod[]>();
+  readonly #workloadListeners = new Set<(key: WorkloadKey) => void>();
+  readonly #podListeners = new Set<PodListener>();
+  /** How often the pod watch was asked to start, and each follow's reads of its pods. */
+  podStarts = 0;
+  readonly selects: string[] = [];
+  readonly logs: Array<{ pod: string; container: string; previous: boolean; lines: number }> = [];
   logText = "starting\nloading config\nerror: cannot open /etc/app.conf\n";
-  #listeners = new Set<() => void>();
 
-  constructor(state: State) {
-    this.state = state;
-  }
+  readonly workloads: WorkloadStates = {
+    get: (key) => this.#workloads.get(workloadId(key)),
+    listen: (listener) => {
+      this.#workloadListeners.add(listener);
+      return () => this.#workloadListeners.delete(listener);
+    },
+  };
 
-  read(_key: WorkloadKey) {
-    this.reads++;
-    const state = this.state;
-    return state instanceof Error ? Promise.reject(state) : Promise.resolve(state);
-  }
+  readonly pods: PodStates = {
+    start: () => void this.podStarts++,
+    select: (_namespace, selector) => {
+      this.selects.push(appOf(selector));
+      return this.#pods.get(appOf(selector)) ?? [];
+    },
+    listen: (listener) => {
+      this.#podListeners.add(listener);
+      return () => this.#podListeners.delete(listener);
+    },
+  };
 
-  async *changes(_key: WorkloadKey, _workload: WorkloadObject, signal: AbortSignal) {
-    while (!signal.aborted) {
-      await new Promise<void>((resolve) => {
-        this.#listeners.add(resolve);
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      if (!signal.aborted) yield;
+  readonly logReader: LogReader = {
+    logTail: (_key, pod, container, previous, lines) => {
+      this.logs.push({ pod, container, previous, lines });
+      return Promise.resolve(this.logText);
+    },
+  };
+
+  /** Sets a workload's state without telling anyone (what a missed event would leave). */
+  set(state: State, key = KEY): void {
+    if (state === undefined) {
+      this.#workloads.delete(workloadId(key));
+      return;
     }
+    const spec = { selector: { matchLabels: { app: key.name } }, ...state.workload.spec };
+    this.#workloads.set(workloadId(key), { ...state.workload, spec });
+    this.#pods.set(key.name, state.pods);
   }
 
-  /** Sets the new state and wakes the watchers. */
-  change(state: State): void {
-    this.state = state;
-    for (const listener of this.#listeners) listener();
-    this.#listeners.clear();
+  /** Sets a workload's state and tells the listeners, as both watches would. */
+  change(state: State, key = KEY): void {
+    this.set(state, key);
+    for (const listener of this.#workloadListeners) listener(key);
+    this.changePods(key.name, state?.pods ?? []);
   }
 
-  logTail(_key: WorkloadKey, pod: string, container: string, previous: boolean, lines: number) {
-    this.logs.push({ pod, container, previous, lines });
-    return Promise.resolve(this.logText);
+  /** A pod event for the pods labelled `app=<app>` only. */
+  changePods(app: string, pods: Pod[]): void {
+    this.#pods.set(app, pods);
+    for (const listener of this.#podListeners) {
+      listener("dev", (selector) => appOf(selector) === app);
+    }
   }
 }
 
@@ -101,13 +137,21 @@ function setup(state: State, timeoutMs = 120_000) {
   const lines: string[] = [];
   setupLogging({ level: "info", format: "text", write: (line) => lines.push(line.slice(25)) });
   const clock = new FakeClock();
-  const reader = new FakeReader(state);
+  const reader = new FakeCluster();
+  reader.set(state);
   const events: WorkloadEvent[] = [];
   const metrics = new Metrics();
   defineRolloutMetrics(metrics);
   const stop = new AbortController();
   const follower = new RolloutFollower(
-    { reader, clock, metrics, events: { record: (e) => Promise.resolve(void events.push(e)) } },
+    {
+      workloads: reader.workloads,
+      pods: reader.pods,
+      logs: reader.logReader,
+      clock,
+      metrics,
+      events: { record: (e) => Promise.resolve(void events.push(e)) },
+    },
     { timeoutMs },
     stop.signal,
   );
@@ -181,19 +225,82 @@ Deno.test("a build that looks done for a moment and then crashes is a failure, n
   assert.equal(events.length, 1);
 });
 
-Deno.test("without a watch, the follower polls with backoff until the rollout ends", async () => {
+Deno.test("a workload that is done without news is reported once it has stayed done", async () => {
+  // A status update that arrived before anyone listened (or got lost) changes nothing:
+  // the follow decides again from memory about once a second.
+  const { lines, clock, reader, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(500);
+  reader.set(complete);
+  await clock.advanceTo(RECHECK_MS + SETTLE_MS - 1);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(RECHECK_MS + SETTLE_MS);
+  await follower.settled();
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.0 s\n"]);
+});
+
+Deno.test("following reads only the watches' state: a change of the workload wakes it at once", async () => {
   const { lines, clock, reader, follower } = setup(progressing);
   follower.follow(request());
   await clock.advanceTo(0);
-  assert.equal(reader.reads, 1);
-  // 250 + 500 + 1000 ms: three re-reads, then a state that is done.
-  await clock.advanceTo(1_750);
-  assert.equal(reader.reads, 4);
-  reader.state = complete;
-  await clock.advanceTo(3_750 + SETTLE_MS);
+  // The shared pod watch is started (once, by the first follow that needs pods).
+  assert.ok(reader.podStarts >= 1);
+  // The controller-manager's status update comes through the workload watch.
+  await clock.advanceTo(300);
+  reader.change({ workload: complete.workload, pods: progressing.pods });
+  reader.changePods("web", complete.pods);
+  await clock.advanceTo(300 + SETTLE_MS);
   await follower.settled();
-  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 3.8 s\n"]);
-  assert.equal(reader.reads, 6);
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 0.3 s\n"]);
+  // No log was read: a follow's only request is the log of a failing container.
+  assert.deepEqual(reader.logs, []);
+});
+
+Deno.test("a pod event wakes only the follows whose selector picks the pod", async () => {
+  const { clock, reader, follower } = setup(progressing);
+  const other: WorkloadKey = { ...KEY, name: "api" };
+  reader.set(progressing, other);
+  follower.follow(request());
+  follower.follow(request({}, other));
+  await clock.advanceTo(100);
+  reader.selects.length = 0;
+  // Before the next recheck: only the follow of `web` looks at its pods again.
+  reader.changePods("web", [pod({ statuses: [waiting("ContainerCreating")] })]);
+  await clock.advanceTo(200);
+  assert.deepEqual(reader.selects, ["web"]);
+  reader.changePods("nobody", []);
+  await clock.advanceTo(300);
+  assert.deepEqual(reader.selects, ["web"]);
+});
+
+Deno.test("a CronJob's follow does not start the pod watch", async () => {
+  const cron = { workload: { metadata: {}, spec: {}, status: {} }, pods: [] };
+  const key: WorkloadKey = { kind: "CronJob", namespace: "dev", name: "nightly" };
+  const { clock, reader, follower } = setup(undefined);
+  reader.set(cron, key);
+  follower.follow(request({ kind: "CronJob" }, key));
+  await clock.advanceTo(0);
+  await follower.settled();
+  assert.equal(reader.podStarts, 0);
+  assert.deepEqual(reader.selects, []);
+});
+
+Deno.test("a pod that stays unschedulable fails the rollout after its grace, without news", async () => {
+  const { lines, clock, reader, follower } = setup(progressing);
+  follower.follow(request());
+  await clock.advanceTo(100);
+  reader.change({
+    workload: progressing.workload,
+    pods: [oldPod(), pod({ unschedulableSince: T0 + 100 })],
+  });
+  await clock.advanceTo(5_000);
+  assert.deepEqual(lines, []);
+  await clock.advanceTo(6_100);
+  await follower.settled();
+  assert.match(
+    lines[0] ?? "",
+    /^ERROR Rollout of Deployment dev\/web failed after 5\.\d s: pod web-new-1: Unschedulable/,
+  );
 });
 
 Deno.test("a crashing build is one failure line, its log indented below, and an Event", async () => {
@@ -253,7 +360,8 @@ Deno.test("a rollout that does not end within --rollout-timeout fails with what 
     },
     pods: [pod({ statuses: [waiting("ContainerCreating")] })],
   };
-  const { lines, clock, events, metrics, follower } = setup(sts, 10_000);
+  const { lines, clock, reader, events, metrics, follower } = setup(undefined, 10_000);
+  reader.set(sts, { ...KEY, kind: "StatefulSet" });
   follower.follow(request({ kind: "StatefulSet" }, { ...KEY, kind: "StatefulSet" }));
   await clock.advanceTo(9_999);
   assert.deepEqual(lines, []);
@@ -284,13 +392,18 @@ Deno.test("a Deployment is bounded by its own progressDeadlineSeconds, not the d
   );
 });
 
-Deno.test("many rollouts at once poll more slowly each, to keep the API server's load bounded", async () => {
-  const { clock, reader, follower } = setup(progressing);
-  for (let i = 0; i < 100; i++) follower.follow(request({}, { ...KEY, name: `web-${i}` }));
-  await clock.advanceTo(60_000);
-  // Alone, each would poll every 4 s (18 reads in a minute); 100 together poll every 20 s.
-  assert.equal(reader.reads, 100 * 9);
+Deno.test("many rollouts at once each end with their own line, and the pod watch starts once per follow at most", async () => {
+  const { lines, clock, reader, follower } = setup(undefined);
+  const keys = Array.from({ length: 100 }, (_, i) => ({ ...KEY, name: `web-${i}` }));
+  for (const key of keys) reader.set(progressing, key);
+  for (const key of keys) follower.follow(request({}, key));
+  await clock.advanceTo(500);
   assert.equal(follower.active, 100);
+  for (const key of keys) reader.change(complete, key);
+  await clock.advanceTo(500 + SETTLE_MS);
+  await follower.settled();
+  assert.equal(lines.length, 100);
+  assert.ok(lines.every((l) => / in 0\.5 s\n$/.test(l)), lines.join(""));
 });
 
 Deno.test("a newer update of the same workload replaces the rollout being followed", async () => {
@@ -320,7 +433,8 @@ Deno.test("a newer update of the same workload replaces the rollout being follow
 Deno.test("a CronJob's update says its next Job will use the image", async () => {
   const cron = { workload: { metadata: {}, spec: {}, status: {} }, pods: [] };
   const key: WorkloadKey = { kind: "CronJob", namespace: "dev", name: "nightly" };
-  const { lines, clock, follower } = setup(cron);
+  const { lines, clock, reader, follower } = setup(undefined);
+  reader.set(cron, key);
   follower.follow(request({ kind: "CronJob" }, key));
   await clock.advanceTo(0);
   await follower.settled();
@@ -329,15 +443,13 @@ Deno.test("a CronJob's update says its next Job will use the image", async () =>
   ]);
 });
 
-Deno.test("read errors are retried; a workload that is gone ends the follow quietly", async () => {
+Deno.test("a workload that is gone ends the follow quietly", async () => {
   const { lines, clock, reader, follower } = setup(progressing);
   follower.follow(request());
-  await clock.advanceTo(0);
-  reader.state = new Error("connection refused");
   await clock.advanceTo(800);
   assert.equal(follower.active, 1);
-  reader.state = undefined;
-  await clock.advanceTo(2_000);
+  reader.change(undefined);
+  await clock.advanceTo(900);
   await follower.settled();
   assert.deepEqual(lines, []);
   assert.equal(follower.active, 0);

@@ -61,13 +61,21 @@ export async function requestRows(context: BenchContext, set: FanoutSet): Promis
     const total = during.length;
     const patches = counts["PATCH deployments"] ?? 0;
     const events = counts["CREATE events"] ?? 0;
+    // The rollout follower's one pod list+watch, shared by every rollout it follows
+    // (started by the first): not a request per update.
+    const sharedPods = Math.min(counts["LIST pods"] ?? 0, 1) +
+      Math.min(counts["WATCH pods"] ?? 0, 1);
     return [
       {
         id: "requests.update",
         figure: `API requests per updated workload, fan-out over ${workloads(set.size)}`,
         measured: describePerWorkload(counts, set.size),
-        target: "1 patch + 1 event",
-        verdict: verdictOf(patches === set.size, events === set.size, total === 2 * set.size),
+        target: "1 patch + 1 event (+ one pod list and watch shared by the fan-out)",
+        verdict: verdictOf(
+          patches === set.size,
+          events === set.size,
+          total === 2 * set.size + sharedPods,
+        ),
         values: { perWorkload: total / set.size, patches, events, requests: total, ...counts },
       },
       {
