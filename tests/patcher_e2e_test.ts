@@ -15,6 +15,7 @@ import {
 } from "./workloads.ts";
 import { workloadObject } from "./workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
+import { clientNodeConfig } from "../lib/kube/client_node_config.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { realClock } from "../lib/clock.ts";
 import { PatchQueue } from "../lib/kube/patch_queue.ts";
@@ -24,7 +25,7 @@ import type { WorkloadUpdate } from "../lib/plan_types.ts";
 
 /** The patcher behind the queue that retries it, as the controller uses it. */
 function patcherFor(kubeconfig: string): PatchQueue {
-  const config = loadKubeConfig({ kubeconfig, env: () => undefined });
+  const config = clientNodeConfig(loadKubeConfig({ kubeconfig, env: () => undefined }));
   const patcher = new WorkloadPatcher(config, new EventRecorder(config, "test"), {
     dryRun: false,
   });

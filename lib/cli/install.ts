@@ -11,6 +11,7 @@ import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_SOCKET } from "../engine/sockets.
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
@@ -66,7 +67,7 @@ export const installCommand: Command = {
     );
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
     const serverVersion = await checkCluster(kube);
     say(
       `Cluster ${kube.getCurrentCluster()?.server} (Kubernetes ${serverVersion})${

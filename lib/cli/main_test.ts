@@ -102,9 +102,9 @@ Deno.test("main() reports an empty kubeconfig in one line with the fix, exit cod
 Deno.test("main() adds causes only for --log-level debug, not for the word debug elsewhere", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vfp-main-test-" });
   try {
-    // An empty kubeconfig is a UserError with a cause (client-node's TypeError).
+    // A kubeconfig that is not YAML is a UserError with a cause (the parser's error).
     const config = `${dir}/config`;
-    await Deno.writeTextFile(config, "");
+    await Deno.writeTextFile(config, "{{{ not yaml");
     for (const args of [["-n", "debug"], ["--namespace", "debug"], ["--context=debug"]]) {
       const { code, stderr } = await cli(["run", "--kubeconfig", config, ...args]);
       assert.equal(code, 4);
@@ -114,7 +114,7 @@ Deno.test("main() adds causes only for --log-level debug, not for the word debug
     for (const args of [["--log-level", "debug"], ["--log-level=debug"]]) {
       const { code, stderr } = await cli(["run", "--kubeconfig", config, ...args]);
       assert.equal(code, 4);
-      assert.match(stderr, /\n {2}caused by: Cannot read properties of undefined/, args.join(" "));
+      assert.match(stderr, /\n {2}caused by: unexpected end of the stream/, args.join(" "));
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -17,6 +17,7 @@ import { DEFAULT_EXCLUDED_NAMESPACES } from "../plan.ts";
 import { VERSION } from "../version.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { labelSelectorProblem } from "../kube/label_selector.ts";
@@ -99,7 +100,7 @@ export const runCommand: Command = {
     });
     // Closed however run ends, a failed start included.
     using _closeEngine = { [Symbol.dispose]: () => engine.close() };
-    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.
     await engine.connect();

@@ -11,6 +11,7 @@ import { setupLogging } from "../log.ts";
 import { apiStatus, explainKubeError, forbiddenMessage } from "../kube/api_errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { shortId } from "../kube/patcher.ts";
 import { UserError } from "../errors.ts";
@@ -50,7 +51,7 @@ export const statusCommand: Command = {
     }
     const output = choiceFlag("status", flags, "output", OUTPUTS, "table");
     setupLogging(loggingFlags("status", flags));
-    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
     await checkCluster(kube);
     const rows = await readStatus(kube, listFlag(flags, "namespace"), Date.now());
     context.stdout(output === "json" ? renderJson(rows) : renderTable(rows, Date.now()));

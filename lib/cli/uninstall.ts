@@ -9,6 +9,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { ExitCode, UserError } from "../errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { DEFAULT_IMAGE, INSTALL_SELECTOR, renderObjects } from "../install/manifest.ts";
@@ -43,7 +44,7 @@ export const uninstallCommand: Command = {
     setupLogging(loggingFlags("uninstall", flags));
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
     await checkCluster(kube);
     const installer = new Installer(kube, { dryRun });
     const kinds = installedKinds();

@@ -1,17 +1,16 @@
 /**
- * Makes sense of errors from @kubernetes/client-node: the HTTP status of an API
- * error (ApiException has `code`, a failed watch `statusCode`), the server's
- * own message, and one-line explanations for the faults a user can fix.
+ * Makes sense of errors from the API server: the HTTP status of an API error
+ * (`code`: rest.ts's KubeApiError, and client-node's ApiException for
+ * `install`), the server's own message, and one-line explanations for the
+ * faults a user can fix.
  */
 import { ExitCode, UserError } from "../errors.ts";
 
 /** The HTTP status of a Kubernetes API error, or undefined for network errors. */
 export function apiStatus(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null) return undefined;
-  const record = error as { code?: unknown; statusCode?: unknown };
-  if (typeof record.code === "number") return record.code;
-  if (typeof record.statusCode === "number") return record.statusCode;
-  return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "number" ? code : undefined;
 }
 
 /** The API server's message from an error's Status body, else the error's first line. */

@@ -7,10 +7,12 @@ import {
   isRetryable,
   networkDetail,
 } from "./api_errors.ts";
+import { KubeApiError, KubeNetworkError } from "./rest.ts";
 
-Deno.test("apiStatus() reads API errors and failed watches, not network errors", () => {
+Deno.test("apiStatus() reads API errors, not network errors", () => {
   assert.equal(apiStatus({ code: 409 }), 409);
-  assert.equal(apiStatus({ statusCode: 410 }), 410);
+  assert.equal(apiStatus(new KubeApiError(410, { message: "too old" }, "GET /x: 410")), 410);
+  assert.equal(apiStatus(new KubeNetworkError("connection refused", "ECONNREFUSED")), undefined);
   assert.equal(apiStatus({ code: "ECONNREFUSED" }), undefined);
   assert.equal(apiStatus("boom"), undefined);
 });
@@ -23,6 +25,10 @@ Deno.test("apiMessage() prefers the server's Status message", () => {
   assert.equal(
     apiMessage({ body: { message: "too old resource version" } }),
     "too old resource version",
+  );
+  assert.equal(
+    apiMessage(new KubeApiError(404, { message: 'pods "x" not found' }, "GET /x: 404")),
+    'pods "x" not found',
   );
   assert.equal(apiMessage(new Error("first line\nsecond")), "first line");
 });
@@ -37,6 +43,10 @@ Deno.test("networkDetail() names common network faults in plain words", () => {
   assert.equal(networkDetail({ code: "ECONNREFUSED" }), "connection refused");
   assert.equal(networkDetail({ cause: { code: "ENOTFOUND" } }), "host not found");
   assert.equal(networkDetail(new Error("certificate has expired")), "certificate has expired");
+  assert.equal(
+    networkDetail(new KubeNetworkError("connection refused", "ECONNREFUSED")),
+    "connection refused",
+  );
 });
 
 Deno.test("explainKubeError() turns faults a user can fix into one-line UserErrors", async (t) => {

@@ -46,14 +46,14 @@ function assertUserError(fn: () => unknown, pattern: RegExp) {
 Deno.test("loadKubeConfig() uses --kubeconfig and its current context", async () => {
   await withFile(KUBECONFIG, (path) => {
     const config = loadKubeConfig({ kubeconfig: path, env: noEnv });
-    assert.equal(config.getCurrentCluster()?.server, "https://127.0.0.1:6443");
+    assert.equal(config.server, "https://127.0.0.1:6443");
   });
 });
 
 Deno.test("loadKubeConfig() switches to --context", async () => {
   await withFile(KUBECONFIG, (path) => {
     const config = loadKubeConfig({ kubeconfig: path, context: "other", env: noEnv });
-    assert.equal(config.getCurrentCluster()?.server, "https://127.0.0.1:7443");
+    assert.equal(config.server, "https://127.0.0.1:7443");
   });
 });
 
@@ -69,7 +69,7 @@ Deno.test("loadKubeConfig() rejects an unknown --context and lists the known one
 Deno.test("loadKubeConfig() skips missing files in KUBECONFIG like kubectl", async () => {
   await withFile(KUBECONFIG, (path) => {
     const env = (name: string) => name === "KUBECONFIG" ? `/nonexistent/a:${path}` : undefined;
-    assert.equal(loadKubeConfig({ env }).getCurrentCluster()?.server, "https://127.0.0.1:6443");
+    assert.equal(loadKubeConfig({ env }).server, "https://127.0.0.1:6443");
   });
 });
 
@@ -125,4 +125,169 @@ Deno.test("loadKubeConfig() explains every missing or broken configuration in on
       );
     });
   });
+});
+
+Deno.test("loadKubeConfig() merges KUBECONFIG's files as kubectl does: the first to set a name wins", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = `${dir}/first`;
+    const second = `${dir}/second`;
+    await Deno.writeTextFile(
+      first,
+      `clusters:
+- name: dev
+  cluster: { server: "https://first:6443" }
+contexts:
+- name: dev
+  context: { cluster: dev }
+`,
+    );
+    await Deno.writeTextFile(
+      second,
+      KUBECONFIG.replace("current-context: dev", "current-context: other"),
+    );
+    const env = (name: string) => name === "KUBECONFIG" ? `${first}:${second}` : undefined;
+    // current-context comes from the only file that sets it; "dev" from the first file.
+    assert.equal(loadKubeConfig({ env }).server, "https://127.0.0.1:7443");
+    assert.equal(loadKubeConfig({ env, context: "dev" }).server, "https://first:6443");
+    assert.equal(loadKubeConfig({ env, context: "dev" }).user.token, undefined);
+    assert.equal(loadKubeConfig({ env, context: "other" }).user.token, "secret");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+Deno.test("loadKubeConfig() reads certificate files relative to the kubeconfig's directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/certs`);
+    await Deno.writeTextFile(`${dir}/certs/ca.crt`, PEM);
+    await Deno.writeTextFile(`${dir}/certs/me.key`, "KEY");
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      `clusters:
+- name: c
+  cluster: { server: "https://h:6443/", certificate-authority: certs/ca.crt, tls-server-name: api }
+users:
+- name: u
+  user:
+    client-certificate-data: ${btoa("CERT")}
+    client-key: certs/me.key
+    exec: { apiVersion: client.authentication.k8s.io/v1, command: ./bin/login, args: [x] }
+contexts:
+- name: c
+  context: { cluster: c, user: u, namespace: team }
+current-context: c
+`,
+    );
+    const config = loadKubeConfig({ kubeconfig: `${dir}/config`, env: noEnv });
+    assert.equal(config.server, "https://h:6443");
+    assert.equal(config.caPem, PEM);
+    assert.equal(config.tlsServerName, "api");
+    assert.equal(config.namespace, "team");
+    assert.equal(config.user.certPem, "CERT");
+    assert.equal(config.user.keyPem, "KEY");
+    assert.equal(config.user.exec?.command, `${dir}/./bin/login`);
+    assert.deepEqual(config.user.exec?.args, ["x"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadKubeConfig() names what is wrong in a kubeconfig's content, in one line", async (t) => {
+  const cluster = (body: string) =>
+    `clusters:\n- name: c\n  cluster: ${body}\ncontexts:\n- name: c\n  context: { cluster: c, user: u }\ncurrent-context: c\n`;
+  const user = (body: string) =>
+    `${cluster('{ server: "https://h" }')}users:\n- name: u\n  user: ${body}\n`;
+  const cases: [string, string, RegExp][] = [
+    [
+      "a cluster without a server",
+      cluster("{ insecure-skip-tls-verify: true }"),
+      /cluster "c" has no server; fix or replace the file$/,
+    ],
+    [
+      "a server that is not a URL",
+      cluster('{ server: "h:6443" }'),
+      /cluster "c" has the server "h:6443", which is not an http\(s\) URL/,
+    ],
+    [
+      "an unreadable CA file",
+      cluster('{ server: "https://h", certificate-authority: /nonexistent/ca.crt }'),
+      /cannot read the certificate-authority "\/nonexistent\/ca.crt" of cluster "c" \(no such file\); fix the path$/,
+    ],
+    [
+      "CA data that is not base64",
+      cluster('{ server: "https://h", certificate-authority-data: "%%%" }'),
+      /cluster "c" has a certificate-authority-data that is not base64/,
+    ],
+    [
+      "an unreadable client key",
+      user("{ client-key: missing.key }"),
+      /cannot read the client-key ".*\/missing.key" of user "u" \(no such file\)/,
+    ],
+    [
+      "client certificate data that is not base64",
+      user('{ client-certificate-data: "***" }'),
+      /user "u" has a client-certificate-data that is not base64/,
+    ],
+    [
+      "an exec plugin without a command",
+      user("{ exec: { apiVersion: v1 } }"),
+      /user "u": exec has no command/,
+    ],
+    ["clusters that is not a list", "clusters: 3\n", /clusters is not a list/],
+    [
+      "a cluster without a name",
+      "clusters:\n- cluster: { server: https://h }\n",
+      /clusters\[0\]\.name is missing/,
+    ],
+    ["a context without its body", "contexts:\n- name: c\n", /contexts\[0\]\.context is missing/],
+  ];
+  for (const [name, text, pattern] of cases) {
+    await t.step(name, async () => {
+      await withFile(text, (path) => {
+        assertUserError(() => loadKubeConfig({ kubeconfig: path, env: noEnv }), pattern);
+      });
+    });
+  }
+  await t.step("a context whose cluster is not defined", async () => {
+    await withFile(
+      "contexts:\n- name: c\n  context: { cluster: gone }\ncurrent-context: c\n",
+      (path) => {
+        assertUserError(
+          () => loadKubeConfig({ kubeconfig: path, env: noEnv }),
+          /^The kubeconfig has no usable current context; pass --context \(one of c\)$/,
+        );
+      },
+    );
+  });
+});
+
+Deno.test("loadKubeConfig() falls back to the in-cluster service account", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/token`, "t0ken\n");
+    await Deno.writeTextFile(`${dir}/ca.crt`, PEM);
+    const env = (name: string) =>
+      ({
+        KUBERNETES_SERVICE_HOST: "fd00::1",
+        KUBERNETES_SERVICE_PORT: "443",
+        HOME: "/nonexistent",
+      })[
+        name
+      ];
+    const config = loadKubeConfig({ env, serviceAccountDir: dir });
+    assert.equal(config.server, "https://[fd00::1]:443");
+    assert.equal(config.caPem, PEM);
+    assert.equal(config.user.tokenFile, `${dir}/token`);
+    await Deno.remove(`${dir}/ca.crt`);
+    assertUserError(
+      () => loadKubeConfig({ env, serviceAccountDir: dir }),
+      /Cannot read the service account's CA ".*\/ca.crt" \(no such file\)/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -5,6 +5,7 @@
  * every wait for a call has a deadline and fails with the calls seen so far.
  */
 import type { KubeObject } from "./kinds.ts";
+import { KubeApiError } from "./rest.ts";
 import type { WorkloadKey } from "./workload.ts";
 import type { WatchEventHandler, WatchScope, WorkloadSource } from "./workload_source.ts";
 
@@ -26,7 +27,7 @@ export interface WatchCall {
   send(type: string, object: KubeObject & { code?: number; message?: string }): void;
   /** The server ends the watch normally. */
   end(): void;
-  /** The watch request fails (as client-node reports a non-200 answer). */
+  /** The watch request fails (a non-200 answer, as rest.ts reports it). */
   fail(error: unknown): void;
 }
 
@@ -40,14 +41,14 @@ export interface ReadCall {
 
 export type FakeCall = ListCall | WatchCall | ReadCall;
 
-/** An error as client-node reports an API answer: the status in `code`, the Status in `body`. */
-export function apiError(code: number, message = `status ${code}`): Error & { code: number } {
-  return Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: { code, message } });
+/** An error as rest.ts reports an API answer: the status in `code`, the Status in `body`. */
+export function apiError(code: number, message = `status ${code}`): KubeApiError {
+  return new KubeApiError(code, { code, message }, `GET /apis: ${code} ${message}`);
 }
 
-/** A failed watch request as client-node's Watch reports it: `statusCode`. */
-export function watchRequestError(statusCode: number): Error & { statusCode: number } {
-  return Object.assign(new Error(`status ${statusCode}`), { statusCode });
+/** A watch request answered with `code` instead of a stream. */
+export function watchRequestError(code: number): KubeApiError {
+  return new KubeApiError(code, undefined, `GET /apis?watch=1: ${code}`);
 }
 
 function describe(call: FakeCall): string {

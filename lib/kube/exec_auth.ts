@@ -1,0 +1,183 @@
+/**
+ * Exec credential plugins (client.authentication.k8s.io v1 and v1beta1), the
+ * way kubectl runs them: the command with its args, its env added to ours and
+ * `KUBERNETES_EXEC_INFO` describing the request; its ExecCredential's
+ * `status.token`, or `clientCertificateData` and `clientKeyData`, are kept
+ * until `expirationTimestamp` and asked for again after a 401.
+ */
+import { ExitCode, UserError } from "../errors.ts";
+import type { ExecConfig } from "./config.ts";
+
+/** What a plugin gives: a bearer token, or a client certificate and key (PEM). */
+export interface ExecCredential {
+  readonly token?: string | undefined;
+  readonly certPem?: string | undefined;
+  readonly keyPem?: string | undefined;
+  /** Milliseconds since the epoch; undefined: valid until a 401. */
+  readonly expiresAt?: number | undefined;
+}
+
+/** The cluster as `provideClusterInfo: true` passes it to the plugin. */
+export interface ExecClusterInfo {
+  readonly server: string;
+  readonly caPem: string | undefined;
+  readonly tlsServerName: string | undefined;
+  readonly skipTlsVerify: boolean;
+}
+
+const OUTPUT_LIMIT = 1024 * 1024;
+const SUPPORTED = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"];
+
+/** One user's plugin; shares one run between concurrent callers. */
+export class ExecAuth {
+  readonly #exec: ExecConfig;
+  readonly #user: string;
+  readonly #cluster: ExecClusterInfo;
+  readonly #now: () => number;
+  #current: Promise<ExecCredential> | undefined;
+
+  constructor(
+    exec: ExecConfig,
+    user: string,
+    cluster: ExecClusterInfo,
+    now: () => number = Date.now,
+  ) {
+    if (!SUPPORTED.includes(exec.apiVersion)) {
+      throw new UserError(
+        `The credential plugin of user "${user}" asks for ${exec.apiVersion}, which veryfreshpod ` +
+          `does not speak; use ${SUPPORTED.join(" or ")} in the kubeconfig's exec.apiVersion`,
+        ExitCode.kubernetes,
+      );
+    }
+    this.#exec = exec;
+    this.#user = user;
+    this.#cluster = cluster;
+    this.#now = now;
+  }
+
+  /** The current credential, running the plugin when there is none or it expired. */
+  async credential(): Promise<ExecCredential> {
+    const pending = this.#current;
+    if (pending !== undefined) {
+      // A failed run has already cleared itself; its waiters get its error.
+      const credential = await pending;
+      if ((credential.expiresAt ?? Infinity) > this.#now()) return credential;
+      if (this.#current === pending) this.#current = undefined;
+    }
+    if (this.#current === undefined) {
+      const run = this.#run();
+      this.#current = run;
+      run.catch(() => {
+        if (this.#current === run) this.#current = undefined;
+      });
+    }
+    return await this.#current;
+  }
+
+  /** Forgets the credential (after a 401), so the next call runs the plugin again. */
+  invalidate(): void {
+    this.#current = undefined;
+  }
+
+  async #run(): Promise<ExecCredential> {
+    const exec = this.#exec;
+    const name = `the credential plugin "${exec.command}" of user "${this.#user}"`;
+    const info = {
+      apiVersion: exec.apiVersion,
+      kind: "ExecCredential",
+      spec: {
+        interactive: false,
+        ...(exec.provideClusterInfo
+          ? {
+            cluster: {
+              server: this.#cluster.server,
+              ...(this.#cluster.caPem === undefined
+                ? {}
+                : { "certificate-authority-data": btoa(this.#cluster.caPem) }),
+              ...(this.#cluster.tlsServerName === undefined
+                ? {}
+                : { "tls-server-name": this.#cluster.tlsServerName }),
+              "insecure-skip-tls-verify": this.#cluster.skipTlsVerify,
+            },
+          }
+          : {}),
+      },
+    };
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command(exec.command, {
+        args: [...exec.args],
+        env: {
+          ...Object.fromEntries(exec.env.map((e) => [e.name, e.value])),
+          KUBERNETES_EXEC_INFO: JSON.stringify(info),
+        },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      const why = error instanceof Deno.errors.NotFound
+        ? "not found"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error instanceof Error ? error.message : String(error));
+      throw new UserError(
+        `Cannot run ${name}: ${why}; ${
+          exec.installHint?.replaceAll("\n", " ").trim() ||
+          "install it, or fix users[].user.exec.command in the kubeconfig"
+        }`,
+        ExitCode.kubernetes,
+        { cause: error },
+      );
+    }
+    if (!output.success) {
+      const stderr = lastLine(new TextDecoder().decode(output.stderr.subarray(-OUTPUT_LIMIT)));
+      throw new UserError(
+        `${capitalise(name)} failed with exit code ${output.code}${
+          stderr ? `: ${stderr}` : ""
+        }; run it yourself to see why`,
+        ExitCode.kubernetes,
+      );
+    }
+    return this.#parse(name, new TextDecoder().decode(output.stdout.subarray(0, OUTPUT_LIMIT)));
+  }
+
+  #parse(name: string, text: string): ExecCredential {
+    const bad = (detail: string) =>
+      new UserError(`${capitalise(name)} ${detail}`, ExitCode.kubernetes);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw bad("printed no ExecCredential JSON");
+    }
+    const status = (value as { status?: unknown } | null)?.status;
+    if (typeof status !== "object" || status === null) {
+      throw bad("printed an ExecCredential without a status");
+    }
+    const s = status as Record<string, unknown>;
+    const str = (key: string) => typeof s[key] === "string" && s[key] !== "" ? s[key] : undefined;
+    const token = str("token");
+    const certPem = str("clientCertificateData");
+    const keyPem = str("clientKeyData");
+    if (token === undefined && (certPem === undefined || keyPem === undefined)) {
+      throw bad("gave neither a token nor a client certificate and key");
+    }
+    const expiry = str("expirationTimestamp");
+    const expiresAt = expiry === undefined ? undefined : Date.parse(expiry);
+    return {
+      token,
+      certPem,
+      keyPem,
+      expiresAt: expiresAt !== undefined && Number.isFinite(expiresAt) ? expiresAt : undefined,
+    };
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

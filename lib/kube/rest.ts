@@ -1,0 +1,360 @@
+/**
+ * veryfreshpod's own small Kubernetes client: JSON requests, streaming
+ * watches and plain-text reads over `fetch`, to paths the caller builds from
+ * the kinds table (no discovery requests). Errors carry the HTTP status as
+ * `code` and the decoded Status as `body` (what api_errors.ts reads); a
+ * request that got no answer is a KubeNetworkError with a short reason.
+ *
+ * TLS goes through `Deno.createHttpClient` (the cluster's CA, a client
+ * certificate). A cluster with `insecure-skip-tls-verify` or
+ * `tls-server-name` goes through node:https instead (node_transport.ts),
+ * because fetch can honour neither per client.
+ */
+import { ExitCode, UserError } from "../errors.ts";
+import { type Authenticator, authenticator, type Credentials } from "./auth.ts";
+import type { ClusterConfig } from "./config.ts";
+import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
+
+export type { WatchEventHandler };
+
+/** One HTTP exchange, as the client hands it to its transport. */
+export interface SendInit {
+  readonly method: string;
+  readonly headers: Headers;
+  readonly body?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Sends one request with the identity (client certificate) given; the transport's one job. */
+export type Send = (url: string, init: SendInit, identity: Credentials) => Promise<Response>;
+
+/** Query parameters; undefined ones are left out. */
+export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
+
+/** Options of one request. */
+export interface RequestOptions {
+  readonly query?: Query | undefined;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** The body's content type: `application/json` unless given (patches name their kind). */
+  readonly contentType?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A Status as the API server sends it with an error. */
+export interface KubeStatus {
+  readonly kind?: string;
+  readonly message?: string;
+  readonly reason?: string;
+  readonly code?: number;
+}
+
+/** An answer that is not 2xx: `code` is the HTTP status, `body` the Status when there was one. */
+export class KubeApiError extends Error {
+  constructor(readonly code: number, readonly body: KubeStatus | undefined, message: string) {
+    super(message);
+    this.name = "KubeApiError";
+  }
+}
+
+/** No answer at all; `code` is ECONNREFUSED, ENOTFOUND, ETIMEDOUT, ECONNRESET or undefined. */
+export class KubeNetworkError extends Error {
+  constructor(message: string, readonly code: string | undefined, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KubeNetworkError";
+  }
+}
+
+/** The most of an error answer that is read: it only decorates a message. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** A client for one cluster. `close()` releases its connections. */
+export class KubeClient {
+  readonly #config: ClusterConfig;
+  readonly #send: Send;
+  readonly #close: () => void;
+  readonly #auth: Authenticator;
+
+  /** The client for a loaded configuration; a UserError when its TLS material is unusable. */
+  static async create(
+    config: ClusterConfig,
+    options: { readonly now?: () => number } = {},
+  ): Promise<KubeClient> {
+    const https = config.server.startsWith("https:");
+    const viaNode = https && (config.skipTlsVerify || config.tlsServerName !== undefined);
+    if (viaNode && config.proxyUrl !== undefined) {
+      throw new UserError(
+        `The cluster "${config.clusterName}" in ${config.origin} sets proxy-url together with ` +
+          `${config.skipTlsVerify ? "insecure-skip-tls-verify" : "tls-server-name"}, which ` +
+          "veryfreshpod cannot combine; give the cluster's CA (certificate-authority) and a " +
+          "server name its certificate carries instead",
+        ExitCode.kubernetes,
+      );
+    }
+    const transport = viaNode
+      ? (await import("./node_transport.ts")).nodeSend(config)
+      : fetchTransport(config);
+    return new KubeClient(config, transport, authenticator(config, options.now));
+  }
+
+  constructor(
+    config: ClusterConfig,
+    transport: { send: Send; close(): void },
+    auth: Authenticator,
+  ) {
+    this.#config = config;
+    this.#send = transport.send;
+    this.#close = transport.close;
+    this.#auth = auth;
+  }
+
+  /** The API server's URL, for messages. */
+  get server(): string {
+    return this.#config.server;
+  }
+
+  /** A JSON request; resolves to the decoded answer. */
+  async json<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.#request(method, path, options, "application/json");
+    return await response.json() as T;
+  }
+
+  /** A GET whose answer is plain text (a container's log). */
+  async text(path: string, options: RequestOptions = {}): Promise<string> {
+    const response = await this.#request("GET", path, options, "text/plain, */*");
+    return await response.text();
+  }
+
+  /**
+   * Watches `path` (a collection) with `query` (resourceVersion,
+   * labelSelector, timeoutSeconds, …), calling `onEvent` for each event, an
+   * ERROR event included. Resolves when the server ends the watch or `signal`
+   * aborts; rejects with a KubeApiError when the watch is refused (410 Gone
+   * for a resourceVersion too old) and when the stream breaks.
+   */
+  async watch(
+    path: string,
+    query: Query,
+    signal: AbortSignal,
+    onEvent: WatchEventHandler,
+  ): Promise<void> {
+    if (signal.aborted) return;
+    let response: Response;
+    try {
+      response = await this.#request("GET", path, { query: { ...query, watch: 1 }, signal });
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    }
+    if (response.body === null) return;
+    try {
+      await readWatch(response.body, signal, onEvent);
+    } catch (error) {
+      if (signal.aborted) return;
+      throw networkError(error, this.server);
+    } finally {
+      // Held until the read ends: Deno leaves a pending read of the body of a
+      // Response nothing holds hanging after an abort (see docs/decisions.md).
+      void response.bodyUsed;
+    }
+  }
+
+  /** Closes the connections. */
+  close(): void {
+    this.#close();
+  }
+
+  async #request(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    accept = "application/json",
+  ): Promise<Response> {
+    const url = `${this.#config.server}${path}${queryString(options.query)}`;
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    for (let attempt = 0;; attempt++) {
+      const credentials = await this.#auth.credentials();
+      const headers = new Headers({ Accept: accept, "User-Agent": "veryfreshpod" });
+      if (body !== undefined) {
+        headers.set("Content-Type", options.contentType ?? "application/json");
+      }
+      if (credentials.authorization !== undefined) {
+        headers.set("Authorization", credentials.authorization);
+      }
+      if (this.#config.user.impersonate !== undefined) {
+        headers.set("Impersonate-User", this.#config.user.impersonate);
+      }
+      let response: Response;
+      try {
+        response = await this.#send(url, { method, headers, body, signal: options.signal }, {
+          certPem: credentials.certPem,
+          keyPem: credentials.keyPem,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        throw networkError(error, this.server);
+      }
+      if (response.ok) return response;
+      // A rotated token or an expired plugin credential: renew once and ask again.
+      if (response.status === 401 && attempt === 0 && await this.#auth.refresh()) {
+        await response.body?.cancel();
+        continue;
+      }
+      throw await apiError(method, path, response);
+    }
+  }
+}
+
+/** Deno's fetch, with one HttpClient per client identity (exec plugins may hand out new ones). */
+function fetchTransport(config: ClusterConfig): { send: Send; close(): void } {
+  const clients = new Map<string, Deno.HttpClient>();
+  const clientFor = (identity: Credentials): Deno.HttpClient => {
+    const key = `${identity.certPem ?? ""}\0${identity.keyPem ?? ""}`;
+    let client = clients.get(key);
+    if (client === undefined) {
+      client = makeHttpClient(config, identity);
+      clients.set(key, client);
+    }
+    return client;
+  };
+  // Fail at start, in one line, when the kubeconfig's own TLS material is unusable.
+  if (config.server.startsWith("https:")) {
+    clientFor({ certPem: config.user.certPem, keyPem: config.user.keyPem });
+  }
+  return {
+    send: (url, init, identity) => fetch(url, { ...init, client: clientFor(identity) }),
+    close() {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+    },
+  };
+}
+
+function makeHttpClient(config: ClusterConfig, identity: Credentials): Deno.HttpClient {
+  const options: Deno.CreateHttpClientOptions = {
+    ...(config.caPem === undefined ? {} : { caCerts: [config.caPem] }),
+    ...(config.proxyUrl === undefined ? {} : { proxy: { url: config.proxyUrl } }),
+  };
+  const hasCert = identity.certPem !== undefined || identity.keyPem !== undefined;
+  if (hasCert && (identity.certPem === undefined || identity.keyPem === undefined)) {
+    throw new UserError(
+      `The user "${config.user.name}" in ${config.origin} has a client certificate without ` +
+        "its key, or a key without its certificate; set both (client-certificate and client-key)",
+      ExitCode.kubernetes,
+    );
+  }
+  try {
+    return hasCert
+      ? Deno.createHttpClient({ ...options, cert: identity.certPem!, key: identity.keyPem! })
+      : Deno.createHttpClient(options);
+  } catch (error) {
+    throw new UserError(
+      `Cannot use the TLS settings of context "${config.contextName}" in ${config.origin}: ${
+        firstLine(error)
+      }; check certificate-authority, client-certificate and client-key`,
+      ExitCode.kubernetes,
+      { cause: error },
+    );
+  }
+}
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return "";
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+async function apiError(method: string, path: string, response: Response): Promise<KubeApiError> {
+  let text = "";
+  try {
+    const reader = response.body?.getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    while (reader !== undefined && size < MAX_ERROR_BODY) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.length;
+    }
+    await reader?.cancel();
+    text = new TextDecoder().decode(concat(parts)).slice(0, MAX_ERROR_BODY);
+  } catch {
+    // The message is enough without the body.
+  }
+  let status: KubeStatus | undefined;
+  try {
+    const value = JSON.parse(text);
+    if (typeof value === "object" && value !== null) status = value as KubeStatus;
+  } catch {
+    // not a Status
+  }
+  const detail = status?.message || firstLine(text) || response.statusText;
+  return new KubeApiError(
+    response.status,
+    status,
+    `${method} ${path}: ${response.status}${detail ? ` ${detail}` : ""}`,
+  );
+}
+
+/** A fetch failure as a KubeNetworkError with a short reason. */
+export function networkError(error: unknown, server: string): unknown {
+  if (error instanceof KubeApiError || error instanceof UserError) return error;
+  if (error instanceof KubeNetworkError) return error;
+  const text = causeText(error);
+  const known: [RegExp, string | undefined, string][] = [
+    [/connection refused|ECONNREFUSED/i, "ECONNREFUSED", "connection refused"],
+    [/dns error|failed to lookup|ENOTFOUND|EAI_AGAIN/i, "ENOTFOUND", "host not found"],
+    [/timed out|ETIMEDOUT/i, "ETIMEDOUT", "timed out"],
+    [/connection reset|ECONNRESET|broken pipe/i, "ECONNRESET", "connection reset"],
+    [
+      /certificate|UnknownIssuer|NotValidForName|altnames|self[- ]signed/i,
+      undefined,
+      `the server's TLS certificate was not accepted (${lastPart(text)}); check ` +
+      "certificate-authority(-data) and the server's name in the kubeconfig",
+    ],
+  ];
+  for (const [pattern, code, message] of known) {
+    if (pattern.test(text)) return new KubeNetworkError(message, code, { cause: error });
+  }
+  return new KubeNetworkError(`no answer from ${server}: ${lastPart(text)}`, undefined, {
+    cause: error,
+  });
+}
+
+/** The messages of an error and its causes (fetch puts the detail in `cause`). */
+function causeText(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let i = 0; current !== undefined && current !== null && i < 5; i++) {
+    parts.push(current instanceof Error ? current.message : String(current));
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") parts.push(code);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
+/** `invalid peer certificate: UnknownIssuer` out of a long chain of messages. */
+function lastPart(text: string): string {
+  const parts = text.split(": ").filter((p) => !/^(fetch failed|error sending request)/.test(p));
+  return parts.slice(-2).join(": ") || text;
+}
+
+function firstLine(value: unknown): string {
+  const text = value instanceof Error ? value.message : String(value);
+  return text.split("\n")[0] ?? "";
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
+}
