@@ -17,6 +17,7 @@ import { DEFAULT_EXCLUDED_NAMESPACES } from "../plan.ts";
 import { VERSION } from "../version.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { KubeClient } from "../kube/rest.ts";
 import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
@@ -100,7 +101,11 @@ export const runCommand: Command = {
     });
     // Closed however run ends, a failed start included.
     using _closeEngine = { [Symbol.dispose]: () => engine.close() };
-    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
+    const clusterConfig = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    const kube = clientNodeConfig(clusterConfig);
+    // The shared pod watch of the rollout follower runs on veryfreshpod's own client.
+    const client = await KubeClient.create(clusterConfig);
+    using _closeClient = { [Symbol.dispose]: () => client.close() };
     const server = kube.getCurrentCluster()?.server;
     // Fail fast, in one line, when either side is unreachable.
     await engine.connect();
@@ -134,7 +139,7 @@ export const runCommand: Command = {
     // Every applied patch starts a rollout; the follower says in one line how it ends,
     // from the watch's index and one shared pod watch (started by the first follow).
     const pods = new PodWatch(
-      new ClusterPodSource(kube),
+      new ClusterPodSource(client),
       namespaces.length > 0 ? namespaces : [undefined],
       context.signal,
     );

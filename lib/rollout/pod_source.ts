@@ -1,32 +1,54 @@
 /**
  * The API server's pods, as the shared pod watch lists and watches them (the
- * workload watcher's ListWatchSource): pages of 500 kept as slim copies, and
- * a watch from the list's resourceVersion that the server ends after 5-10
- * minutes. Needs list and watch on pods, nothing else.
+ * workload watcher's ListWatchSource), through veryfreshpod's own client
+ * (rest.ts): pages of 500 kept as slim copies, and a watch from the list's
+ * resourceVersion that the server ends after 5-10 minutes. Needs list and
+ * watch on pods, nothing else.
  */
-import "../quiet_deprecations.ts";
-import { CoreV1Api, type KubeConfig, Watch } from "@kubernetes/client-node";
 import { type KubeObject, LIST_PAGE_SIZE, listAll } from "../kube/kinds.ts";
+import type { KubeClient } from "../kube/rest.ts";
 import type { ListWatchSource } from "../kube/watcher.ts";
 import type { WatchEventHandler } from "../kube/workload_source.ts";
 import { type PodScope, slimPod } from "./pod_store.ts";
 
-/** The real API server, through @kubernetes/client-node. */
-export class ClusterPodSource implements ListWatchSource<PodScope> {
-  readonly #config: KubeConfig;
+/** A page of a pod list as the API server sends it. */
+interface PodPage {
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+  readonly items?: readonly KubeObject[];
+}
 
-  constructor(config: KubeConfig) {
-    this.#config = config;
+/** The pods collection of one namespace, or of all. */
+export function podsPath(namespace: string | undefined): string {
+  return namespace === undefined
+    ? "/api/v1/pods"
+    : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+}
+
+/** The real API server. */
+export class ClusterPodSource implements ListWatchSource<PodScope> {
+  readonly #client: KubeClient;
+
+  constructor(client: KubeClient) {
+    this.#client = client;
   }
 
-  async list(scope: PodScope): Promise<{ items: readonly KubeObject[]; resourceVersion: string }> {
-    const api = this.#config.makeApiClient(CoreV1Api);
-    const namespace = scope.namespace;
-    const list = await listAll(slimPod as (object: KubeObject) => KubeObject, (_continue) => {
-      const query = { limit: LIST_PAGE_SIZE, _continue };
-      return namespace === undefined
-        ? api.listPodForAllNamespaces(query)
-        : api.listNamespacedPod({ namespace, ...query });
+  async list(
+    scope: PodScope,
+    signal: AbortSignal,
+  ): Promise<{ items: readonly KubeObject[]; resourceVersion: string }> {
+    const path = podsPath(scope.namespace);
+    const list = await listAll(slimPod as (object: KubeObject) => KubeObject, async (token) => {
+      const page = await this.#client.json<PodPage>("GET", path, {
+        query: { limit: LIST_PAGE_SIZE, continue: token },
+        signal,
+      });
+      return {
+        metadata: {
+          resourceVersion: page.metadata?.resourceVersion,
+          _continue: page.metadata?.continue,
+        },
+        items: page.items ?? [],
+      };
     });
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
@@ -37,41 +59,17 @@ export class ClusterPodSource implements ListWatchSource<PodScope> {
     signal: AbortSignal,
     onEvent: WatchEventHandler,
   ): Promise<void> {
-    const path = scope.namespace === undefined
-      ? "/api/v1/pods"
-      : `/api/v1/namespaces/${encodeURIComponent(scope.namespace)}/pods`;
-    return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      let request: AbortController | undefined;
-      const finish = (error?: unknown) => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener("abort", abort);
-        request?.abort();
-        if (error) reject(error);
-        else resolve();
-      };
-      const abort = () => finish();
-      if (signal.aborted) return finish();
-      signal.addEventListener("abort", abort, { once: true });
-      const query = {
+    return this.#client.watch(
+      podsPath(scope.namespace),
+      {
         resourceVersion,
         allowWatchBookmarks: true,
         // As the workload watch: the server ends it after 5-10 minutes, so a
         // connection that silently died is replaced.
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-      };
-      new Watch(this.#config).watch(
-        path,
-        query,
-        (type: string, object: KubeObject) => {
-          if (!finished) onEvent(type, object);
-        },
-        (error: unknown) => finish(error ?? undefined),
-      ).then((controller) => {
-        request = controller;
-        if (finished) controller.abort();
-      }, finish);
-    });
+      },
+      signal,
+      onEvent,
+    );
   }
 }
