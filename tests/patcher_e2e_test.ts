@@ -15,7 +15,7 @@ import {
 } from "./workloads.ts";
 import { workloadObject } from "./workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
-import { clientNodeConfig } from "../lib/kube/client_node_config.ts";
+import { KubeClient } from "../lib/kube/rest.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
 import { realClock } from "../lib/clock.ts";
 import { PatchQueue } from "../lib/kube/patch_queue.ts";
@@ -24,12 +24,15 @@ import { captureLogs } from "../lib/log_capture.ts";
 import type { WorkloadUpdate } from "../lib/plan_types.ts";
 
 /** The patcher behind the queue that retries it, as the controller uses it. */
-function patcherFor(kubeconfig: string): PatchQueue {
-  const config = clientNodeConfig(loadKubeConfig({ kubeconfig, env: () => undefined }));
-  const patcher = new WorkloadPatcher(config, new EventRecorder(config, "test"), {
+async function patcherFor(kubeconfig: string): Promise<PatchQueue & Disposable> {
+  const client = await KubeClient.create(loadKubeConfig({ kubeconfig, env: () => undefined }));
+  const patcher = new WorkloadPatcher(client, new EventRecorder(client, "test"), {
     dryRun: false,
   });
-  return new PatchQueue((update) => patcher.attempt(update), realClock, { concurrency: 2 });
+  const queue = new PatchQueue((update) => patcher.attempt(update), realClock, {
+    concurrency: 2,
+  });
+  return Object.assign(queue, { [Symbol.dispose]: () => client.close() });
 }
 
 function update(namespace: string, resourceVersion: string): WorkloadUpdate {
@@ -56,7 +59,7 @@ e2eTest("a patch that conflicts with another writer is planned again, not forced
     { metadata: { labels: { edited: "yes" } } },
     "application/merge-patch+json",
   );
-  const patcher = patcherFor(kube.kubeconfig);
+  using patcher = await patcherFor(kube.kubeconfig);
   const replanned: string[] = [];
   const result = await patcher.apply(
     update(ns, created.metadata.resourceVersion),
@@ -101,7 +104,7 @@ e2eTest(
     using logs = captureLogs("info");
     const lines = logs.lines;
     try {
-      const patcher = patcherFor(kubeconfig);
+      using patcher = await patcherFor(kubeconfig);
       const result = await patcher.apply(
         update(ns, created.metadata.resourceVersion),
         () => Promise.resolve(undefined),
@@ -117,7 +120,7 @@ e2eTest(
         ),
       );
 
-      const admins = patcherFor(kube.kubeconfig);
+      using admins = await patcherFor(kube.kubeconfig);
       const gone = await admins.apply(
         { ...update(ns, "1"), workload: { kind: "Deployment", namespace: ns, name: "never-was" } },
         () => Promise.resolve(undefined),

@@ -7,9 +7,8 @@
  * socket its runtime uses (k3s's or the default) when it exists. A socket is
  * never guessed for a node that is another machine.
  */
-import type { V1Node } from "@kubernetes/client-node";
 import type { DockerClient } from "../engine/docker_client.ts";
-import { nodeRuntime } from "../install/runtime.ts";
+import { type NodeObject, nodeRuntime } from "../install/runtime.ts";
 import { ContainerFeed, KIND_CLUSTER_LABEL, MINIKUBE_PROFILE_LABEL } from "./container_feed.ts";
 import type { NodeFeed } from "./feed.ts";
 
@@ -30,7 +29,7 @@ export interface NodeRoute {
 
 /** What detection needs from the machine; injectable for tests. */
 export interface DetectInput {
-  readonly nodes: readonly V1Node[];
+  readonly nodes: readonly NodeObject[];
   readonly containers: readonly ContainerSummary[];
   /** `--containerd-socket`, when given. */
   readonly socket: string | undefined;

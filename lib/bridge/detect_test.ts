@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import type { V1Node } from "@kubernetes/client-node";
+import type { NodeObject } from "../install/runtime.ts";
 import { routeNodes } from "./detect.ts";
 import { parseImageList, parseSnapshotter } from "./container_feed.ts";
 import { holdsConfig } from "./feed.ts";
 
-function node(name: string, runtime: string, kubelet = "v1.34.4"): V1Node {
+function node(name: string, runtime: string, kubelet = "v1.34.4"): NodeObject {
   return {
     metadata: { name },
     status: {

@@ -3,11 +3,11 @@
  * (`--bridge=auto|off`), says in its first lines which node it feeds and how,
  * and keeps the images workloads use on the nodes while it runs.
  */
-import "../quiet_deprecations.ts";
-import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { sleep } from "../backoff.ts";
 import { errorMessage } from "../errors.ts";
 import { apiStatus } from "../kube/api_errors.ts";
+import type { KubeClient } from "../kube/rest.ts";
+import { listNodes, type NodeObject } from "../install/runtime.ts";
 import { logger } from "../log.ts";
 import type { DockerEngine } from "../engine/docker.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
@@ -27,7 +27,7 @@ export type BridgeMode = typeof BRIDGE_MODES[number];
 
 /** What startBridge needs. */
 export interface BridgeSetup {
-  readonly kube: KubeConfig;
+  readonly kube: KubeClient;
   readonly engine: DockerEngine;
   /** `--containerd-socket`, when given. */
   readonly socket: string | undefined;
@@ -50,9 +50,9 @@ function fileExists(path: string): boolean {
  * Throws a UserError when a containerd socket it should use does not answer.
  */
 export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | undefined> {
-  let nodes: V1Node[];
+  let nodes: NodeObject[];
   try {
-    nodes = (await setup.kube.makeApiClient(CoreV1Api).listNode()).items;
+    nodes = await listNodes(setup.kube);
   } catch (error) {
     // The in-cluster role has no access to nodes: there the engine is the node's own.
     if (apiStatus(error) === 403) {

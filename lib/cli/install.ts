@@ -12,6 +12,7 @@ import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { clientNodeConfig } from "../kube/client_node_config.ts";
+import { kubeClient } from "../kube/rest.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
@@ -67,15 +68,17 @@ export const installCommand: Command = {
     );
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
-    const serverVersion = await checkCluster(kube);
+    const config = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    await using client = await kubeClient(config);
+    const kube = clientNodeConfig(config);
+    const serverVersion = await checkCluster(client);
     say(
-      `Cluster ${kube.getCurrentCluster()?.server} (Kubernetes ${serverVersion})${
+      `Cluster ${client.server} (Kubernetes ${serverVersion})${
         dryRun ? "; dry run: nothing will be changed" : ""
       }`,
     );
 
-    const node = await findRuntime(flags, () => detectRuntime(kube));
+    const node = await findRuntime(flags, () => detectRuntime(client));
     say(
       node.detected
         ? `Node "${node.node}" runs ${node.version}: mounting its socket ${node.socket}`

@@ -194,14 +194,20 @@ async function staticModules(entry: string): Promise<Set<string>> {
   return seen;
 }
 
-Deno.test("main.ts loads the Kubernetes client and gRPC only for the commands that use them", async () => {
+Deno.test("main.ts loads client-node and gRPC only for the commands that use them; run never loads client-node", async () => {
   const modules = await staticModules(new URL("../../main.ts", import.meta.url).pathname);
   assert.ok([...modules].some((m) => m.endsWith("/lib/cli/main.ts")), [...modules].join("\n"));
   const heavy = [...modules].filter((m) => /^npm:\/?@(kubernetes|grpc)\//.test(m));
   assert.deepEqual(heavy, [], "loaded by version and --help too");
   const runModules = await staticModules(new URL("./run.ts", import.meta.url).pathname);
+  assert.deepEqual(
+    [...runModules].filter((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),
+    [],
+    "run talks to the API server with its own client",
+  );
+  const installModules = await staticModules(new URL("./install.ts", import.meta.url).pathname);
   assert.ok(
-    [...runModules].some((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),
+    [...installModules].some((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),
     "the check itself sees npm packages",
   );
 });

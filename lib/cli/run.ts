@@ -17,8 +17,7 @@ import { DEFAULT_EXCLUDED_NAMESPACES } from "../plan.ts";
 import { VERSION } from "../version.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
-import { KubeClient } from "../kube/rest.ts";
-import { clientNodeConfig } from "../kube/client_node_config.ts";
+import { kubeClient } from "../kube/rest.ts";
 import { EventRecorder } from "../kube/events.ts";
 import { WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { labelSelectorProblem } from "../kube/label_selector.ts";
@@ -101,12 +100,11 @@ export const runCommand: Command = {
     });
     // Closed however run ends, a failed start included.
     using _closeEngine = { [Symbol.dispose]: () => engine.close() };
-    const clusterConfig = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
-    const kube = clientNodeConfig(clusterConfig);
-    // The shared pod watch of the rollout follower runs on veryfreshpod's own client.
-    const client = await KubeClient.create(clusterConfig);
-    using _closeClient = { [Symbol.dispose]: () => client.close() };
-    const server = kube.getCurrentCluster()?.server;
+    // Closed however run ends, as the engine.
+    await using kube = await kubeClient(
+      loadKubeConfig({ ...kubeFlags(flags), env: context.env }),
+    );
+    const server = kube.server;
     // Fail fast, in one line, when either side is unreachable.
     await engine.connect();
     const serverVersion = await checkCluster(kube);
@@ -139,7 +137,7 @@ export const runCommand: Command = {
     // Every applied patch starts a rollout; the follower says in one line how it ends,
     // from the watch's index and one shared pod watch (started by the first follow).
     const pods = new PodWatch(
-      new ClusterPodSource(client),
+      new ClusterPodSource(kube),
       namespaces.length > 0 ? namespaces : [undefined],
       context.signal,
     );

@@ -5,14 +5,13 @@
  * when, where that rollout stands, and how many pods run the image.
  */
 import "../quiet_deprecations.ts";
-import type { KubeConfig } from "@kubernetes/client-node";
 import { ExitCode } from "../errors.ts";
 import { setupLogging } from "../log.ts";
 import { apiStatus, explainKubeError, forbiddenMessage } from "../kube/api_errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
-import { clientNodeConfig } from "../kube/client_node_config.ts";
-import { WORKLOAD_KINDS } from "../kube/kinds.ts";
+import { type KubeClient, kubeClient } from "../kube/rest.ts";
+import { listWholeWorkloads, WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { shortId } from "../kube/patcher.ts";
 import { UserError } from "../errors.ts";
 import { KubeRolloutReader } from "../rollout/kube_reader.ts";
@@ -51,9 +50,11 @@ export const statusCommand: Command = {
     }
     const output = choiceFlag("status", flags, "output", OUTPUTS, "table");
     setupLogging(loggingFlags("status", flags));
-    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
-    await checkCluster(kube);
-    const rows = await readStatus(kube, listFlag(flags, "namespace"), Date.now());
+    await using client = await kubeClient(
+      loadKubeConfig({ ...kubeFlags(flags), env: context.env }),
+    );
+    await checkCluster(client);
+    const rows = await readStatus(client, listFlag(flags, "namespace"), Date.now());
     context.stdout(output === "json" ? renderJson(rows) : renderTable(rows, Date.now()));
     return ExitCode.ok;
   },
@@ -61,18 +62,18 @@ export const statusCommand: Command = {
 
 /** Every row, from every workload kind in the given namespaces (all when none). */
 export async function readStatus(
-  kube: KubeConfig,
+  client: KubeClient,
   namespaces: readonly string[],
   now: number,
 ): Promise<StatusRow[]> {
-  const server = kube.getCurrentCluster()?.server ?? "(no server)";
-  const reader = new KubeRolloutReader(kube);
+  const server = client.server;
+  const reader = new KubeRolloutReader(client);
   const rows: StatusRow[] = [];
   for (const namespace of namespaces.length > 0 ? namespaces : [undefined]) {
     for (const info of WORKLOAD_KINDS) {
       let items: readonly WorkloadObject[];
       try {
-        items = (await info.listWhole(kube, namespace)).items as WorkloadObject[];
+        items = (await listWholeWorkloads(client, info, namespace)).items as WorkloadObject[];
       } catch (error) {
         throw explainKubeError(error, server, {
           verb: "list",

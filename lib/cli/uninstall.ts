@@ -10,6 +10,7 @@ import { ExitCode, UserError } from "../errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { clientNodeConfig } from "../kube/client_node_config.ts";
+import { kubeClient } from "../kube/rest.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { DEFAULT_IMAGE, INSTALL_SELECTOR, renderObjects } from "../install/manifest.ts";
@@ -44,8 +45,12 @@ export const uninstallCommand: Command = {
     setupLogging(loggingFlags("uninstall", flags));
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
-    const kube = clientNodeConfig(loadKubeConfig({ ...kubeFlags(flags), env: context.env }));
-    await checkCluster(kube);
+    const config = loadKubeConfig({ ...kubeFlags(flags), env: context.env });
+    {
+      await using client = await kubeClient(config);
+      await checkCluster(client);
+    }
+    const kube = clientNodeConfig(config);
     const installer = new Installer(kube, { dryRun });
     const kinds = installedKinds();
     const found = await installer.findInstalled(kinds);

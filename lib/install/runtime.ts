@@ -5,9 +5,8 @@
  * mount. veryfreshpod is for single-node dev clusters; with several nodes,
  * they must agree.
  */
-import "../quiet_deprecations.ts";
-import { CoreV1Api, type KubeConfig, type V1Node } from "@kubernetes/client-node";
 import { ExitCode, UserError } from "../errors.ts";
+import type { KubeClient } from "../kube/rest.ts";
 import { apiStatus, explainKubeError } from "../kube/api_errors.ts";
 import {
   DEFAULT_SOCKET,
@@ -15,6 +14,18 @@ import {
   type Runtime,
   RUNTIMES,
 } from "../engine/sockets.ts";
+
+/** The parts of a Node object read here. */
+export interface NodeObject {
+  readonly metadata?: { readonly name?: string | undefined } | undefined;
+  readonly status?: {
+    readonly nodeInfo?: {
+      readonly containerRuntimeVersion?: string | undefined;
+      readonly kubeletVersion?: string | undefined;
+      readonly architecture?: string | undefined;
+    } | undefined;
+  } | undefined;
+}
 
 /** What the node runs. */
 export interface NodeRuntime {
@@ -32,7 +43,7 @@ export interface NodeRuntime {
 }
 
 /** The runtime of one node, or a UserError for one veryfreshpod cannot watch. */
-export function nodeRuntime(node: V1Node): Omit<NodeRuntime, "nodeCount"> {
+export function nodeRuntime(node: NodeObject): Omit<NodeRuntime, "nodeCount"> {
   const name = node.metadata?.name ?? "(unnamed)";
   const version = node.status?.nodeInfo?.containerRuntimeVersion ?? "";
   const scheme = version.includes("://") ? version.slice(0, version.indexOf("://")) : "";
@@ -57,7 +68,7 @@ export function nodeRuntime(node: V1Node): Omit<NodeRuntime, "nodeCount"> {
 }
 
 /** The one runtime every node runs; a UserError when there are none or they differ. */
-export function runtimeOfNodes(nodes: readonly V1Node[]): NodeRuntime {
+export function runtimeOfNodes(nodes: readonly NodeObject[]): NodeRuntime {
   if (nodes.length === 0) {
     throw new UserError(
       "The cluster has no nodes to read the container runtime from; pass --runtime docker " +
@@ -80,11 +91,11 @@ export function runtimeOfNodes(nodes: readonly V1Node[]): NodeRuntime {
 }
 
 /** Reads the nodes and returns their runtime; API errors become one-line UserErrors. */
-export async function detectRuntime(kube: KubeConfig): Promise<NodeRuntime> {
-  const server = kube.getCurrentCluster()?.server ?? "(no server)";
-  let nodes: V1Node[];
+export async function detectRuntime(client: KubeClient): Promise<NodeRuntime> {
+  const server = client.server;
+  let nodes: NodeObject[];
   try {
-    nodes = (await kube.makeApiClient(CoreV1Api).listNode()).items;
+    nodes = await listNodes(client);
   } catch (error) {
     const explained = explainKubeError(error, server, { verb: "list", resource: "nodes" });
     if (apiStatus(error) === 403 && explained instanceof UserError) {
@@ -97,4 +108,9 @@ export async function detectRuntime(kube: KubeConfig): Promise<NodeRuntime> {
     throw explained;
   }
   return runtimeOfNodes(nodes);
+}
+
+/** Every Node of the cluster. */
+export async function listNodes(client: KubeClient): Promise<NodeObject[]> {
+  return (await client.json<{ items?: NodeObject[] | null }>("GET", "/api/v1/nodes")).items ?? [];
 }

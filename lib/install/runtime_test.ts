@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
-import type { V1Node } from "@kubernetes/client-node";
+import type { NodeObject } from "./runtime.ts";
 import { UserError } from "../errors.ts";
 import { nodeRuntime, runtimeOfNodes } from "./runtime.ts";
 
-function node(name: string, runtime: string, kubelet = "v1.34.4", architecture = "amd64"): V1Node {
+function node(
+  name: string,
+  runtime: string,
+  kubelet = "v1.34.4",
+  architecture = "amd64",
+): NodeObject {
   return {
     metadata: { name },
     status: {
@@ -11,7 +16,7 @@ function node(name: string, runtime: string, kubelet = "v1.34.4", architecture =
         containerRuntimeVersion: runtime,
         kubeletVersion: kubelet,
         architecture,
-      } as NonNullable<NonNullable<V1Node["status"]>["nodeInfo"]>,
+      } as NonNullable<NonNullable<NodeObject["status"]>["nodeInfo"]>,
     },
   };
 }

@@ -95,18 +95,28 @@ function tokenFileAuth(path: string, tls: Credentials, now: () => number): Authe
   };
 }
 
+/** What auth-provider users need of client_node_config.ts (typed here: no import of it). */
+interface ClientNodeConfigModule {
+  clientNodeConfig(config: ClusterConfig): {
+    applyAuthorizationHeader(options: { headers: Record<string, string> }): Promise<void>;
+  };
+}
+
 /** `auth-provider`: client-node's own code gives the Authorization header. */
 function providerAuth(config: ClusterConfig, tls: Credentials): Authenticator {
   let header: (() => Promise<string | undefined>) | undefined;
   return {
     async credentials() {
       if (header === undefined) {
-        const { clientNodeConfig } = await import("./client_node_config.ts");
+        // A computed specifier keeps client-node out of run's module graph
+        // (`deno info`); install's static imports keep the module in a compiled binary.
+        const module = "./client_node_config.ts";
+        const { clientNodeConfig } = await import(module) as ClientNodeConfigModule;
         const kube = clientNodeConfig(config);
         header = async () => {
-          const options = await kube.applyToFetchOptions({ headers: {} });
-          return new Headers(options.headers as unknown as HeadersInit).get("Authorization") ??
-            undefined;
+          const options = { headers: {} as Record<string, string> };
+          await kube.applyAuthorizationHeader(options);
+          return options.headers.Authorization;
         };
       }
       return { ...tls, authorization: await header() };

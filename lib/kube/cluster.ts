@@ -3,18 +3,19 @@
  * credentials work, so a wrong context fails at start with one clear line
  * instead of as a stream of watch warnings.
  */
-import "../quiet_deprecations.ts";
-import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { ExitCode, UserError } from "../errors.ts";
 import { explainKubeError } from "./api_errors.ts";
+import type { KubeClient } from "./rest.ts";
 
 /** Asks the API server for its version; throws a UserError when it can't be reached. */
-export async function checkCluster(config: KubeConfig, timeoutMs = 15_000): Promise<string> {
-  const server = config.getCurrentCluster()?.server ?? "(no server)";
+export async function checkCluster(client: KubeClient, timeoutMs = 15_000): Promise<string> {
+  const server = client.server;
+  const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () =>
+      () => {
+        abort.abort();
         reject(
           new UserError(
             `Cannot reach the Kubernetes API server at ${server}: no answer in ${
@@ -22,13 +23,17 @@ export async function checkCluster(config: KubeConfig, timeoutMs = 15_000): Prom
             } s; check that the cluster is running and that --context points at it`,
             ExitCode.kubernetes,
           ),
-        ),
+        );
+      },
       timeoutMs,
     );
   });
   try {
-    const info = await Promise.race([config.makeApiClient(VersionApi).getCode(), timeout]);
-    return info.gitVersion;
+    const version = client.json<{ gitVersion?: string }>("GET", "/version", {
+      signal: abort.signal,
+    });
+    const info = await Promise.race([version, timeout]);
+    return info.gitVersion ?? "unknown version";
   } catch (error) {
     throw explainKubeError(error, server, { verb: "get", resource: "version" });
   } finally {

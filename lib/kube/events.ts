@@ -3,11 +3,10 @@
  * `kubectl describe` and `kubectl get events` show who rolled it and why.
  * Failing to record one is logged, never fatal: the change itself is done.
  */
-import "../quiet_deprecations.ts";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { logger } from "../log.ts";
 import { apiMessage, apiStatus } from "./api_errors.ts";
 import { kindInfo } from "./kinds.ts";
+import type { KubeClient } from "./rest.ts";
 import type { WorkloadKey } from "./workload.ts";
 
 const log = logger("kube");
@@ -27,42 +26,47 @@ export interface WorkloadEvent {
 
 /** Creates core/v1 Events in the workload's namespace. */
 export class EventRecorder {
-  readonly #api: CoreV1Api;
+  readonly #client: KubeClient;
   readonly #instance: string;
 
-  constructor(config: KubeConfig, instance: string) {
-    this.#api = config.makeApiClient(CoreV1Api);
+  constructor(client: KubeClient, instance: string) {
+    this.#client = client;
     this.#instance = instance;
   }
 
   /** Records the event; logs (does not throw) when that fails. */
   async record(event: WorkloadEvent): Promise<void> {
     const { workload } = event;
-    const now = new Date();
+    const now = new Date().toISOString();
     try {
-      await this.#api.createNamespacedEvent({
-        namespace: workload.namespace,
-        body: {
-          metadata: { generateName: `${workload.name}.`, namespace: workload.namespace },
-          involvedObject: {
-            apiVersion: kindInfo(workload.kind).apiVersion,
-            kind: workload.kind,
-            name: workload.name,
-            namespace: workload.namespace,
-            ...(event.uid ? { uid: event.uid } : {}),
-            ...(event.resourceVersion ? { resourceVersion: event.resourceVersion } : {}),
+      await this.#client.json(
+        "POST",
+        `/api/v1/namespaces/${encodeURIComponent(workload.namespace)}/events`,
+        {
+          body: {
+            apiVersion: "v1",
+            kind: "Event",
+            metadata: { generateName: `${workload.name}.`, namespace: workload.namespace },
+            involvedObject: {
+              apiVersion: kindInfo(workload.kind).apiVersion,
+              kind: workload.kind,
+              name: workload.name,
+              namespace: workload.namespace,
+              ...(event.uid ? { uid: event.uid } : {}),
+              ...(event.resourceVersion ? { resourceVersion: event.resourceVersion } : {}),
+            },
+            reason: event.reason,
+            message: event.message,
+            type: event.type,
+            count: 1,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            source: { component: COMPONENT, host: this.#instance },
+            reportingComponent: COMPONENT,
+            reportingInstance: this.#instance,
           },
-          reason: event.reason,
-          message: event.message,
-          type: event.type,
-          count: 1,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          source: { component: COMPONENT, host: this.#instance },
-          reportingComponent: COMPONENT,
-          reportingInstance: this.#instance,
         },
-      });
+      );
     } catch (error) {
       const reason = apiStatus(error) === 403
         ? `Kubernetes refused to create events in namespace "${workload.namespace}" (403 ` +

@@ -2,8 +2,7 @@
  * The workload kinds veryfreshpod updates, in one table: where each keeps its
  * pod template, how to list and watch it. Everything kind-specific lives here.
  */
-import "../quiet_deprecations.ts";
-import { AppsV1Api, BatchV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeClient } from "./rest.ts";
 import { rolloutFields } from "./rollout_fields.ts";
 import type { TrackedContainer, TrackedWorkload, WorkloadKind } from "./workload.ts";
 
@@ -13,7 +12,7 @@ export interface ObjectList {
   readonly items: readonly KubeObject[];
 }
 
-/** The parts of a Kubernetes object veryfreshpod reads (raw JSON or client model). */
+/** The parts of a Kubernetes object veryfreshpod reads (raw JSON). */
 export interface KubeObject {
   readonly metadata?: {
     readonly name?: string | undefined;
@@ -39,65 +38,65 @@ export interface WorkloadKindInfo {
   readonly plural: string;
   /** Path from `spec` to the pod template. */
   readonly templatePath: readonly string[];
-  /**
-   * Lists in one namespace, or all when namespace is undefined; only matches
-   * of `labelSelector`. Items carry only what toTrackedWorkload reads.
-   */
-  list(
-    config: KubeConfig,
-    namespace: string | undefined,
-    labelSelector?: string,
-  ): Promise<ObjectList>;
-  /**
-   * Lists whole objects, status and selector included, for readers that need
-   * more than the watch loop (`veryfreshpod status`).
-   */
-  listWhole(config: KubeConfig, namespace: string | undefined): Promise<ObjectList>;
 }
 
-/** One page of a list, as client-node returns it; `_continue` is set while more follow. */
-interface ObjectPage {
+/** One page of a list, as the API server sends it; `continue` is set while more follow. */
+export interface ObjectPage {
   readonly metadata?: {
     readonly resourceVersion?: string | undefined;
-    readonly _continue?: string | undefined;
+    readonly continue?: string | undefined;
   };
-  readonly items: readonly KubeObject[];
+  readonly items?: readonly KubeObject[] | null;
 }
-
-/** The list call of one kind, one page at a time. */
-type PageLister = (
-  config: KubeConfig,
-  namespace: string | undefined,
-  query: { labelSelector: string | undefined; limit: number; _continue: string | undefined },
-) => Promise<ObjectPage>;
 
 /**
  * Objects per page. Pages as client-go's informers do (500): a cluster's
- * whole list never sits in memory as client-node's full models at once, only
- * one page of them beside the slim copies kept so far.
+ * whole list never sits in memory as parsed JSON at once, only one page of it
+ * beside the slim copies kept so far.
  */
 export const LIST_PAGE_SIZE = 500;
 
-/** The annotation `kubectl apply` keeps a whole copy of the object in; never read here. */
-const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+/**
+ * Lists a kind in one namespace, or all when namespace is undefined; only
+ * matches of `labelSelector`. Items carry only what toTrackedWorkload reads.
+ */
+export function listWorkloads(
+  client: KubeClient,
+  info: WorkloadKindInfo,
+  namespace: string | undefined,
+  labelSelector?: string,
+  signal?: AbortSignal,
+): Promise<ObjectList> {
+  return listAll(
+    (object) => slimObject(info.templatePath, object, info.kind),
+    listPages(client, collectionPath(info, namespace), labelSelector, signal),
+  );
+}
 
-function kindRow(
-  row: Omit<WorkloadKindInfo, "list" | "listWhole"> & { listPage: PageLister },
-): WorkloadKindInfo {
-  const { listPage, ...info } = row;
-  const pages =
-    (config: KubeConfig, namespace: string | undefined, labelSelector?: string) =>
-    (_continue: string | undefined) =>
-      listPage(config, namespace, { labelSelector, limit: LIST_PAGE_SIZE, _continue });
-  return {
-    ...info,
-    list: (config, namespace, labelSelector) =>
-      listAll(
-        (object) => slimObject(info.templatePath, object, info.kind),
-        pages(config, namespace, labelSelector),
-      ),
-    listWhole: (config, namespace) => listAll((object) => object, pages(config, namespace)),
-  };
+/**
+ * Lists whole objects, status and selector included, for readers that need
+ * more than the watch loop (`veryfreshpod status`).
+ */
+export function listWholeWorkloads(
+  client: KubeClient,
+  info: WorkloadKindInfo,
+  namespace: string | undefined,
+): Promise<ObjectList> {
+  return listAll((object) => object, listPages(client, collectionPath(info, namespace)));
+}
+
+/** The pages of a list at `path`, LIST_PAGE_SIZE objects each. */
+export function listPages(
+  client: KubeClient,
+  path: string,
+  labelSelector?: string,
+  signal?: AbortSignal,
+): (continueToken: string | undefined) => Promise<ObjectPage> {
+  return (continueToken) =>
+    client.json<ObjectPage>("GET", path, {
+      query: { labelSelector, limit: LIST_PAGE_SIZE, continue: continueToken },
+      signal,
+    });
 }
 
 /**
@@ -115,11 +114,14 @@ export async function listAll(
   do {
     const page = await next(continueToken);
     resourceVersion ??= page.metadata?.resourceVersion;
-    for (const item of page.items) items.push(keep(item));
-    continueToken = page.metadata?._continue || undefined;
+    for (const item of page.items ?? []) items.push(keep(item));
+    continueToken = page.metadata?.continue || undefined;
   } while (continueToken !== undefined);
   return { metadata: { resourceVersion }, items };
 }
+
+/** The annotation `kubectl apply` keeps a whole copy of the object in; never read here. */
+const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 
 /**
  * An object without what veryfreshpod never reads: managed fields, kubectl's
@@ -166,58 +168,34 @@ function withoutLastApplied(
 }
 
 export const WORKLOAD_KINDS: readonly WorkloadKindInfo[] = [
-  kindRow({
+  {
     kind: "Deployment",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "deployments",
     templatePath: ["template"],
-    listPage: (config, namespace, query) => {
-      const api = config.makeApiClient(AppsV1Api);
-      return namespace === undefined
-        ? api.listDeploymentForAllNamespaces(query)
-        : api.listNamespacedDeployment({ namespace, ...query });
-    },
-  }),
-  kindRow({
+  },
+  {
     kind: "StatefulSet",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "statefulsets",
     templatePath: ["template"],
-    listPage: (config, namespace, query) => {
-      const api = config.makeApiClient(AppsV1Api);
-      return namespace === undefined
-        ? api.listStatefulSetForAllNamespaces(query)
-        : api.listNamespacedStatefulSet({ namespace, ...query });
-    },
-  }),
-  kindRow({
+  },
+  {
     kind: "DaemonSet",
     apiVersion: "apps/v1",
     group: "apps",
     plural: "daemonsets",
     templatePath: ["template"],
-    listPage: (config, namespace, query) => {
-      const api = config.makeApiClient(AppsV1Api);
-      return namespace === undefined
-        ? api.listDaemonSetForAllNamespaces(query)
-        : api.listNamespacedDaemonSet({ namespace, ...query });
-    },
-  }),
-  kindRow({
+  },
+  {
     kind: "CronJob",
     apiVersion: "batch/v1",
     group: "batch",
     plural: "cronjobs",
     templatePath: ["jobTemplate", "spec", "template"],
-    listPage: (config, namespace, query) => {
-      const api = config.makeApiClient(BatchV1Api);
-      return namespace === undefined
-        ? api.listCronJobForAllNamespaces(query)
-        : api.listNamespacedCronJob({ namespace, ...query });
-    },
-  }),
+  },
 ];
 
 /** The row for a kind. */
@@ -227,7 +205,12 @@ export function kindInfo(kind: WorkloadKind): WorkloadKindInfo {
   return info;
 }
 
-/** The API path to watch a kind, in one namespace or all. */
+/** The API path of one object of a kind. */
+export function objectPath(info: WorkloadKindInfo, namespace: string, name: string): string {
+  return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** The API path to list or watch a kind, in one namespace or all. */
 export function collectionPath(info: WorkloadKindInfo, namespace: string | undefined): string {
   const prefix = `/apis/${info.apiVersion}`;
   return namespace === undefined

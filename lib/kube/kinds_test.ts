@@ -213,12 +213,12 @@ Deno.test("listAll() reads every page with the continue token, at the first page
   const asked: (string | undefined)[] = [];
   const pages = [
     {
-      metadata: { resourceVersion: "10", _continue: "t1" },
+      metadata: { resourceVersion: "10", continue: "t1" },
       items: [fullObject(info.templatePath, "a")],
     },
-    { metadata: { resourceVersion: "10", _continue: "t2" }, items: [] },
+    { metadata: { resourceVersion: "10", continue: "t2" }, items: [] },
     {
-      metadata: { resourceVersion: "10", _continue: "" },
+      metadata: { resourceVersion: "10", continue: "" },
       items: [fullObject(info.templatePath, "b")],
     },
   ];

@@ -6,20 +6,14 @@
  * patch queue (patch_queue.ts) retries and runs many at once. A 403 is one
  * line. Every change is one log line and one Kubernetes Event.
  */
-import "../quiet_deprecations.ts";
-import {
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from "@kubernetes/client-node";
 import { logger } from "../log.ts";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
 import { recordUpdates, UPDATES_ANNOTATION } from "../rollout/record.ts";
 import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
-import { kindInfo } from "./kinds.ts";
+import { kindInfo, type KubeObject, objectPath } from "./kinds.ts";
+import type { KubeClient } from "./rest.ts";
 import { describeWorkload } from "./workload.ts";
 
 const log = logger("update");
@@ -27,14 +21,14 @@ const log = logger("update");
 export interface PatcherOptions {
   readonly dryRun: boolean;
   /** Told of every applied patch, with the object the API server returned (rollout following). */
-  readonly onApplied?: (update: WorkloadUpdate, patched: KubernetesObject, at: number) => void;
+  readonly onApplied?: (update: WorkloadUpdate, patched: KubeObject, at: number) => void;
 }
 
 /** The strategic-merge patch body for one update (pure; exported for tests). */
 export function patchBody(
   update: WorkloadUpdate,
   at = new Date(),
-): KubernetesObject & { spec: unknown } {
+): KubeObject & { apiVersion: string; kind: string; spec: unknown } {
   const info = kindInfo(update.workload.kind);
   const containers = update.imageUpdates.filter((u) => !u.init).map((u) => ({
     name: u.container,
@@ -117,12 +111,12 @@ export type PatchAttempt =
 
 /** Applies updates to the cluster (or only logs them with --dry-run), one attempt at a time. */
 export class WorkloadPatcher {
-  readonly #objects: KubernetesObjectApi;
+  readonly #client: KubeClient;
   readonly #events: EventRecorder;
   readonly #options: PatcherOptions;
 
-  constructor(config: KubeConfig, events: EventRecorder, options: PatcherOptions) {
-    this.#objects = KubernetesObjectApi.makeApiClient(config);
+  constructor(client: KubeClient, events: EventRecorder, options: PatcherOptions) {
+    this.#client = client;
     this.#events = events;
     this.#options = options;
   }
@@ -134,15 +128,17 @@ export class WorkloadPatcher {
       this.#logChanges(update, true);
       return { result: "dry-run" };
     }
-    let patched: KubernetesObject;
+    let patched: KubeObject;
     try {
-      patched = await this.#objects.patch(
-        patchBody(update),
-        undefined,
-        undefined,
-        COMPONENT,
-        undefined,
-        PatchStrategy.StrategicMergePatch,
+      const { name, namespace } = update.workload;
+      patched = await this.#client.json<KubeObject>(
+        "PATCH",
+        objectPath(kindInfo(update.workload.kind), namespace, name),
+        {
+          body: patchBody(update),
+          contentType: "application/strategic-merge-patch+json",
+          query: { fieldManager: COMPONENT },
+        },
       );
     } catch (error) {
       const status = apiStatus(error);

@@ -205,6 +205,16 @@ export class KubeClient {
   }
 }
 
+/** A client that closes itself at the end of an `await using` block. */
+export async function kubeClient(
+  config: ClusterConfig,
+): Promise<KubeClient & AsyncDisposable> {
+  const client = await KubeClient.create(config);
+  return Object.assign(client, {
+    [Symbol.asyncDispose]: () => Promise.resolve(client.close()),
+  });
+}
+
 /** Deno's fetch, with one HttpClient per client identity (exec plugins may hand out new ones). */
 function fetchTransport(config: ClusterConfig): { send: Send; close(): void } {
   const clients = new Map<string, Deno.HttpClient>();

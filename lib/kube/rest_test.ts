@@ -553,3 +553,27 @@ Deno.test("KubeClient explains a failing or missing exec plugin in one line", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("KubeClient takes an auth-provider's Authorization header from client-node, loaded then", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/token`, "provided");
+    await withServer(
+      (request) => json({ auth: request.headers.get("authorization") }),
+      async (server) => {
+        const client = await KubeClient.create(
+          clusterConfig(server, {
+            authProvider: { name: "file", config: { tokenFile: `${dir}/token` } },
+          }),
+        );
+        try {
+          assert.deepEqual(await client.json("GET", "/version"), { auth: "Bearer provided" });
+        } finally {
+          client.close();
+        }
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -12,12 +12,12 @@
  * The loop itself (ListWatchLoop) keeps any resource in any store: the rollout
  * follower's shared pod watch runs on it too.
  */
-import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, sleep } from "../backoff.ts";
 import { logger } from "../log.ts";
 import { plural } from "../plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import { kindInfo, type KubeObject, toTrackedWorkload } from "./kinds.ts";
+import type { KubeClient } from "./rest.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 import { describeWorkload, type WorkloadKey } from "./workload.ts";
 import {
@@ -303,9 +303,9 @@ export class WorkloadWatcher extends ListWatchLoop<WatchScope> {
   readonly #source: WorkloadSource;
   readonly #index: WorkloadIndex;
 
-  /** `kube` is a cluster's configuration, or another WorkloadSource (tests). */
+  /** `kube` is a cluster's client, or another WorkloadSource (tests). */
   constructor(
-    kube: KubeConfig | WorkloadSource,
+    kube: KubeClient | WorkloadSource,
     index: WorkloadIndex,
     scopes: readonly WatchScope[],
     options: WatcherOptions = {},
@@ -355,7 +355,7 @@ function resourceName(scope: LoopScope): string {
   return scope.info.group === "" ? scope.info.plural : `${scope.info.plural}.${scope.info.group}`;
 }
 
-function isSource(kube: KubeConfig | WorkloadSource): kube is WorkloadSource {
+function isSource(kube: KubeClient | WorkloadSource): kube is WorkloadSource {
   return typeof (kube as Partial<WorkloadSource>).list === "function" &&
     typeof (kube as Partial<WorkloadSource>).watch === "function";
 }

@@ -1,13 +1,18 @@
 /**
  * What the workload watcher needs of the API server (list a scope, watch it
  * from a resourceVersion, read one object) behind a small interface: the real
- * one, on @kubernetes/client-node, is here; unit tests pass a fake
- * (fake_kube.ts).
+ * one, on rest.ts's client, is here; unit tests pass a fake (fake_kube.ts).
  */
-import "../quiet_deprecations.ts";
-import { type KubeConfig, KubernetesObjectApi, Watch } from "@kubernetes/client-node";
 import { apiStatus } from "./api_errors.ts";
-import { collectionPath, kindInfo, type KubeObject, type WorkloadKindInfo } from "./kinds.ts";
+import {
+  collectionPath,
+  kindInfo,
+  type KubeObject,
+  listWorkloads,
+  objectPath,
+  type WorkloadKindInfo,
+} from "./kinds.ts";
+import type { KubeClient } from "./rest.ts";
 import type { WorkloadKey } from "./workload.ts";
 
 /** One list+watch loop's scope. */
@@ -47,18 +52,25 @@ export interface WorkloadSource {
   read(key: WorkloadKey): Promise<KubeObject | undefined>;
 }
 
-/** The real API server, through @kubernetes/client-node. */
+/** The real API server. */
 export class ClusterWorkloadSource implements WorkloadSource {
-  readonly #config: KubeConfig;
+  readonly #client: KubeClient;
 
-  constructor(config: KubeConfig) {
-    this.#config = config;
+  constructor(client: KubeClient) {
+    this.#client = client;
   }
 
   async list(
     scope: WatchScope,
+    signal: AbortSignal,
   ): Promise<{ items: readonly KubeObject[]; resourceVersion: string }> {
-    const list = await scope.info.list(this.#config, scope.namespace, scope.labelSelector);
+    const list = await listWorkloads(
+      this.#client,
+      scope.info,
+      scope.namespace,
+      scope.labelSelector,
+      signal,
+    );
     return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
@@ -68,52 +80,28 @@ export class ClusterWorkloadSource implements WorkloadSource {
     signal: AbortSignal,
     onEvent: WatchEventHandler,
   ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      let request: AbortController | undefined;
-      const finish = (error?: unknown) => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener("abort", abort);
-        request?.abort();
-        if (error) reject(error);
-        else resolve();
-      };
-      const abort = () => finish();
-      if (signal.aborted) return finish();
-      signal.addEventListener("abort", abort, { once: true });
-      const query = {
+    return this.#client.watch(
+      collectionPath(scope.info, scope.namespace),
+      {
         resourceVersion,
         allowWatchBookmarks: true,
         // Let the server end each watch after 5-10 minutes, as client-go does, so a
         // connection that silently died is replaced.
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
         // A workload relabelled out of the selection comes as a DELETED event.
-        ...(scope.labelSelector === undefined ? {} : { labelSelector: scope.labelSelector }),
-      };
-      new Watch(this.#config).watch(
-        collectionPath(scope.info, scope.namespace),
-        query,
-        (type: string, object: KubeObject) => {
-          if (!finished) onEvent(type, object);
-        },
-        // client-node passes an error with `statusCode` for a non-200 answer (a 410 too).
-        (error: unknown) => finish(error ?? undefined),
-      ).then((controller) => {
-        request = controller;
-        if (finished) controller.abort();
-      }, finish);
-    });
+        labelSelector: scope.labelSelector,
+      },
+      signal,
+      onEvent,
+    );
   }
 
   async read(key: WorkloadKey): Promise<KubeObject | undefined> {
-    const info = kindInfo(key.kind);
     try {
-      return await KubernetesObjectApi.makeApiClient(this.#config).read({
-        apiVersion: info.apiVersion,
-        kind: key.kind,
-        metadata: { name: key.name, namespace: key.namespace },
-      }) as KubeObject;
+      return await this.#client.json<KubeObject>(
+        "GET",
+        objectPath(kindInfo(key.kind), key.namespace, key.name),
+      );
     } catch (error) {
       if (apiStatus(error) === 404) return undefined;
       throw error;

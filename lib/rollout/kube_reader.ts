@@ -5,8 +5,7 @@
  * request a follow makes, on a failure). Needs list on pods and get on
  * pods/log.
  */
-import "../quiet_deprecations.ts";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/rest.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import type { WorkloadKey } from "../kube/workload.ts";
 import type { LogReader } from "./follower.ts";
@@ -44,18 +43,22 @@ export function selectorQuery(selector: LabelSelector | undefined): string | und
 
 /** Reads pods and logs from the API server. */
 export class KubeRolloutReader implements LogReader {
-  readonly #core: CoreV1Api;
+  readonly #client: KubeClient;
 
-  constructor(config: KubeConfig) {
-    this.#core = config.makeApiClient(CoreV1Api);
+  constructor(client: KubeClient) {
+    this.#client = client;
   }
 
   /** The pods the workload's selector picks (none for a CronJob: its Jobs come later). */
   async listPods(namespace: string, workload: WorkloadObject): Promise<Pod[]> {
     const labelSelector = selectorQuery(workload.spec?.selector);
     if (labelSelector === undefined) return [];
-    const list = await this.#core.listNamespacedPod({ namespace, labelSelector });
-    return list.items as Pod[];
+    const list = await this.#client.json<{ items?: Pod[] | null }>(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+      { query: { labelSelector } },
+    );
+    return list.items ?? [];
   }
 
   async logTail(
@@ -65,13 +68,11 @@ export class KubeRolloutReader implements LogReader {
     previous: boolean,
     lines: number,
   ): Promise<string> {
-    return await this.#core.readNamespacedPodLog({
-      name: pod,
-      namespace: key.namespace,
-      container,
-      previous,
-      tailLines: lines,
-      limitBytes: LOG_LIMIT_BYTES,
+    const path = `/api/v1/namespaces/${encodeURIComponent(key.namespace)}/pods/${
+      encodeURIComponent(pod)
+    }/log`;
+    return await this.#client.text(path, {
+      query: { container, previous, tailLines: lines, limitBytes: LOG_LIMIT_BYTES },
     });
   }
 }

@@ -45,7 +45,7 @@ export class ClusterPodSource implements ListWatchSource<PodScope> {
       return {
         metadata: {
           resourceVersion: page.metadata?.resourceVersion,
-          _continue: page.metadata?.continue,
+          continue: page.metadata?.continue,
         },
         items: page.items ?? [],
       };
