@@ -10,7 +10,7 @@ import type { KubeClient } from "../kube/rest.ts";
 import { listNodes, type NodeObject } from "../install/runtime.ts";
 import { logger } from "../log.ts";
 import type { DockerEngine } from "../engine/docker.ts";
-import { ContainerdWriter } from "../engine/containerd_writer.ts";
+import type { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/sockets.ts";
 import type { WorkloadIndex } from "../kube/workload_index.ts";
 import type { TrackedWorkload } from "../kube/workload.ts";
@@ -75,9 +75,13 @@ export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | und
     exists: setup.exists ?? fileExists,
   });
   if (routes.length === 0) return undefined;
+  // gRPC is loaded only when a node is fed through a socket (it costs ~30 MiB resident).
+  const writers = routes.some(({ route }) => route.kind === "socket")
+    ? await import("../engine/containerd_writer.ts")
+    : undefined;
   const sockets: ContainerdWriter[] = [];
   const socketFeed = (feedNodes: string[], socket: string): NodeFeed => {
-    const writer = new ContainerdWriter(socket, DEFAULT_CONTAINERD_NAMESPACE);
+    const writer = new writers!.ContainerdWriter(socket, DEFAULT_CONTAINERD_NAMESPACE);
     sockets.push(writer);
     return new SocketFeed(feedNodes, docker, writer);
   };

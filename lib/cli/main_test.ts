@@ -205,6 +205,11 @@ Deno.test("main.ts loads client-node and gRPC only for the commands that use the
     [],
     "run talks to the API server with its own client",
   );
+  assert.deepEqual(
+    [...runModules].filter((m) => /^npm:\/?@grpc\//.test(m)),
+    [],
+    "gRPC is loaded only for containerd (the runtime, or a node fed through its socket)",
+  );
   const installModules = await staticModules(new URL("./install.ts", import.meta.url).pathname);
   assert.ok(
     [...installModules].some((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),

@@ -5,7 +5,6 @@
 import "../quiet_deprecations.ts";
 import { RUNTIMES } from "../engine/sockets.ts";
 import { Controller, defineControllerMetrics } from "../controller.ts";
-import { ContainerdEngine } from "../engine/containerd.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { Engine } from "../engine/engine.ts";
 import { imagesOfUpdates } from "../bridge/bridge.ts";
@@ -94,10 +93,12 @@ export const runCommand: Command = {
         os: context.os,
       })
       : undefined;
-    const engine: Engine = docker ?? ContainerdEngine.create({
-      socket: stringFlag(flags, "containerd-socket"),
-      namespace: stringFlag(flags, "containerd-namespace"),
-    });
+    // gRPC (~30 MiB resident) is loaded only for containerd.
+    const engine: Engine = docker ??
+      (await import("../engine/containerd.ts")).ContainerdEngine.create({
+        socket: stringFlag(flags, "containerd-socket"),
+        namespace: stringFlag(flags, "containerd-namespace"),
+      });
     // Closed however run ends, a failed start included.
     using _closeEngine = { [Symbol.dispose]: () => engine.close() };
     // Closed however run ends, as the engine.
