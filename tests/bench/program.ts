@@ -33,12 +33,27 @@ export function memoryOf(pid: number): Memory {
   return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
 }
 
+/**
+ * CPU time (user + system) a running process has used, in seconds, from
+ * /proc/<pid>/stat (clock ticks of 1/100 s, as Linux reports them to users).
+ */
+export function cpuSecondsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // The fields after the command name, which may hold spaces, in parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!Number.isFinite(ticks)) throw new Error(`no utime and stime in /proc/${pid}/stat`);
+  return ticks / 100;
+}
+
 /** A started `veryfreshpod run`. */
 export interface RunningProgram {
   readonly process: VeryfreshpodProcess;
   /** Milliseconds from the spawn to the first 200 on /readyz. */
   readonly readyMs: number;
   memory(): Memory;
+  /** CPU seconds used since the spawn. */
+  cpuSeconds(): number;
   /** SIGTERM, then waits for the exit; throws when it exits with another code than 0. */
   stop(): Promise<void>;
 }
@@ -83,6 +98,7 @@ export async function startProgram(options: {
     process,
     readyMs,
     memory: () => memoryOf(process.pid),
+    cpuSeconds: () => cpuSecondsOf(process.pid),
     async stop() {
       const code = await process.stop();
       if (code !== 0) {
