@@ -94,8 +94,8 @@ async function compile(entry: string, target: string, output: string): Promise<v
     args: [
       ...["compile", "--allow-all", "--target", target, "--output", output],
       // V8 does not see the container's memory limit: cap the heap well below the manifest's
-      // 384Mi, so that garbage is collected instead of the pod being killed.
-      "--v8-flags=--max-old-space-size=192",
+      // 256Mi, so that garbage is collected instead of the pod being killed.
+      "--v8-flags=--max-old-space-size=160",
       entry,
     ],
     cwd: entry.slice(0, entry.lastIndexOf("/")),

@@ -4,7 +4,9 @@
  * Ready, beside the floor, `kubectl set image` → the new pod Ready, measured
  * alone in the same run. A "tag" here is `ctr images tag` in the node's
  * `k8s.io` namespace, naming one of two images in turn, so each is a new
- * build.
+ * build. A second floor sends the benchmark's own PATCH the moment the tag
+ * returns, as veryfreshpod does, so a rollout of a tag made moments before is
+ * compared with one as well.
  */
 import { containerd, importIntoContainerd, makeImage, node } from "../env/mod.ts";
 import { type BenchContext, pause } from "./context.ts";
@@ -140,6 +142,8 @@ export async function nodeRows(context: BenchContext): Promise<Row[]> {
   /** From the same origin to the new pod's first sight: what happens before the rollout. */
   const floorCreated: number[] = [];
   const reactionCreated: number[] = [];
+  /** The benchmark's own PATCH the moment the tag returns: a rollout of a tag just made. */
+  const fresh: number[] = [];
   try {
     context.progress(`real node: ${samples} rollouts with kubectl set image`);
     for (let i = 0; i < samples; i++) {
@@ -149,6 +153,15 @@ export async function nodeRows(context: BenchContext): Promise<Row[]> {
       const returned = performance.now();
       floor.push(await ready - returned);
       floorCreated.push(pods.createdAt(image) - returned);
+      await pods.settled(image);
+      await pause(500);
+    }
+    context.progress(`real node: ${samples} rollouts by a PATCH at once after a new tag`);
+    for (let i = 0; i < samples; i++) {
+      const [image, returned] = await tag();
+      const ready = pods.readyAt(image);
+      await context.cluster.setImage(NAMESPACE, "web", image);
+      fresh.push(await ready - returned);
       await pods.settled(image);
       await pause(500);
     }
@@ -195,6 +208,16 @@ export async function nodeRows(context: BenchContext): Promise<Row[]> {
         podSeenP50Ms: summarize(floorCreated).p50,
         samples,
       },
+    },
+    {
+      id: "node.fresh",
+      figure: "real node: new tag, the benchmark's own PATCH the moment it returns → new pod " +
+        "Ready, alone",
+      measured: `p50 ${formatMs(summarize(fresh).p50)} (max ${formatMs(summarize(fresh).max)}, ` +
+        `${samples} rollouts)`,
+      target: "",
+      verdict: "no target",
+      values: { p50Ms: summarize(fresh).p50, maxMs: summarize(fresh).max, samples },
     },
     {
       id: "node.rollout",

@@ -83,6 +83,7 @@ export function plannedRowIds(sizes: Sizes): string[] {
     "requests.update",
     "requests.rest",
     "node.floor",
+    "node.fresh",
     "node.rollout",
   ];
 }

@@ -32,6 +32,7 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "requests.update",
     "requests.rest",
     "node.floor",
+    "node.fresh",
     "node.rollout",
   ]);
   assert.ok(plannedRowIds(QUICK).includes("fanout.100"));
