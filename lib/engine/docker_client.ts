@@ -8,6 +8,7 @@ import { ExitCode, UserError } from "../errors.ts";
 import { baseUrl, type DockerHost } from "./docker_host.ts";
 import { tlsFailure, tlsHttpClient } from "./docker_tls.ts";
 import { type SocketDaemon, socketFault } from "./socket_fault.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** The newest API version this client speaks (Docker 27.2–27.5). */
 export const NEWEST_API_VERSION = "1.47";
@@ -47,7 +48,7 @@ export async function readBody(
         parts.push(value.subarray(0, maxBytes - size));
         size = maxBytes;
         await reader.cancel();
-        return { bytes: concat(parts, size), complete: false };
+        return { bytes: concatBytes(parts), complete: false };
       }
       parts.push(value);
       size += value.length;
@@ -55,17 +56,7 @@ export async function readBody(
   } finally {
     reader.releaseLock();
   }
-  return { bytes: concat(parts, size), complete: true };
-}
-
-function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
+  return { bytes: concatBytes(parts), complete: true };
 }
 
 /** What `GET /version` says about the daemon. */

@@ -11,6 +11,7 @@
  */
 import { type EngineEvent, tagKey } from "./engine.ts";
 import { logger } from "../log.ts";
+import { concatBytes } from "../bytes.ts";
 
 const log = logger("engine");
 
@@ -108,22 +109,11 @@ export class JsonLineDecoder {
 
   /** The bytes of the pending line, which starts empty again. */
   #take(): Uint8Array {
-    const bytes = concat(this.#parts);
+    const bytes = concatBytes(this.#parts);
     this.#parts = [];
     this.#size = 0;
     return bytes;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
 }
 
 /**

@@ -14,6 +14,7 @@ import { ExitCode, UserError } from "../errors.ts";
 import { type Authenticator, authenticator, type Credentials } from "./auth.ts";
 import type { ClusterConfig } from "./config.ts";
 import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
+import { concatBytes } from "../bytes.ts";
 
 export type { WatchEventHandler };
 
@@ -291,7 +292,7 @@ async function apiError(method: string, path: string, response: Response): Promi
       size += value.length;
     }
     await reader?.cancel();
-    text = new TextDecoder().decode(concat(parts)).slice(0, MAX_ERROR_BODY);
+    text = new TextDecoder().decode(concatBytes(parts)).slice(0, MAX_ERROR_BODY);
   } catch {
     // The message is enough without the body.
   }
@@ -357,14 +358,4 @@ function lastPart(text: string): string {
 function firstLine(value: unknown): string {
   const text = value instanceof Error ? value.message : String(value);
   return text.split("\n")[0] ?? "";
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
 }

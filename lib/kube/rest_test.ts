@@ -3,31 +3,11 @@ import { makeCA, makeClientCert, makeServingCert } from "../../tests/env/certs.t
 import { ExitCode, UserError } from "../errors.ts";
 import { setupLogging } from "../log.ts";
 import { networkDetail } from "./api_errors.ts";
-import type { ClusterConfig, UserConfig } from "./config.ts";
 import { KubeApiError, KubeClient, KubeNetworkError } from "./rest.ts";
+import { testClusterConfig } from "./fake_cluster_config.ts";
 import { readWatch } from "./watch_stream.ts";
 
 await setupLogging({ level: "error", format: "text" });
-
-function clusterConfig(
-  server: string,
-  user: Partial<UserConfig> = {},
-  more: Partial<ClusterConfig> = {},
-): ClusterConfig {
-  return {
-    contextName: "test",
-    clusterName: "test",
-    namespace: undefined,
-    server,
-    caPem: undefined,
-    skipTlsVerify: false,
-    tlsServerName: undefined,
-    proxyUrl: undefined,
-    user: { name: "me", ...user },
-    origin: 'kubeconfig "test"',
-    ...more,
-  };
-}
 
 /** A local API server answering with `handler`; every request is kept in `seen`. */
 async function withServer(
@@ -74,7 +54,7 @@ Deno.test("KubeClient sends JSON requests with the token, the query and the patc
       auth: request.headers.get("authorization"),
     });
   }, async (server) => {
-    const client = await KubeClient.create(clusterConfig(server, { token: "s3cret" }));
+    const client = await KubeClient.create(testClusterConfig(server, { token: "s3cret" }));
     try {
       assert.deepEqual(
         await client.json("GET", "/apis/apps/v1/namespaces/dev/deployments", {
@@ -105,7 +85,9 @@ Deno.test("KubeClient errors carry the HTTP status as code and the Status as bod
     if (request.url.endsWith("/missing")) return status(404, 'deployments.apps "x" not found');
     return new Response("upstream broke\nmore", { status: 502 });
   }, async (server) => {
-    const client = await KubeClient.create(clusterConfig(server, { username: "a", password: "b" }));
+    const client = await KubeClient.create(
+      testClusterConfig(server, { username: "a", password: "b" }),
+    );
     try {
       await assert.rejects(client.json("GET", "/missing"), (error: unknown) => {
         assert.ok(error instanceof KubeApiError);
@@ -129,7 +111,7 @@ Deno.test("KubeClient reports a server that does not answer as a network error",
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const client = await KubeClient.create(clusterConfig(`http://127.0.0.1:${port}`));
+  const client = await KubeClient.create(testClusterConfig(`http://127.0.0.1:${port}`));
   try {
     await assert.rejects(client.json("GET", "/version"), (error: unknown) => {
       assert.ok(error instanceof KubeNetworkError);
@@ -165,7 +147,7 @@ Deno.test("KubeClient.watch() delivers events split across chunks, ERROR events,
     if (url.searchParams.get("resourceVersion") === "1") return status(410, "too old");
     return new Response(openStream(chunks));
   }, async (server, seen) => {
-    const client = await KubeClient.create(clusterConfig(server));
+    const client = await KubeClient.create(testClusterConfig(server));
     try {
       const events: string[] = [];
       const abort = new AbortController();
@@ -252,12 +234,12 @@ Deno.test("KubeClient verifies the server with the cluster's CA, skips it only w
   await using certs = await certificates();
   await withServer(() => json({ ok: true }), async (server) => {
     await t.step("the kubeconfig's CA", async () => {
-      const client = await KubeClient.create(clusterConfig(server, {}, { caPem: certs.ca }));
+      const client = await KubeClient.create(testClusterConfig(server, {}, { caPem: certs.ca }));
       assert.deepEqual(await client.json("GET", "/version"), { ok: true });
       client.close();
     });
     await t.step("no CA: one line naming the fix", async () => {
-      const client = await KubeClient.create(clusterConfig(server));
+      const client = await KubeClient.create(testClusterConfig(server));
       await assert.rejects(client.json("GET", "/version"), (error: unknown) => {
         assert.ok(error instanceof KubeNetworkError);
         assert.match(
@@ -269,18 +251,20 @@ Deno.test("KubeClient verifies the server with the cluster's CA, skips it only w
       client.close();
     });
     await t.step("insecure-skip-tls-verify", async () => {
-      const client = await KubeClient.create(clusterConfig(server, {}, { skipTlsVerify: true }));
+      const client = await KubeClient.create(
+        testClusterConfig(server, {}, { skipTlsVerify: true }),
+      );
       assert.deepEqual(await client.json("GET", "/version"), { ok: true });
       client.close();
     });
     await t.step("tls-server-name: the name the certificate is checked against", async () => {
       const right = await KubeClient.create(
-        clusterConfig(server, {}, { caPem: certs.ca, tlsServerName: "kubernetes" }),
+        testClusterConfig(server, {}, { caPem: certs.ca, tlsServerName: "kubernetes" }),
       );
       assert.deepEqual(await right.json("GET", "/version"), { ok: true });
       right.close();
       const wrong = await KubeClient.create(
-        clusterConfig(server, {}, { caPem: certs.ca, tlsServerName: "elsewhere.example" }),
+        testClusterConfig(server, {}, { caPem: certs.ca, tlsServerName: "elsewhere.example" }),
       );
       await assert.rejects(wrong.json("GET", "/version"), /TLS certificate was not accepted/);
       wrong.close();
@@ -288,7 +272,7 @@ Deno.test("KubeClient verifies the server with the cluster's CA, skips it only w
     await t.step("proxy-url with insecure-skip-tls-verify cannot be combined", async () => {
       await assert.rejects(
         KubeClient.create(
-          clusterConfig(server, {}, { skipTlsVerify: true, proxyUrl: "http://proxy:3128" }),
+          testClusterConfig(server, {}, { skipTlsVerify: true, proxyUrl: "http://proxy:3128" }),
         ),
         (error: unknown) =>
           error instanceof UserError && error.exitCode === ExitCode.kubernetes &&
@@ -324,7 +308,7 @@ Deno.test("KubeClient presents the kubeconfig's client certificate", async () =>
       }
     }
     assert.ok(up, "openssl s_server did not start within 5 s");
-    const base = clusterConfig(`https://127.0.0.1:${port}`, {}, { caPem: certs.ca });
+    const base = testClusterConfig(`https://127.0.0.1:${port}`, {}, { caPem: certs.ca });
     const client = await KubeClient.create({
       ...base,
       user: { name: "me", certPem: certs.client.cert, keyPem: certs.client.key },
@@ -341,7 +325,7 @@ Deno.test("KubeClient presents the kubeconfig's client certificate", async () =>
 });
 
 Deno.test("KubeClient.create() names unusable client certificate material in one line", async () => {
-  const config = clusterConfig("https://127.0.0.1:1", {
+  const config = testClusterConfig("https://127.0.0.1:1", {
     certPem: "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
     keyPem: "nonsense",
   });
@@ -352,7 +336,7 @@ Deno.test("KubeClient.create() names unusable client certificate material in one
     return true;
   });
   await assert.rejects(
-    KubeClient.create(clusterConfig("https://127.0.0.1:1", { certPem: "x" })),
+    KubeClient.create(testClusterConfig("https://127.0.0.1:1", { certPem: "x" })),
     /a client certificate without its key/,
   );
 });
@@ -368,7 +352,7 @@ Deno.test("KubeClient reads a token file again when the server refuses the token
         ? json({ ok: true })
         : status(401, "Unauthorized");
     }, async (server, seen) => {
-      const client = await KubeClient.create(clusterConfig(server, { tokenFile }));
+      const client = await KubeClient.create(testClusterConfig(server, { tokenFile }));
       try {
         assert.deepEqual(await client.json("GET", "/version"), { ok: true });
         // The token rotates: the file changes, the server accepts only the new one.
@@ -461,7 +445,7 @@ Deno.test("KubeClient runs an exec plugin, keeps its token until it expires, and
         ? json({ ok: true })
         : status(401, "Unauthorized");
     }, async (server) => {
-      const client = await KubeClient.create(clusterConfig(server, execUser(command)), {
+      const client = await KubeClient.create(testClusterConfig(server, execUser(command)), {
         now: () => now,
       });
       try {
@@ -499,7 +483,7 @@ Deno.test("KubeClient uses a client certificate from a v1beta1 exec plugin", asy
   await withServer(
     (request) => json({ auth: request.headers.get("authorization") }),
     async (server) => {
-      const config = clusterConfig(
+      const config = testClusterConfig(
         server,
         execUser(command, "client.authentication.k8s.io/v1beta1"),
         { caPem: certs.ca },
@@ -535,7 +519,7 @@ Deno.test("KubeClient explains a failing or missing exec plugin in one line", as
     ];
     for (const [command, pattern] of cases) {
       const client = await KubeClient.create(
-        clusterConfig("http://127.0.0.1:1", execUser(command)),
+        testClusterConfig("http://127.0.0.1:1", execUser(command)),
       );
       await assert.rejects(client.json("GET", "/version"), (error: unknown) => {
         assert.ok(error instanceof UserError, String(error));
@@ -546,7 +530,7 @@ Deno.test("KubeClient explains a failing or missing exec plugin in one line", as
       client.close();
     }
     await assert.rejects(
-      KubeClient.create(clusterConfig("http://127.0.0.1:1", execUser(failing, "v1alpha0"))),
+      KubeClient.create(testClusterConfig("http://127.0.0.1:1", execUser(failing, "v1alpha0"))),
       /asks for v1alpha0, which veryfreshpod does not speak/,
     );
   } finally {
@@ -562,7 +546,7 @@ Deno.test("KubeClient takes an auth-provider's Authorization header from client-
       (request) => json({ auth: request.headers.get("authorization") }),
       async (server) => {
         const client = await KubeClient.create(
-          clusterConfig(server, {
+          testClusterConfig(server, {
             authProvider: { name: "file", config: { tokenFile: `${dir}/token` } },
           }),
         );

@@ -1,23 +1,8 @@
 import assert from "node:assert/strict";
-import type { ClusterConfig } from "../kube/config.ts";
+import { testClusterConfig } from "../kube/fake_cluster_config.ts";
 import { KubeClient } from "../kube/rest.ts";
 import { ClusterPodSource } from "./pod_source.ts";
 import { POD_RESOURCE } from "./pod_store.ts";
-
-function config(server: string): ClusterConfig {
-  return {
-    contextName: "test",
-    clusterName: "test",
-    namespace: undefined,
-    server,
-    caPem: undefined,
-    skipTlsVerify: false,
-    tlsServerName: undefined,
-    proxyUrl: undefined,
-    user: { name: "me" },
-    origin: 'kubeconfig "test"',
-  };
-}
 
 const pod = (name: string) => ({
   metadata: { name, namespace: "dev", labels: { app: "web" }, managedFields: [{}] },
@@ -42,7 +27,7 @@ Deno.test("the pod source lists every page as slim pods, then watches from the l
       : { metadata: { resourceVersion: "7", continue: "t1" }, items: [pod("a")] };
     return Response.json(page);
   });
-  const client = await KubeClient.create(config(`http://127.0.0.1:${server.addr.port}`));
+  const client = await KubeClient.create(testClusterConfig(`http://127.0.0.1:${server.addr.port}`));
   try {
     const source = new ClusterPodSource(client);
     const scope = { info: POD_RESOURCE, namespace: "dev" };
