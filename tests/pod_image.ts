@@ -15,8 +15,15 @@
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { MACHINES } from "../lib/install/elf.ts";
-import { normalise, resolveClosure } from "../lib/install/libraries.ts";
-import { IMAGE_BIN_DIR, type Rootfs, tarDigest } from "../lib/install/rootfs.ts";
+import { resolveClosure } from "../lib/install/libraries.ts";
+import {
+  closureFiles,
+  IMAGE_BIN_DIR,
+  libraryPathEnv,
+  type Rootfs,
+  tarDigest,
+  treeEntries,
+} from "../lib/install/rootfs.ts";
 import { type TarEntry, writeTar } from "../lib/install/tar.ts";
 import { busyboxPath } from "./env/paths.ts";
 
@@ -57,14 +64,6 @@ function addTree(entries: TarEntry[], hostPath: string, imagePath: string): void
   }
 }
 
-function parents(path: string): string[] {
-  const result: string[] = [];
-  for (let at = path.lastIndexOf("/"); at > 0; at = path.lastIndexOf("/", at - 1)) {
-    result.unshift(path.slice(0, at));
-  }
-  return result;
-}
-
 /** The npm cache directory of the DENO_DIR this process uses. */
 async function npmCache(): Promise<string> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -88,25 +87,9 @@ function lockedPackages(): string[] {
 /** The root filesystem described above. */
 export async function buildPodRootfs(): Promise<Rootfs> {
   const closure = resolveClosure(Deno.execPath());
-  const files = new Map<string, Uint8Array>([
-    [`${IMAGE_BIN_DIR}/deno`, closure.executable.bytes],
-    ["/bin/busybox", Deno.readFileSync(busyboxPath)],
-  ]);
-  if (closure.interpreter) {
-    files.set(normalise(closure.interpreter.path), closure.interpreter.bytes);
-  }
-  for (const library of closure.libraries) files.set(normalise(library.path), library.bytes);
-
-  const directories = new Set(["/tmp", "/etc", APP, DENO_DIR]);
-  for (const path of files.keys()) for (const dir of parents(path)) directories.add(dir);
-  const entries: TarEntry[] = [...directories].sort().map((path) => ({
-    path,
-    type: "directory",
-    mode: path === "/tmp" ? 0o1777 : 0o755,
-  }));
-  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
-    entries.push({ path, type: "file", mode: 0o755, bytes });
-  }
+  const files = closureFiles(closure, `${IMAGE_BIN_DIR}/deno`);
+  files.set("/bin/busybox", Deno.readFileSync(busyboxPath));
+  const entries = treeEntries(files, ["/tmp", "/etc", APP, DENO_DIR]);
   const text = (value: string) => new TextEncoder().encode(value);
   entries.push(
     { path: "/bin/sh", type: "symlink", mode: 0o777, target: "busybox" },
@@ -146,16 +129,13 @@ export async function buildPodRootfs(): Promise<Rootfs> {
     }
   }
 
-  const libraryDirs = [
-    ...new Set(closure.libraries.map((lib) => parents(normalise(lib.path)).at(-1)!)),
-  ];
   const tar = writeTar(entries);
   return {
     tar,
     digest: tarDigest(tar),
     entrypoint: `${IMAGE_BIN_DIR}/veryfreshpod`,
     env: [
-      ...(libraryDirs.length > 0 ? [`LD_LIBRARY_PATH=${libraryDirs.join(":")}`] : []),
+      ...libraryPathEnv(closure),
       `DENO_DIR=${DENO_DIR}`,
       "DENO_NO_UPDATE_CHECK=1",
     ],

@@ -54,26 +54,7 @@ export function buildRootfs(options: RootfsOptions): Rootfs {
 /** The archive for a resolved closure. */
 export function rootfsFromClosure(closure: Closure, name: string): Rootfs {
   const entrypoint = `${IMAGE_BIN_DIR}/${name}`;
-  const files = new Map<string, Uint8Array>();
-  files.set(entrypoint, closure.executable.bytes);
-  if (closure.interpreter) {
-    files.set(normalise(closure.interpreter.path), closure.interpreter.bytes);
-  }
-  for (const library of closure.libraries) files.set(normalise(library.path), library.bytes);
-
-  const directories = new Set<string>(["/tmp", "/etc"]);
-  for (const path of files.keys()) {
-    for (let dir = parent(path); dir !== "/"; dir = parent(dir)) directories.add(dir);
-  }
-  const entries: TarEntry[] = [...directories].sort().map((path) => ({
-    path,
-    type: "directory",
-    // /tmp is shared scratch space, sticky like on any Linux system.
-    mode: path === "/tmp" ? 0o1777 : 0o755,
-  }));
-  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
-    entries.push({ path, type: "file", mode: 0o755, bytes });
-  }
+  const entries = treeEntries(closureFiles(closure, entrypoint), ["/tmp", "/etc"]);
   // getpwuid() and friends read these; without them some libraries log errors.
   entries.push(
     {
@@ -87,17 +68,58 @@ export function rootfsFromClosure(closure: Closure, name: string): Rootfs {
     { path: "/etc/group", type: "file", mode: 0o644, bytes: text("root:x:0:\nnogroup:x:65534:\n") },
   );
 
-  // The image has no ld.so.cache: point the loader at exactly the directories the libraries are in.
-  const libraryDirs = [...new Set(closure.libraries.map((lib) => parent(normalise(lib.path))))];
   const tar = writeTar(entries);
   return {
     tar,
     digest: tarDigest(tar),
     entrypoint,
-    env: libraryDirs.length > 0 ? [`LD_LIBRARY_PATH=${libraryDirs.join(":")}`] : [],
+    env: libraryPathEnv(closure),
     architecture: MACHINES[closure.elf.machine]?.goarch,
     files: entries.filter((e) => e.type === "file").map((e) => e.path),
   };
+}
+
+/** The closure's files at their paths in the image, the executable at `entrypoint`. */
+export function closureFiles(closure: Closure, entrypoint: string): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>([[entrypoint, closure.executable.bytes]]);
+  if (closure.interpreter) {
+    files.set(normalise(closure.interpreter.path), closure.interpreter.bytes);
+  }
+  for (const library of closure.libraries) files.set(normalise(library.path), library.bytes);
+  return files;
+}
+
+/**
+ * The image has no ld.so.cache: `LD_LIBRARY_PATH` points the loader at exactly
+ * the directories the closure's libraries are in (none when it has none).
+ */
+export function libraryPathEnv(closure: Closure): string[] {
+  const dirs = [...new Set(closure.libraries.map((lib) => parent(normalise(lib.path))))];
+  return dirs.length > 0 ? [`LD_LIBRARY_PATH=${dirs.join(":")}`] : [];
+}
+
+/**
+ * A directory entry for `directories` and every parent of the files, then the
+ * files, executable, each list in order.
+ */
+export function treeEntries(
+  files: ReadonlyMap<string, Uint8Array>,
+  directories: readonly string[],
+): TarEntry[] {
+  const all = new Set(directories);
+  for (const path of files.keys()) {
+    for (let dir = parent(path); dir !== "/"; dir = parent(dir)) all.add(dir);
+  }
+  const entries: TarEntry[] = [...all].sort().map((path) => ({
+    path,
+    type: "directory",
+    // /tmp is shared scratch space, sticky like on any Linux system.
+    mode: path === "/tmp" ? 0o1777 : 0o755,
+  }));
+  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+    entries.push({ path, type: "file", mode: 0o755, bytes });
+  }
+  return entries;
 }
 
 /** `sha256:<hex>` of an archive. */
