@@ -4,6 +4,7 @@
  * Deployments, and a watch that timestamps when each change becomes visible.
  */
 import { kubernetes } from "../env/mod.ts";
+import { readJsonLines } from "./json_lines.ts";
 
 /**
  * How a bench Deployment looks: as `kubectl apply` leaves it (with the
@@ -114,38 +115,22 @@ export class BenchCluster {
   }
 
   /**
-   * Creates Deployments `<prefix>-<i>` for i in [from, to), `image(i)` each,
-   * `concurrency` requests at a time.
+   * Creates `count` workloads `<prefix>-<i>` of `kind`, `image(i)` each, 48
+   * requests at a time. CronJobs are on a schedule that is never due:
+   * workloads that no controller writes to.
    */
-  createDeployments(
+  createWorkloads(
+    kind: "Deployment" | "CronJob",
     namespace: string,
     prefix: string,
-    from: number,
-    to: number,
+    count: number,
     image: (i: number) => string,
-    concurrency = 48,
   ): Promise<void> {
-    const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
-    return forEachAtOnce(from, to, concurrency, async (i) => {
-      await this.request("POST", path, deploymentObject(namespace, benchName(prefix, i), image(i)));
-    });
-  }
-
-  /**
-   * Creates CronJobs `<prefix>-<i>` for i in [from, to), `image(i)` each, on a
-   * schedule that is never due: workloads that no controller writes to.
-   */
-  createCronJobs(
-    namespace: string,
-    prefix: string,
-    from: number,
-    to: number,
-    image: (i: number) => string,
-    concurrency = 48,
-  ): Promise<void> {
-    const path = `/apis/batch/v1/namespaces/${namespace}/cronjobs`;
-    return forEachAtOnce(from, to, concurrency, async (i) => {
-      await this.request("POST", path, cronJobObject(namespace, benchName(prefix, i), image(i)));
+    const [path, object] = kind === "Deployment"
+      ? [`/apis/apps/v1/namespaces/${namespace}/deployments`, deploymentObject]
+      : [`/apis/batch/v1/namespaces/${namespace}/cronjobs`, cronJobObject];
+    return forEachAtOnce(0, count, 48, async (i) => {
+      await this.request("POST", path, object(namespace, benchName(prefix, i), image(i)));
     });
   }
 
@@ -255,20 +240,14 @@ export abstract class ObjectView {
   /** Reads the watch stream until it ends or the view is closed. */
   follow(body: ReadableStream<Uint8Array>): void {
     (async () => {
-      let rest = "";
-      for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-        const at = performance.now();
-        const lines = (rest + chunk).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          const event = JSON.parse(line);
-          if (event.type === "ERROR") throw new Error(`watch error: ${line}`);
+      await readJsonLines(body, (events, at) => {
+        for (const event of events) {
+          if (event.type === "ERROR") throw new Error(`watch error: ${JSON.stringify(event)}`);
           if (event.type === "ADDED" || event.type === "MODIFIED") this.see(event.object, at);
           if (event.type === "DELETED") this.forget(event.object);
         }
         this.wake();
-      }
+      });
       if (!this.#abort.signal.aborted) throw new Error("the watch ended");
     })().catch((error) => {
       if (this.#abort.signal.aborted) return;

@@ -5,6 +5,7 @@
  * tag event as it arrives.
  */
 import { docker, makeImage, unixHttpClient } from "../env/mod.ts";
+import { readJsonLines } from "./json_lines.ts";
 
 /** The test dockerd through its unix socket. */
 export class BenchEngine {
@@ -76,22 +77,15 @@ export class TagEvents {
   }
 
   follow(body: ReadableStream<Uint8Array>): void {
-    (async () => {
-      let rest = "";
-      for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-        const at = performance.now();
-        const lines = (rest + chunk).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          const name = JSON.parse(line)?.Actor?.Attributes?.name;
-          if (typeof name !== "string") continue;
-          this.#arrived.set(name, at);
-          this.#waiters.get(name)?.(at);
-          this.#waiters.delete(name);
-        }
+    readJsonLines(body, (events, at) => {
+      for (const event of events) {
+        const name = event?.Actor?.Attributes?.name;
+        if (typeof name !== "string") continue;
+        this.#arrived.set(name, at);
+        this.#waiters.get(name)?.(at);
+        this.#waiters.delete(name);
       }
-    })().catch(() => {
+    }).catch(() => {
       // Closed by close(); a broken stream shows as a waiter's timeout.
     });
   }

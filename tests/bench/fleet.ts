@@ -38,7 +38,7 @@ export async function createFanoutSet(context: BenchContext, size: number): Prom
   context.progress(`creating ${formatCount(size)} Deployments in ${namespace}`);
   await context.cluster.createNamespace(namespace);
   const prefix = "w";
-  await context.cluster.createDeployments(namespace, prefix, 0, size, () => tags.current);
+  await context.cluster.createWorkloads("Deployment", namespace, prefix, size, () => tags.current);
   await waitSettled(context, namespace);
   const names = Array.from({ length: size }, (_, i) => benchName(prefix, i));
   return { size, namespace, names, tags };
@@ -81,10 +81,10 @@ export async function createBystanders(context: BenchContext, count: number): Pr
   if (count <= 0) return;
   context.progress(`creating ${formatCount(count)} CronJobs in bench-others`);
   await context.cluster.createNamespace("bench-others");
-  await context.cluster.createCronJobs(
+  await context.cluster.createWorkloads(
+    "CronJob",
     "bench-others",
     "other",
-    0,
     count,
     (i) => `bench-other-${i % 100}:v0`,
   );
