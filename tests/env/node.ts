@@ -2,7 +2,7 @@
  * A real Kubernetes node for the test cluster: the kubelet on the test
  * containerd (containerd.ts), kube-proxy in iptables mode, the kube-scheduler,
  * and the CNI bridge network, all built from the same k8s.io/kubernetes module
- * as the API server (tests/controlplane/build_node.sh). The controller-manager
+ * as the API server (tests/controlplane/build.sh). The controller-manager
  * runs the node-lifecycle controller (controlplane.ts), which lifts the
  * not-ready taint the kubelet registers with. `node()` resolves once the node
  * is Ready, untainted, and kube-proxy routes the `kubernetes` Service.

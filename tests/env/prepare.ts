@@ -138,7 +138,7 @@ if (missing.length > 0 && aptGet) {
 }
 
 /** Runs one of tests/controlplane's build scripts into `out`, unless it holds a build. */
-async function build(what: string, script: string, out: string, built: () => boolean) {
+async function build(what: string, programs: string[], out: string, built: () => boolean) {
   // A stamp from another version or an interrupted build would make the script skip the build.
   try {
     Deno.removeSync(out, { recursive: true });
@@ -154,7 +154,7 @@ async function build(what: string, script: string, out: string, built: () => boo
   try {
     // The script runs the `go` found here, even when it is not on the PATH.
     const path = `${go!.slice(0, go!.lastIndexOf("/"))}:${Deno.env.get("PATH") ?? ""}`;
-    await sh("bash", [`${controlPlaneModuleDir()}${script}`, out], { PATH: path });
+    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out, ...programs], { PATH: path });
   } finally {
     clearInterval(heartbeat);
   }
@@ -163,10 +163,12 @@ async function build(what: string, script: string, out: string, built: () => boo
 }
 
 if (needsBuild && go) {
-  await build("the test control plane", "build.sh", controlPlaneDir(), controlPlaneBuilt);
+  const programs = ["etcd", "kube-apiserver", "kube-controller-manager"];
+  await build("the test control plane", programs, controlPlaneDir(), controlPlaneBuilt);
 }
 if (needsNodeBuild && go) {
-  await build("the test node", "build_node.sh", nodeBuildDir(), nodeBuilt);
+  const programs = ["kubelet", "kube-scheduler", "kube-proxy", "kubectl"];
+  await build("the test node", programs, nodeBuildDir(), nodeBuilt);
 }
 
 if (needsActionlint && go) {
