@@ -2,7 +2,7 @@
 
 // Package tools records the commands this module builds, so that `go mod tidy`
 // keeps their dependencies: the control plane (build.sh) and the node
-// (build_node.sh).
+// (build.sh, the node build).
 package tools
 
 import (
