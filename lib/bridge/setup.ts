@@ -19,6 +19,7 @@ import { ImageBridge, imagesInUse } from "./bridge.ts";
 import { feedsOf, listContainers, routeNodes } from "./detect.ts";
 import type { NodeFeed } from "./feed.ts";
 import { SocketFeed } from "./socket_feed.ts";
+import { exists } from "../exists.ts";
 
 const log = logger("bridge");
 
@@ -33,15 +34,6 @@ export interface BridgeSetup {
   readonly socket: string | undefined;
   readonly hostname: string;
   readonly exists?: (path: string) => boolean;
-}
-
-function fileExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -72,7 +64,7 @@ export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | und
     containers: await listContainers(docker),
     socket: setup.socket,
     hostname: setup.hostname,
-    exists: setup.exists ?? fileExists,
+    exists: setup.exists ?? exists,
   });
   if (routes.length === 0) return undefined;
   // gRPC is loaded only when a node is fed through a socket (it costs ~30 MiB resident).

@@ -14,6 +14,7 @@
 // @ts-types="npm:@types/js-yaml@4.0.9"
 import yaml from "js-yaml";
 import { ExitCode, UserError } from "../errors.ts";
+import { exists } from "../exists.ts";
 
 /** Where to look, from flags and environment. */
 export interface KubeConfigOptions {
@@ -105,7 +106,7 @@ function kubeconfigFiles(options: KubeConfigOptions): string[] {
   const fromEnv = (options.env("KUBECONFIG") ?? "").split(":").filter((path) => path !== "");
   if (fromEnv.length > 0) {
     // kubectl skips files of the list that do not exist; so do we, unless none does.
-    const present = fromEnv.filter(exists);
+    const present = fromEnv.filter((path) => exists(path));
     if (present.length === 0) {
       throw new UserError(
         `Cannot read kubeconfig: none of the files in KUBECONFIG exists (${fromEnv.join(", ")})`,
@@ -395,13 +396,4 @@ function resolvePath(dir: string, path: string): string {
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

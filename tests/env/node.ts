@@ -25,6 +25,7 @@ import { nodeNetwork } from "./network.ts";
 import { binary, busyboxPath, nodeBinary } from "./paths.ts";
 import { makeDir, run, runName, spawnDaemon, waitReady } from "./process.ts";
 import { writeTar } from "../../lib/install/tar.ts";
+import { exists } from "../../lib/exists.ts";
 
 export interface Node {
   /** The Node object's name. */
@@ -101,15 +102,6 @@ function makeCgroupRoot(): string {
     }
   }
   return `/${name}`;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function start(): Promise<Node> {

@@ -34,6 +34,7 @@ import {
   sleepSync,
   sweepAbandonedRuns,
 } from "./teardown.ts";
+import { exists } from "../../lib/exists.ts";
 
 export interface Daemon {
   readonly name: string;
@@ -70,9 +71,11 @@ export function runRoot(): string {
     root = Deno.makeTempDirSync({ dir: "/tmp", prefix: rootPrefix });
     Deno.writeTextFileSync(`${root}/owner.pid`, String(Deno.pid));
     startWatchdog(root);
-    createdShimSocketDirs = !exists("/run/containerd");
+    createdShimSocketDirs = !exists("/run/containerd", { followLinks: false });
     for (const [mark, paths] of madeDirs) {
-      if (!exists(paths.at(-1)!)) Deno.writeTextFileSync(`${root}/${mark}`, "");
+      if (!exists(paths.at(-1)!, { followLinks: false })) {
+        Deno.writeTextFileSync(`${root}/${mark}`, "");
+      }
     }
     globalThis.addEventListener("unload", cleanup);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -272,14 +275,5 @@ export function cleanup(): void {
         // not empty, or never made
       }
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import { interfaceNames } from "./network.ts";
+import { exists } from "../../lib/exists.ts";
 
 /** libcni's cache, which containerd 1.6 does not let us move. */
 const cniCacheDir = "/var/lib/cni";
@@ -166,7 +167,7 @@ function removeNodeLeftovers(dir: string, name: string): void {
   // (The kubelet's socket is not a directory: it goes only when no kubelet runs any more.)
   const kubeletRuns = anyProcessNamed("kubelet");
   for (const [mark, paths] of madeDirs) {
-    if (!exists(`${dir}/${mark}`)) continue;
+    if (!exists(`${dir}/${mark}`, { followLinks: false })) continue;
     for (const path of paths) {
       if (kubeletRuns && path.endsWith(".sock")) continue;
       try {
@@ -177,7 +178,7 @@ function removeNodeLeftovers(dir: string, name: string): void {
     }
   }
   const { hostInterface } = interfaceNames(name);
-  if (exists(`/sys/class/net/${hostInterface}`)) {
+  if (exists(`/sys/class/net/${hostInterface}`, { followLinks: false })) {
     new Deno.Command("ip", { args: ["link", "del", hostInterface], stdout: "null", stderr: "null" })
       .outputSync();
   }
@@ -194,15 +195,6 @@ function anyProcessNamed(name: string): boolean {
     }
   }
   return false;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function unmountUnder(dir: string): void {
