@@ -110,16 +110,29 @@ export function treeEntries(
   for (const path of files.keys()) {
     for (let dir = parent(path); dir !== "/"; dir = parent(dir)) all.add(dir);
   }
-  const entries: TarEntry[] = [...all].sort().map((path) => ({
+  const entries: TarEntry[] = [...all].sort(byteOrder).map((path) => ({
     path,
     type: "directory",
     // /tmp is shared scratch space, sticky like on any Linux system.
     mode: path === "/tmp" ? 0o1777 : 0o755,
   }));
-  for (const [path, bytes] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [path, bytes] of [...files].sort(([a], [b]) => byteOrder(a, b))) {
     entries.push({ path, type: "file", mode: 0o755, bytes });
   }
   return entries;
+}
+
+/**
+ * Orders paths by their UTF-8 bytes, as `LC_ALL=C sort` does: the same files
+ * give the same archive (and image digest) whatever the machine's locale,
+ * which `localeCompare` would not.
+ */
+export function byteOrder(a: string, b: string): number {
+  const [x, y] = [text(a), text(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i]! - y[i]!;
+  }
+  return x.length - y.length;
 }
 
 /** `sha256:<hex>` of an archive. */

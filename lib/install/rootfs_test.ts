@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildRootfs } from "./rootfs.ts";
+import { buildRootfs, byteOrder, treeEntries } from "./rootfs.ts";
 import { fakeElf, writeTree } from "./fake_elf.ts";
 
 async function list(archive: Uint8Array): Promise<string[]> {
@@ -55,4 +55,28 @@ Deno.test("a static executable needs no library path, and keeps the name it is g
   assert.deepEqual(rootfs.env, []);
   assert.equal(rootfs.architecture, "arm64");
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("the tree's order is the paths' bytes, whatever the locale", () => {
+  // A locale sorts "a" before "B" and ignores "_"; byte order puts "B" (0x42) before "_" and "a".
+  const files = new Map(
+    ["/lib/liba.so", "/lib/libB.so", "/lib/lib_c.so", "/lib/libé.so"].map((path) => [
+      path,
+      new Uint8Array(),
+    ]),
+  );
+  const paths = treeEntries(files, ["/tmp", "/Z", "/a"]).map((entry) => entry.path);
+  assert.deepEqual(paths, [
+    "/Z",
+    "/a",
+    "/lib",
+    "/tmp",
+    "/lib/libB.so",
+    "/lib/lib_c.so",
+    "/lib/liba.so",
+    "/lib/libé.so",
+  ]);
+  // UTF-16 order differs from UTF-8 byte order for characters past U+FFFF: 😀 (F0…) after ｚ (EF…).
+  assert.ok(byteOrder("\u{ff5a}", "😀") < 0);
+  assert.ok(byteOrder("ab", "a") > 0);
 });

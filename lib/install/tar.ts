@@ -60,7 +60,7 @@ function entryBlocks(entry: TarEntry): Uint8Array[] {
   const blocks: Uint8Array[] = [];
   if (Object.keys(pax).length > 0) {
     const records = paxRecords(pax);
-    const paxName = `PaxHeaders/${name.replace(/\/$/, "").split("/").pop()}`.slice(0, 99);
+    const paxName = utf8Head(`PaxHeaders/${name.replace(/\/$/, "").split("/").pop()}`, 99);
     blocks.push(
       header({ name: paxName, prefix: "", typeflag: "x", size: records.length }),
       records,
@@ -68,7 +68,8 @@ function entryBlocks(entry: TarEntry): Uint8Array[] {
   }
   blocks.push(
     header({
-      name: split?.name ?? name.slice(-99).replace(/^\/+/, ""),
+      // The full path is in the PAX header; ustar's field keeps what fits of its end.
+      name: split?.name ?? utf8Tail(name, 99).replace(/^\/+/, ""),
       prefix: split?.prefix ?? "",
       typeflag: entry.type === "file" ? "0" : entry.type === "directory" ? "5" : "2",
       size: pax.size === undefined ? content.length : 0,
@@ -81,6 +82,33 @@ function entryBlocks(entry: TarEntry): Uint8Array[] {
   );
   if (content.length > 0) blocks.push(content);
   return blocks;
+}
+
+/**
+ * The longest start of `text` that is at most `maxBytes` bytes of UTF-8, cut
+ * between characters (header fields count bytes; `slice` counts UTF-16 units).
+ */
+export function utf8Head(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    bytes += encoder.encode(char).length;
+    if (bytes > maxBytes) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+/** The longest end of `text` that is at most `maxBytes` bytes of UTF-8, cut between characters. */
+export function utf8Tail(text: string, maxBytes: number): string {
+  const chars = [...text];
+  let bytes = 0;
+  let start = chars.length;
+  while (start > 0 && bytes + encoder.encode(chars[start - 1]!).length <= maxBytes) {
+    start--;
+    bytes += encoder.encode(chars[start]!).length;
+  }
+  return chars.slice(start).join("");
 }
 
 function isAscii(text: string): boolean {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeTar } from "./tar.ts";
+import { utf8Head, utf8Tail, writeTar } from "./tar.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
 
@@ -52,6 +52,28 @@ Deno.test("long and non-ASCII paths and long link targets survive through ustar 
   assert.equal(await Deno.readTextFile(`${dir}/ünïcode.txt`), "utf-8");
   assert.equal(await Deno.readLink(`${dir}/link`), `/${"t".repeat(150)}`);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("non-ASCII paths longer than a ustar field are cut by bytes, not UTF-16 units", async () => {
+  // 60 three-byte characters: 60 UTF-16 units, 180 bytes, more than the 100-byte name field.
+  const name = "ж€".repeat(30);
+  const emoji = "😀".repeat(40); // surrogate pairs: never cut in half
+  const archive = writeTar([
+    { path: `/${name}.txt`, type: "file", mode: 0o644, bytes: text("long") },
+    { path: `/d/${emoji}`, type: "file", mode: 0o644, bytes: text("emoji") },
+  ]);
+  const dir = await extract(archive);
+  assert.equal(await Deno.readTextFile(`${dir}/${name}.txt`), "long");
+  assert.equal(await Deno.readTextFile(`${dir}/d/${emoji}`), "emoji");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("utf8Head() and utf8Tail() keep whole characters within the byte budget", () => {
+  assert.equal(utf8Head("aé€😀", 6), "aé€");
+  assert.equal(utf8Head("aé€😀", 5), "aé");
+  assert.equal(utf8Tail("aé€😀", 7), "€😀");
+  assert.equal(utf8Tail("aé€😀", 6), "😀");
+  assert.equal(utf8Tail("abc", 99), "abc");
 });
 
 Deno.test("the same entries make the same archive", () => {
