@@ -18,7 +18,12 @@ const update: WorkloadUpdate = {
 
 Deno.test("patchBody() patches containers and initContainers by name with a resourceVersion precondition", () => {
   const at = new Date("2026-11-25T12:00:00Z");
-  const record = { image: "myimage:fixed", at: "2026-11-25T12:00:00.000Z" };
+  const record = {
+    image: "myimage:fixed",
+    at: "2026-11-25T12:00:00.000Z",
+    previous: { image: "myimage:test" },
+    original: "myimage:test",
+  };
   assert.deepEqual(patchBody(update, at), {
     apiVersion: "apps/v1",
     kind: "Deployment",
