@@ -1,0 +1,132 @@
+/**
+ * An engine's image as the blobs a push sends: every blob children first
+ * (layers and config, then the manifests that name them), the target (the
+ * manifest or index the image is) last. Two sources: Docker, through its
+ * `docker save` archive (either store; docker_archive.ts reads both
+ * layouts), and containerd, through its content service.
+ */
+import type { DockerClient } from "../engine/docker_client.ts";
+import { indexTar } from "../bridge/tar_index.ts";
+import { blobChunks, type Descriptor, readDockerArchive } from "../bridge/docker_archive.ts";
+import { saveImageToFile } from "../bridge/docker_save.ts";
+import { INDEX_TYPES, MANIFEST_TYPES } from "../bridge/feed.ts";
+
+/** One blob of an image, readable as often as needed. */
+export interface SourceBlob extends Descriptor {
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+/** An image opened for pushing; `close` releases what opening took (a temporary file). */
+export interface SourceImage {
+  readonly target: Descriptor;
+  /** Children first, the target last. */
+  readonly blobs: readonly SourceBlob[];
+  close(): Promise<void>;
+}
+
+/** Where images to push come from: the engine the builds land in. */
+export interface ImageSource {
+  /** Opens the image the engine names `name` (a normalised reference). */
+  open(name: string, signal: AbortSignal): Promise<SourceImage>;
+}
+
+/** True for a manifest or an index (they go to `manifests/`, not `blobs/`). */
+export function isManifest(mediaType: string): boolean {
+  return MANIFEST_TYPES.includes(mediaType) || INDEX_TYPES.includes(mediaType);
+}
+
+/** Docker, through `docker save` into a temporary file. */
+export class DockerImageSource implements ImageSource {
+  constructor(readonly docker: DockerClient) {}
+
+  async open(name: string, signal: AbortSignal): Promise<SourceImage> {
+    const dir = await Deno.makeTempDir({ prefix: "veryfreshpod-push-" });
+    const remove = () => Deno.remove(dir, { recursive: true }).catch(() => {});
+    try {
+      const path = `${dir}/image.tar`;
+      await saveImageToFile(this.docker, name, path, signal);
+      const file = await Deno.open(path, { read: true });
+      try {
+        const archive = await readDockerArchive(file, await indexTar(file));
+        return {
+          target: archive.target,
+          blobs: archive.blobs.map((blob) => ({
+            mediaType: blob.mediaType,
+            digest: blob.digest,
+            size: blob.size,
+            chunks: () => blobChunks(file, blob),
+          })),
+          close: async () => {
+            file.close();
+            await remove();
+          },
+        };
+      } catch (error) {
+        file.close();
+        throw error;
+      }
+    } catch (error) {
+      await remove();
+      throw error;
+    }
+  }
+}
+
+/** What the containerd source needs of a client (ContainerdReader). */
+export interface ContentStore {
+  /** The image record's target, or undefined when there is no such image. */
+  target(name: string): Promise<Descriptor | undefined>;
+  /** A small blob in full (a manifest, an index), or undefined when the store lacks it. */
+  read(digest: string): Promise<Uint8Array | undefined>;
+  /** The size of a blob, or undefined when the store lacks it. */
+  size(digest: string): Promise<number | undefined>;
+  /** A blob of any size, in chunks. */
+  chunks(digest: string): AsyncIterable<Uint8Array>;
+}
+
+/** containerd, through its content service: nothing is copied before it is sent. */
+export class ContainerdImageSource implements ImageSource {
+  constructor(readonly store: ContentStore) {}
+
+  async open(name: string): Promise<SourceImage> {
+    const target = await this.store.target(name);
+    if (target === undefined) throw new Error(`containerd has no image ${name}`);
+    const blobs = new Map<string, SourceBlob>();
+    const store = this.store;
+    const add = (descriptor: Descriptor, size: number) =>
+      blobs.set(descriptor.digest, {
+        ...descriptor,
+        size,
+        chunks: () => store.chunks(descriptor.digest),
+      });
+    // Children first; a child the store lacks (another platform of an index) is left out.
+    const visit = async (node: Descriptor, depth: number): Promise<void> => {
+      if (blobs.has(node.digest) || depth > 4) return;
+      if (!isManifest(node.mediaType)) {
+        const size = await store.size(node.digest);
+        if (size !== undefined) add(node, size);
+        else if (depth === 0) throw new Error(`containerd lacks ${node.digest}`);
+        return;
+      }
+      const bytes = await store.read(node.digest);
+      if (bytes === undefined) {
+        if (depth === 0) throw new Error(`containerd lacks the image ${node.digest} of ${name}`);
+        return;
+      }
+      const body = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+      const children = [
+        ...(Array.isArray(body.manifests) ? body.manifests : []),
+        ...(body.config === undefined ? [] : [body.config]),
+        ...(Array.isArray(body.layers) ? body.layers : []),
+      ];
+      for (const child of children) {
+        const d = child as Partial<Descriptor>;
+        if (typeof d.digest !== "string" || typeof d.mediaType !== "string") continue;
+        await visit({ mediaType: d.mediaType, digest: d.digest, size: d.size ?? 0 }, depth + 1);
+      }
+      add(node, bytes.length);
+    };
+    await visit(target, 0);
+    return { target, blobs: [...blobs.values()], close: () => Promise.resolve() };
+  }
+}

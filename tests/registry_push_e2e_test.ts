@@ -1,0 +1,169 @@
+/**
+ * The registry client on the real daemons: images from the test dockerd
+ * (docker save) and the test containerd (content service) pushed to a real
+ * `docker-registry`, only the blobs it lacks, pullable afterwards by digest;
+ * basic auth with the docker config's credentials, and the one-line failures.
+ */
+import assert from "node:assert/strict";
+import {
+  containerd,
+  docker,
+  e2eTest,
+  importIntoContainerd,
+  makeImage,
+  registry,
+} from "./env/mod.ts";
+import {
+  dockerConfigWithAuth,
+  privateRegistry,
+  REGISTRY_PASSWORD,
+  REGISTRY_USER,
+} from "./env/private_registry.ts";
+import { DockerClient } from "../lib/engine/docker_client.ts";
+import { parseDockerHost } from "../lib/engine/docker_host.ts";
+import { RegistryClient, RegistryError } from "../lib/registry/client.ts";
+import { lookupCredentials } from "../lib/registry/credentials.ts";
+import { ContainerdImageSource, DockerImageSource } from "../lib/registry/image_source.ts";
+import { ContainerdContentStore } from "../lib/registry/containerd_store.ts";
+import { pushImage } from "../lib/registry/push.ts";
+
+const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** `FROM base` plus one new file: a rebuild changes only the second layer. */
+async function buildOnBase(base: string, ref: string): Promise<string> {
+  const context = await Deno.makeTempDir({ prefix: "vfp-push-build-" });
+  try {
+    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
+    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
+    const engine = await docker();
+    await engine.run(["build", "--quiet", "--tag", ref, context]);
+    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+  } finally {
+    await Deno.remove(context, { recursive: true });
+  }
+}
+
+function clientFor(address: string, dockerConfig?: string): RegistryClient {
+  const env = (name: string) =>
+    name === "DOCKER_CONFIG" ? dockerConfig ?? "/nonexistent" : Deno.env.get(name);
+  return new RegistryClient(address, { credentials: () => lookupCredentials(address, { env }) });
+}
+
+async function dockerSource(): Promise<DockerImageSource> {
+  return new DockerImageSource(
+    new DockerClient(parseDockerHost((await docker()).host, "--docker-host")),
+  );
+}
+
+async function push(client: RegistryClient, repository: string, tag: string, name: string) {
+  const image = await (await dockerSource()).open(name, AbortSignal.timeout(60_000));
+  try {
+    return await pushImage(client, repository, tag, image, AbortSignal.timeout(60_000));
+  } finally {
+    await image.close();
+  }
+}
+
+e2eTest(
+  "push from Docker: every blob the first time, then only the changed layer and config",
+  async () => {
+    const engine = await docker();
+    const { address } = await registry();
+    const suffix = unique();
+    const base = `vfp-push-base-${suffix}:v1`;
+    await makeImage(base);
+    const ref = `vfp-push-app-${suffix}:v2`;
+    await buildOnBase(base, ref);
+    const repository = `vfp-push-app-${suffix}`;
+    const client = clientFor(address);
+
+    const first = await push(client, repository, "v2", `docker.io/library/${ref}`);
+    assert.equal(first.skipped, 0);
+    assert.equal(first.written, 3, "two layers and the config");
+    assert.equal(await client.manifestDigest(repository, "v2"), first.digest);
+    // The registry serves it by digest: the engine pulls exactly that image.
+    const pinned = `${address}/${repository}@${first.digest}`;
+    await engine.run(["pull", "--quiet", pinned]);
+
+    await buildOnBase(base, ref);
+    const second = await push(client, repository, "v2", `docker.io/library/${ref}`);
+    assert.notEqual(second.digest, first.digest);
+    assert.equal(second.written, 2, "the changed layer and the config");
+    assert.equal(second.skipped, 1, "the base layer was there");
+    assert.ok(
+      second.bytes < first.bytes,
+      `${second.bytes} bytes sent, ${first.bytes} the first time`,
+    );
+    assert.equal(await client.manifestDigest(repository, "v2"), second.digest);
+
+    const again = await push(client, repository, "v2", `docker.io/library/${ref}`);
+    assert.deepEqual([again.digest, again.written, again.bytes], [second.digest, 0, 0]);
+  },
+);
+
+e2eTest("push from containerd's content service, pullable by digest", async () => {
+  const ctr = await containerd();
+  const { address } = await registry();
+  const ref = `vfp-push-ctr-${unique()}:v1`;
+  await makeImage(ref);
+  const [name] = await importIntoContainerd(ref);
+  assert.ok(name);
+  const store = new ContainerdContentStore(ctr.socket, ctr.namespace);
+  try {
+    const image = await new ContainerdImageSource(store).open(name);
+    const repository = ref.split(":")[0]!;
+    const client = clientFor(address);
+    const report = await pushImage(client, repository, "v1", image, AbortSignal.timeout(60_000));
+    assert.ok(report.written >= 2, `written ${report.written}`);
+    assert.equal(await client.manifestDigest(repository, "v1"), report.digest);
+    await (await docker()).run(["pull", "--quiet", `${address}/${repository}@${report.digest}`]);
+  } finally {
+    store.close();
+  }
+});
+
+e2eTest(
+  "basic auth: the docker config's credentials push; wrong ones fail naming their source",
+  async () => {
+    const secured = await privateRegistry({ basicAuth: true });
+    try {
+      const ref = `vfp-push-auth-${unique()}:v1`;
+      await makeImage(ref);
+      const repository = ref.split(":")[0]!;
+      const good = clientFor(secured.address, dockerConfigWithAuth(secured.address));
+      const report = await push(good, repository, "v1", `docker.io/library/${ref}`);
+      assert.equal(await good.manifestDigest(repository, "v1"), report.digest);
+
+      const badConfig = dockerConfigWithAuth(secured.address, `${REGISTRY_PASSWORD}-wrong`);
+      const bad = clientFor(secured.address, badConfig);
+      const error = await push(bad, repository, "v2", `docker.io/library/${ref}`).then(
+        () => undefined,
+        (e) => e,
+      );
+      assert.ok(error instanceof RegistryError, String(error));
+      assert.equal(error.kind, "unauthorized");
+      assert.match(error.message, new RegExp(`auths\\["${secured.address.replace(".", "\\.")}`));
+      assert.match(error.message, new RegExp(`${badConfig}/config\\.json`));
+      assert.doesNotMatch(error.message, /\n/);
+      assert.equal(await good.manifestDigest(repository, "v2"), undefined, "nothing was tagged");
+
+      const anonymous = clientFor(secured.address);
+      const refused = await anonymous.hasBlob(repository, report.digest).then(() => "", (e) => e);
+      assert.match(String(refused), /an anonymous request \(no docker config at/);
+      assert.ok(REGISTRY_USER);
+    } finally {
+      await secured.stop();
+    }
+  },
+);
+
+e2eTest("a registry that does not answer: one line naming it", async () => {
+  const gone = await privateRegistry();
+  await gone.stop();
+  const client = clientFor(gone.address);
+  const error = await client.hasBlob("app", `sha256:${"0".repeat(64)}`).then(() => "", (e) => e);
+  assert.ok(error instanceof RegistryError);
+  assert.equal(error.kind, "unreachable");
+  assert.match(error.message, new RegExp(`^registry http://${gone.address} does not answer: `));
+  assert.doesNotMatch(error.message, /\n/);
+});
