@@ -8,6 +8,7 @@ import { ExitCode, UserError } from "../errors.ts";
 import { baseUrl, type DockerHost } from "./docker_host.ts";
 import { tlsFailure, tlsHttpClient } from "./docker_tls.ts";
 import { type SocketDaemon, socketFault } from "./socket_fault.ts";
+import { probeListener } from "./protocol_probe.ts";
 import { concatBytes } from "../bytes.ts";
 
 /** The newest API version this client speaks (Docker 27.2–27.5). */
@@ -165,6 +166,14 @@ const TCP_CAUSES: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   },
 ];
 
+// Deno's fetch refuses the ports of the Fetch standard's "bad port" list (1, 7, 9, 22, 25, …),
+// ports of other protocols, before it connects.
+const BLOCKED_PORT = /Requests to port (\d+) are blocked/;
+
+// What Deno's HTTP/1.1 client says when the server answers in another protocol, or speaks
+// first (a gRPC server sends its HTTP/2 SETTINGS frame as soon as the connection opens).
+const NOT_HTTP1 = /invalid HTTP version parsed|received unexpected message from connection/i;
+
 /** The full text of an error and its causes, where Deno puts the OS error. */
 function errorText(error: unknown): string {
   const parts: string[] = [];
@@ -192,8 +201,13 @@ export function connectionError(
   const tls = host.transport === "tcp" && host.tls !== undefined
     ? tlsFailure(host.tls, host.hostname, clientCertificate, text)
     : undefined;
+  const blocked = host.transport === "tcp" ? BLOCKED_PORT.exec(text)?.[1] : undefined;
   let why: string;
-  if (tls !== undefined) {
+  if (blocked !== undefined) {
+    why = `port ${blocked} is blocked: the HTTP client refuses ports that belong to other ` +
+      "protocols (as browsers do), and Docker never listens there; check the port in " +
+      "--docker-host (Docker's are 2375, and 2376 with TLS)";
+  } else if (tls !== undefined) {
     why = tls;
   } else if (cause !== undefined) {
     why = cause;
@@ -207,6 +221,32 @@ export function connectionError(
   return new UserError(`Cannot connect to ${describeDockerHost(host)}: ${why}`, ExitCode.engine, {
     cause: error,
   });
+}
+
+/**
+ * `connectionError`, after a look at what listens when the answer was not
+ * HTTP/1.1: a gRPC server there is most likely containerd's socket.
+ */
+export async function diagnoseConnection(
+  host: DockerHost,
+  error: unknown,
+  clientCertificate = false,
+): Promise<UserError> {
+  if (!NOT_HTTP1.test(errorText(error))) return connectionError(host, error, clientCertificate);
+  const where = describeDockerHost(host);
+  const listener = await probeListener(host);
+  let why: string;
+  if (listener === "http2" && host.transport === "unix") {
+    why = "this socket speaks gRPC, not the Docker Engine API: it looks like containerd's; " +
+      `use --runtime containerd --containerd-socket ${host.path}`;
+  } else if (listener === "http2") {
+    why = "it speaks gRPC (HTTP/2), not the Docker Engine API (is it containerd?); " +
+      "check --docker-host";
+  } else {
+    why = "it answered in another protocol than HTTP/1.1, so it is not a Docker Engine; " +
+      "check --docker-host";
+  }
+  return new UserError(`Cannot connect to ${where}: ${why}`, ExitCode.engine, { cause: error });
 }
 
 /** The error for an answer that is not 2xx, with the daemon's own message when it sent one. */
@@ -399,7 +439,7 @@ export class DockerClient {
       }
       // A caller's own abort is not a fault: pass it through unchanged.
       if (init.signal?.aborted) throw error;
-      throw connectionError(this.host, error, this.#clientCertificate);
+      throw await diagnoseConnection(this.host, error, this.#clientCertificate);
     }
   }
 }

@@ -9,6 +9,7 @@ import {
 } from "./docker_client.ts";
 import { parseDockerHost } from "./docker_host.ts";
 import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { isHttp2Preface } from "./protocol_probe.ts";
 
 const SOCKET = parseDockerHost("unix:///var/run/docker.sock");
 
@@ -298,4 +299,127 @@ Deno.test("a failed negotiation is tried again by the next request", async () =>
   up = true;
   assert.deepEqual(await fake.client.json("/images/json"), []);
   assert.deepEqual(fake.requests, ["/version", "/version", "/v1.47/images/json"]);
+});
+
+Deno.test("a port the HTTP client blocks is named, not Deno's TypeError", async () => {
+  // Deno's fetch refuses port 1 before connecting: no listener is needed.
+  const client = new DockerClient(parseDockerHost("tcp://127.0.0.1:1"));
+  try {
+    await assert.rejects(() => client.negotiate(), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.engine);
+      assert.equal(
+        error.message,
+        "Cannot connect to Docker at tcp://127.0.0.1:1: port 1 is blocked: the HTTP client " +
+          "refuses ports that belong to other protocols (as browsers do), and Docker never " +
+          "listens there; check the port in --docker-host (Docker's are 2375, and 2376 with TLS)",
+      );
+      return true;
+    });
+  } finally {
+    client.close();
+  }
+});
+
+/**
+ * A unix socket whose server writes `greeting` as soon as a connection opens
+ * (a gRPC server's HTTP/2 SETTINGS frame, or anything else), then reads and
+ * ignores what comes.
+ */
+async function speakingFirst(greeting: Uint8Array, run: (socket: string) => Promise<void>) {
+  const directory = await Deno.makeTempDir();
+  const socket = `${directory}/engine.sock`;
+  const listener = Deno.listen({ transport: "unix", path: socket });
+  const connections: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const connection of listener) {
+      connections.push(connection);
+      connection.write(greeting).catch(() => {});
+      connection.readable.pipeTo(new WritableStream()).catch(() => {});
+    }
+  })();
+  try {
+    await run(socket);
+  } finally {
+    listener.close();
+    for (const connection of connections) {
+      try {
+        connection.close();
+      } catch {
+        // Closed by the client already.
+      }
+    }
+    await serving.catch(() => {});
+    await Deno.remove(directory, { recursive: true });
+  }
+}
+
+// What grpc-go (containerd) sends first: an empty-flagged SETTINGS frame on stream 0 with
+// two settings (MAX_FRAME_SIZE 16384, MAX_CONCURRENT_STREAMS…), 12 bytes of payload.
+const GRPC_SETTINGS = new Uint8Array([
+  0,
+  0,
+  12,
+  4,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  5,
+  0,
+  0,
+  64,
+  0,
+  0,
+  3,
+  0,
+  0,
+  0,
+  100,
+]);
+
+Deno.test("an HTTP/2 server's first frame is recognised, other bytes are not", () => {
+  assert.equal(isHttp2Preface(GRPC_SETTINGS), true);
+  assert.equal(isHttp2Preface(new TextEncoder().encode("HTTP/1.1 200 OK\r\n")), false);
+  assert.equal(isHttp2Preface(GRPC_SETTINGS.subarray(0, 8)), false, "a cut header");
+  const ack = GRPC_SETTINGS.slice(0, 9);
+  ack[4] = 1;
+  assert.equal(isHttp2Preface(ack), false, "an acknowledgement is no server preface");
+});
+
+Deno.test("a gRPC socket as --docker-host is named as containerd's, with the flags to use", async () => {
+  await speakingFirst(GRPC_SETTINGS, async (socket) => {
+    const client = new DockerClient(parseDockerHost(`unix://${socket}`));
+    try {
+      await assert.rejects(() => client.negotiate(), (error: unknown) => {
+        assert.ok(error instanceof UserError);
+        assert.equal(error.exitCode, ExitCode.engine);
+        assert.equal(
+          error.message,
+          `Cannot connect to the Docker socket "${socket}": this socket speaks gRPC, not the ` +
+            "Docker Engine API: it looks like containerd's; use --runtime containerd " +
+            `--containerd-socket ${socket}`,
+        );
+        return true;
+      });
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a socket answering in another protocol is not called containerd", async () => {
+  await speakingFirst(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n"), async (socket) => {
+    const client = new DockerClient(parseDockerHost(`unix://${socket}`));
+    try {
+      await assert.rejects(
+        () => client.negotiate(),
+        /^UserError: Cannot connect to the Docker socket ".*": it answered in another protocol than HTTP\/1\.1, so it is not a Docker Engine; check --docker-host$/,
+      );
+    } finally {
+      client.close();
+    }
+  });
 });
