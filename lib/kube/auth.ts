@@ -1,13 +1,15 @@
 /**
- * Who the client is to the API server, per request: a bearer token (given,
- * from a file that is read again as it rotates, or from an exec plugin), basic
- * auth, a client certificate, or an `auth-provider`. Only `auth-provider`
- * (oidc, gcp, azure) needs @kubernetes/client-node, which is imported then and
- * only then.
+ * Who the client is to the API server, per request, in client-go's order: a
+ * bearer token (`tokenFile`, read again as it rotates, wins over `token`),
+ * basic auth, a client certificate (its files read again as they rotate);
+ * only when none of these is set, an exec plugin; else an `auth-provider`.
+ * Only `auth-provider` (oidc, gcp, azure) needs @kubernetes/client-node, which
+ * is imported then and only then.
  */
 import type { ClusterConfig } from "./config.ts";
 import { ExecAuth } from "./exec_auth.ts";
 import { ExitCode, UserError } from "../errors.ts";
+import { FILE_TTL_MS, fileOrText } from "./rotating_file.ts";
 
 /** What goes with one request. */
 export interface Credentials {
@@ -26,19 +28,56 @@ export interface Authenticator {
 }
 
 /** A token file is read again at most this often (client-go: every minute), and after a 401. */
-export const TOKEN_FILE_TTL_MS = 60_000;
+export const TOKEN_FILE_TTL_MS = FILE_TTL_MS;
+
+/** Options of `authenticator`. */
+export interface AuthenticatorOptions {
+  readonly now?: () => number;
+  /** Whether standard input is a terminal, for interactive exec plugins (tests). */
+  readonly stdinIsTerminal?: () => boolean;
+}
 
 /** The authenticator the selected user calls for. */
-export function authenticator(config: ClusterConfig, now: () => number = Date.now): Authenticator {
+export function authenticator(
+  config: ClusterConfig,
+  options: AuthenticatorOptions = {},
+): Authenticator {
+  const now = options.now ?? Date.now;
   const user = config.user;
-  const tls = { certPem: user.certPem, keyPem: user.keyPem };
+  const certPem = fileOrText(user.certFile, user.certPem, now);
+  const keyPem = fileOrText(user.keyFile, user.keyPem, now);
+  const tls = (force = false): Credentials => ({ certPem: certPem(force), keyPem: keyPem(force) });
+  const fixed = (authorization: string | undefined): Authenticator => ({
+    credentials: () => Promise.resolve({ ...tls(), authorization }),
+    refresh() {
+      // A rotated certificate may be what the server now wants.
+      const before = tls();
+      const after = tls(true);
+      return Promise.resolve(before.certPem !== after.certPem || before.keyPem !== after.keyPem);
+    },
+  });
+  if (user.tokenFile !== undefined) return tokenFileAuth(user.tokenFile, tls, now);
+  if (user.token !== undefined) return fixed(`Bearer ${user.token}`);
+  if (user.username !== undefined || user.password !== undefined) {
+    const basic = btoa(
+      String.fromCharCode(
+        ...new TextEncoder().encode(`${user.username ?? ""}:${user.password ?? ""}`),
+      ),
+    );
+    return fixed(`Basic ${basic}`);
+  }
+  // client-go: a client certificate in the kubeconfig means the plugin is not run.
+  if (user.certPem !== undefined || user.keyPem !== undefined) return fixed(undefined);
   if (user.exec !== undefined) {
-    const exec = new ExecAuth(user.exec, user.name ?? "", config, now);
+    const exec = new ExecAuth(user.exec, user.name ?? "", config, {
+      now,
+      ...(options.stdinIsTerminal ? { stdinIsTerminal: options.stdinIsTerminal } : {}),
+    });
     return {
       async credentials() {
         const credential = await exec.credential();
         return credential.token !== undefined
-          ? { ...tls, authorization: `Bearer ${credential.token}` }
+          ? { authorization: `Bearer ${credential.token}` }
           : { certPem: credential.certPem, keyPem: credential.keyPem };
       },
       refresh() {
@@ -47,25 +86,15 @@ export function authenticator(config: ClusterConfig, now: () => number = Date.no
       },
     };
   }
-  if (user.authProvider !== undefined) return providerAuth(config, tls);
-  if (user.token !== undefined) {
-    const fixed = { ...tls, authorization: `Bearer ${user.token}` };
-    return { credentials: () => Promise.resolve(fixed), refresh: () => Promise.resolve(false) };
-  }
-  if (user.tokenFile !== undefined) return tokenFileAuth(user.tokenFile, tls, now);
-  if (user.username !== undefined || user.password !== undefined) {
-    const basic = btoa(
-      String.fromCharCode(
-        ...new TextEncoder().encode(`${user.username ?? ""}:${user.password ?? ""}`),
-      ),
-    );
-    const fixed = { ...tls, authorization: `Basic ${basic}` };
-    return { credentials: () => Promise.resolve(fixed), refresh: () => Promise.resolve(false) };
-  }
-  return { credentials: () => Promise.resolve(tls), refresh: () => Promise.resolve(false) };
+  if (user.authProvider !== undefined) return providerAuth(config, tls());
+  return fixed(undefined);
 }
 
-function tokenFileAuth(path: string, tls: Credentials, now: () => number): Authenticator {
+function tokenFileAuth(
+  path: string,
+  tls: (force?: boolean) => Credentials,
+  now: () => number,
+): Authenticator {
   let token: string | undefined;
   let readAt = -Infinity;
   const read = async () => {
@@ -85,12 +114,15 @@ function tokenFileAuth(path: string, tls: Credentials, now: () => number): Authe
   return {
     async credentials() {
       if (token === undefined || now() - readAt >= TOKEN_FILE_TTL_MS) await read();
-      return { ...tls, authorization: `Bearer ${token}` };
+      return { ...tls(), authorization: `Bearer ${token}` };
     },
     async refresh() {
       const before = token;
+      const identity = tls();
       await read();
-      return token !== before;
+      const rotated = tls(true);
+      return token !== before || rotated.certPem !== identity.certPem ||
+        rotated.keyPem !== identity.keyPem;
     },
   };
 }

@@ -7,9 +7,19 @@ import { ExitCode, UserError } from "../errors.ts";
 import { explainKubeError } from "./api_errors.ts";
 import type { KubeClient } from "./rest.ts";
 
-/** Asks the API server for its version; throws a UserError when it can't be reached. */
+/**
+ * Asks the API server for its version; throws a UserError when it can't be
+ * reached. The credentials come first and untimed: an exec plugin may wait
+ * for the user (an SSO login in the browser, an MFA code), and its failure is
+ * its own message, not "cannot reach".
+ */
 export async function checkCluster(client: KubeClient, timeoutMs = 15_000): Promise<string> {
   const server = client.server;
+  try {
+    await client.authenticate();
+  } catch (error) {
+    throw explainKubeError(error, server, { verb: "get", resource: "version" });
+  }
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {

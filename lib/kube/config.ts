@@ -1,8 +1,9 @@
 /**
  * Finds and loads the Kubernetes client configuration the way kubectl does:
- * `--kubeconfig`, else every existing file in `$KUBECONFIG` (merged as kubectl
- * merges them: the first file to set a name or the current context wins),
- * else `~/.kube/config`, else the in-cluster service account. The result is
+ * `--kubeconfig`, else every existing, non-empty file in `$KUBECONFIG`
+ * (merged as kubectl merges them: the first file to set a name or the current
+ * context wins), else `~/.kube/config`; when that leaves nothing, the
+ * in-cluster service account. The result is
  * plain data for the selected context, with every file it names already read
  * (paths relative to the kubeconfig's own directory). Every failure is a
  * one-line UserError that names the fix.
@@ -15,6 +16,17 @@
 import yaml from "js-yaml";
 import { ExitCode, UserError } from "../errors.ts";
 import { exists } from "../exists.ts";
+import {
+  booleanField,
+  dirname,
+  firstLine,
+  isRecord,
+  loadError,
+  pemOf,
+  readProblem,
+  resolvePath,
+  stringField,
+} from "./config_fields.ts";
 
 /** Where to look, from flags and environment. */
 export interface KubeConfigOptions {
@@ -25,6 +37,9 @@ export interface KubeConfigOptions {
   readonly serviceAccountDir?: string;
 }
 
+/** When an exec plugin may talk to the user (client-go's `interactiveMode`). */
+export type InteractiveMode = "Never" | "IfAvailable" | "Always";
+
 /** An exec credential plugin, as the kubeconfig's `user.exec` names it. */
 export interface ExecConfig {
   readonly apiVersion: string;
@@ -34,6 +49,8 @@ export interface ExecConfig {
   readonly env: readonly { readonly name: string; readonly value: string }[];
   readonly installHint: string | undefined;
   readonly provideClusterInfo: boolean;
+  /** Default IfAvailable (v1beta1; v1 requires it, as kubectl does). */
+  readonly interactiveMode?: InteractiveMode | undefined;
 }
 
 /** How to authenticate: whatever the selected user sets. */
@@ -41,10 +58,13 @@ export interface UserConfig {
   /** The user's name in the kubeconfig, for messages. */
   readonly name: string | undefined;
   readonly token?: string | undefined;
-  /** Read again while running: service-account tokens rotate. */
+  /** Wins over `token` and is read again while running: service-account tokens rotate. */
   readonly tokenFile?: string | undefined;
   readonly certPem?: string | undefined;
   readonly keyPem?: string | undefined;
+  /** The files certPem and keyPem came from: read again as they rotate. */
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
   readonly exec?: ExecConfig | undefined;
@@ -52,6 +72,10 @@ export interface UserConfig {
   readonly authProvider?: { readonly name: string; readonly config?: Record<string, string> };
   /** `as`: the user to impersonate. */
   readonly impersonate?: string | undefined;
+  /** `as-groups`, `as-uid`, `as-user-extra`: the rest of the impersonated identity. */
+  readonly impersonateGroups?: readonly string[] | undefined;
+  readonly impersonateUid?: string | undefined;
+  readonly impersonateExtra?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 /** The selected context, ready to talk to its cluster. */
@@ -63,27 +87,52 @@ export interface ClusterConfig {
   readonly server: string;
   /** The CA bundle to verify the server with (PEM); undefined: the system's roots. */
   readonly caPem: string | undefined;
+  /** The file caPem came from: read again as it rotates. */
+  readonly caFile?: string | undefined;
   readonly skipTlsVerify: boolean;
   readonly tlsServerName: string | undefined;
   readonly proxyUrl: string | undefined;
+  /** `disable-compression`: ask for answers uncompressed. */
+  readonly disableCompression?: boolean | undefined;
+  /** The cluster's `client.authentication.k8s.io/exec` extension, passed to exec plugins. */
+  readonly execExtension?: unknown;
   readonly user: UserConfig;
   /** What the configuration came from, for messages: `kubeconfig "…"` or the in-cluster account. */
   readonly origin: string;
 }
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const EXEC_EXTENSION = "client.authentication.k8s.io/exec";
 
 /** Loads the configuration and selects the context; throws UserError when it can't. */
 export function loadKubeConfig(options: KubeConfigOptions): ClusterConfig {
-  const files = kubeconfigFiles(options);
+  const { files, missing } = kubeconfigFiles(options);
   const accountDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-  if (files.length > 0) {
-    const merged = emptyConfig();
-    for (const file of files) mergeInto(merged, parseFile(file));
-    return selectContext(merged, options.context);
+  const merged = emptyConfig();
+  const empty: string[] = [];
+  for (const file of files) {
+    const parsed = parseFile(file);
+    if (parsed === undefined) empty.push(file);
+    else mergeInto(merged, parsed);
   }
-  if (options.env("KUBERNETES_SERVICE_HOST") && exists(`${accountDir}/token`)) {
+  // kubectl: a configuration that holds nothing gives way to the in-cluster one.
+  const nothing = files.length === empty.length;
+  if (nothing && options.env("KUBERNETES_SERVICE_HOST") && exists(`${accountDir}/token`)) {
     return inCluster(options.env, accountDir);
+  }
+  if (!nothing) return selectContext(merged, options.context);
+  if (empty.length > 0) {
+    throw loadError(
+      empty.join('", "'),
+      `the file is empty; point --kubeconfig or KUBECONFIG at your cluster's configuration ` +
+        "(kind get kubeconfig, minikube update-context, k3s: /etc/rancher/k3s/k3s.yaml)",
+    );
+  }
+  if (missing.length > 0) {
+    throw new UserError(
+      `Cannot read kubeconfig: none of the files in KUBECONFIG exists (${missing.join(", ")})`,
+      ExitCode.kubernetes,
+    );
   }
   throw new UserError(
     "No Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, " +
@@ -92,8 +141,11 @@ export function loadKubeConfig(options: KubeConfigOptions): ClusterConfig {
   );
 }
 
-/** `--kubeconfig`, else the existing files of `$KUBECONFIG`, else `~/.kube/config` if present. */
-function kubeconfigFiles(options: KubeConfigOptions): string[] {
+/**
+ * `--kubeconfig`, else the existing files of `$KUBECONFIG` (`missing`: the
+ * listed ones that do not exist), else `~/.kube/config` if present.
+ */
+function kubeconfigFiles(options: KubeConfigOptions): { files: string[]; missing: string[] } {
   if (options.kubeconfig !== undefined) {
     if (!exists(options.kubeconfig)) {
       throw new UserError(
@@ -101,23 +153,17 @@ function kubeconfigFiles(options: KubeConfigOptions): string[] {
         ExitCode.kubernetes,
       );
     }
-    return [options.kubeconfig];
+    return { files: [options.kubeconfig], missing: [] };
   }
   const fromEnv = (options.env("KUBECONFIG") ?? "").split(":").filter((path) => path !== "");
   if (fromEnv.length > 0) {
-    // kubectl skips files of the list that do not exist; so do we, unless none does.
-    const present = fromEnv.filter((path) => exists(path));
-    if (present.length === 0) {
-      throw new UserError(
-        `Cannot read kubeconfig: none of the files in KUBECONFIG exists (${fromEnv.join(", ")})`,
-        ExitCode.kubernetes,
-      );
-    }
-    return present;
+    // kubectl skips files of the list that do not exist.
+    const files = fromEnv.filter((path) => exists(path));
+    return { files, missing: fromEnv.filter((path) => !files.includes(path)) };
   }
   const home = options.env("HOME");
   const defaultFile = home ? `${home}/.kube/config` : undefined;
-  return defaultFile && exists(defaultFile) ? [defaultFile] : [];
+  return { files: defaultFile && exists(defaultFile) ? [defaultFile] : [], missing: [] };
 }
 
 /** One named entry of a kubeconfig, with the file it came from. */
@@ -148,28 +194,15 @@ function mergeInto(into: RawConfig, from: RawConfig): void {
   into.currentContext ??= from.currentContext;
 }
 
-function loadError(file: string, detail: string, cause?: unknown): UserError {
-  return new UserError(
-    `Cannot load kubeconfig "${file}": ${detail}`,
-    ExitCode.kubernetes,
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-function parseFile(file: string): RawConfig {
+/** The file's entries; undefined for an empty or comment-only file, which kubectl skips. */
+function parseFile(file: string): RawConfig | undefined {
   let document: unknown;
   try {
     document = yaml.load(Deno.readTextFileSync(file));
   } catch (error) {
     throw loadError(file, `${firstLine(error)}; fix or replace the file`, error);
   }
-  if (document === null || document === undefined) {
-    throw loadError(
-      file,
-      "the file is empty; point --kubeconfig or KUBECONFIG at your cluster's configuration " +
-        "(kind get kubeconfig, minikube update-context, k3s: /etc/rancher/k3s/k3s.yaml)",
-    );
-  }
+  if (document === null || document === undefined) return undefined;
   const config = emptyConfig();
   // A document that is not a mapping holds no contexts (reported when one is selected).
   if (!isRecord(document)) return config;
@@ -184,7 +217,9 @@ function parseFile(file: string): RawConfig {
       }
       const body = item[field] ?? (key === "users" ? {} : undefined);
       if (!isRecord(body)) throw fail(`${key}[${i}].${field} is missing`);
-      if (!config[key].has(item.name)) config[key].set(item.name, { name: item.name, body, file });
+      // kubectl refuses a name given twice in one file (across files, the first wins).
+      if (config[key].has(item.name)) throw fail(`duplicate name "${item.name}" in ${key}`);
+      config[key].set(item.name, { name: item.name, body, file });
     });
   };
   section("clusters", "cluster");
@@ -197,24 +232,39 @@ function parseFile(file: string): RawConfig {
 
 function selectContext(config: RawConfig, wanted: string | undefined): ClusterConfig {
   const names = [...config.contexts.keys()];
+  const known = names.join(", ") || "none";
   if (wanted !== undefined && !config.contexts.has(wanted)) {
     throw new UserError(
-      `Context "${wanted}" not found in kubeconfig; available: ${names.join(", ") || "none"}`,
+      `Context "${wanted}" not found in kubeconfig; available: ${known}`,
       ExitCode.kubernetes,
     );
   }
   const contextName = wanted ?? config.currentContext;
-  const context = contextName === undefined ? undefined : config.contexts.get(contextName);
-  const clusterName = context?.body.cluster;
-  const cluster = typeof clusterName === "string" ? config.clusters.get(clusterName) : undefined;
-  if (context === undefined || cluster === undefined) {
+  if (contextName === undefined) {
     throw new UserError(
       names.length === 0
         ? "The kubeconfig has no contexts; point --kubeconfig at a cluster's configuration"
-        : `The kubeconfig has no usable current context; pass --context (one of ${
-          names.join(", ")
-        })`,
+        : `The kubeconfig has no current context; pass --context (one of ${known})`,
       ExitCode.kubernetes,
+    );
+  }
+  const context = config.contexts.get(contextName);
+  if (context === undefined) {
+    throw new UserError(
+      `The current context "${contextName}" is not in the kubeconfig; pass --context ` +
+        `(one of ${known}) or fix current-context`,
+      ExitCode.kubernetes,
+    );
+  }
+  const clusterName = stringField(context.body, "cluster");
+  const cluster = clusterName === undefined ? undefined : config.clusters.get(clusterName);
+  if (cluster === undefined) {
+    throw loadError(
+      context.file,
+      clusterName === undefined
+        ? `context "${contextName}" names no cluster; fix or replace the file`
+        : `context "${contextName}" names the cluster "${clusterName}", which is not defined; ` +
+          "fix or replace the file",
     );
   }
   const userName = stringField(context.body, "user");
@@ -231,37 +281,72 @@ function selectContext(config: RawConfig, wanted: string | undefined): ClusterCo
       `${where} has the server "${server}", which is not an http(s) URL; fix or replace the file`,
     );
   }
-  const dir = dirname(cluster.file);
+  const ca = pemOf(cluster.file, where, body, "certificate-authority", dir(cluster));
   return {
     contextName: context.name,
     clusterName: cluster.name,
     namespace: stringField(context.body, "namespace"),
     server: server.replace(/\/+$/, ""),
-    caPem: pemOf(cluster.file, where, body, "certificate-authority", dir),
-    skipTlsVerify: body["insecure-skip-tls-verify"] === true,
+    caPem: ca.pem,
+    caFile: ca.file,
+    skipTlsVerify: booleanField(body, "insecure-skip-tls-verify"),
     tlsServerName: stringField(body, "tls-server-name"),
     proxyUrl: stringField(body, "proxy-url"),
+    disableCompression: booleanField(body, "disable-compression"),
+    execExtension: execExtension(body),
     user: user === undefined ? { name: userName } : userConfig(user),
     origin: `kubeconfig "${cluster.file}"`,
   };
 }
 
+function dir(entry: Entry): string {
+  return dirname(entry.file);
+}
+
+/** The `extension` of the cluster's extension named client.authentication.k8s.io/exec. */
+function execExtension(body: Record<string, unknown>): unknown {
+  const extensions = body.extensions;
+  if (!Array.isArray(extensions)) return undefined;
+  const found = extensions.find((e) => isRecord(e) && e.name === EXEC_EXTENSION);
+  return isRecord(found) ? found.extension : undefined;
+}
+
 function userConfig(entry: Entry): UserConfig {
   const body = entry.body;
   const where = `user "${entry.name}"`;
-  const dir = dirname(entry.file);
   const tokenFile = stringField(body, "tokenFile") ?? stringField(body, "token-file");
+  const token = stringField(body, "token");
+  const username = stringField(body, "username");
+  const password = stringField(body, "password");
   const provider = body["auth-provider"];
+  // kubectl's validation: one of token and basic auth, and no exec plugin with an auth-provider.
+  if ((token !== undefined || tokenFile !== undefined) && (username ?? password) !== undefined) {
+    throw loadError(
+      entry.file,
+      `${where} sets both a token and a username/password; keep one (kubectl refuses both)`,
+    );
+  }
+  if (body.exec !== undefined && body.exec !== null && isRecord(provider)) {
+    throw loadError(
+      entry.file,
+      `${where} sets both exec and auth-provider; keep one (kubectl refuses both)`,
+    );
+  }
+  const cert = pemOf(entry.file, where, body, "client-certificate", dir(entry));
+  const key = pemOf(entry.file, where, body, "client-key", dir(entry));
   return {
     name: entry.name,
-    token: stringField(body, "token"),
-    tokenFile: tokenFile === undefined ? undefined : resolvePath(dir, tokenFile),
-    certPem: pemOf(entry.file, where, body, "client-certificate", dir),
-    keyPem: pemOf(entry.file, where, body, "client-key", dir),
-    username: stringField(body, "username"),
-    password: stringField(body, "password"),
-    exec: execConfig(entry, body.exec, dir),
+    token,
+    tokenFile: tokenFile === undefined ? undefined : resolvePath(dir(entry), tokenFile),
+    certPem: cert.pem,
+    keyPem: key.pem,
+    certFile: cert.file,
+    keyFile: key.file,
+    username,
+    password,
+    exec: execConfig(entry, body.exec),
     impersonate: stringField(body, "as"),
+    ...impersonation(entry),
     ...(isRecord(provider) && typeof provider.name === "string"
       ? {
         authProvider: {
@@ -273,7 +358,34 @@ function userConfig(entry: Entry): UserConfig {
   };
 }
 
-function execConfig(entry: Entry, exec: unknown, dir: string): ExecConfig | undefined {
+/** `as-groups`, `as-uid` and `as-user-extra`. */
+function impersonation(entry: Entry): Partial<UserConfig> {
+  const body = entry.body;
+  const fail = (detail: string) =>
+    loadError(entry.file, `user "${entry.name}": ${detail}; fix or replace the file`);
+  const strings = (value: unknown) =>
+    Array.isArray(value) && value.every((v) => typeof v === "string");
+  const groups = body["as-groups"];
+  if (groups !== undefined && groups !== null && !strings(groups)) {
+    throw fail("as-groups is not a list of strings");
+  }
+  const extra = body["as-user-extra"];
+  if (
+    extra !== undefined && extra !== null &&
+    !(isRecord(extra) && Object.values(extra).every(strings))
+  ) {
+    throw fail("as-user-extra is not a mapping of names to lists of strings");
+  }
+  return {
+    impersonateGroups: strings(groups) ? groups as string[] : undefined,
+    impersonateUid: stringField(body, "as-uid"),
+    impersonateExtra: isRecord(extra) ? extra as Record<string, string[]> : undefined,
+  };
+}
+
+const INTERACTIVE_MODES = ["Never", "IfAvailable", "Always"] as const;
+
+function execConfig(entry: Entry, exec: unknown): ExecConfig | undefined {
   if (exec === undefined || exec === null) return undefined;
   const fail = (detail: string) =>
     loadError(entry.file, `user "${entry.name}": exec ${detail}; fix or replace the file`);
@@ -291,51 +403,24 @@ function execConfig(entry: Entry, exec: unknown, dir: string): ExecConfig | unde
   ) {
     throw fail("env is not a list of name/value pairs");
   }
+  const apiVersion = stringField(exec, "apiVersion") ?? "client.authentication.k8s.io/v1";
+  const mode = stringField(exec, "interactiveMode");
+  if (mode !== undefined && !(INTERACTIVE_MODES as readonly string[]).includes(mode)) {
+    throw fail(`interactiveMode "${mode}" is none of ${INTERACTIVE_MODES.join(", ")}`);
+  }
+  if (mode === undefined && apiVersion === "client.authentication.k8s.io/v1") {
+    throw fail("interactiveMode is missing (client.authentication.k8s.io/v1 requires it)");
+  }
   return {
-    apiVersion: stringField(exec, "apiVersion") ?? "client.authentication.k8s.io/v1",
+    apiVersion,
     // kubectl: a relative path with a separator is relative to the kubeconfig's directory.
-    command: command.includes("/") ? resolvePath(dir, command) : command,
+    command: command.includes("/") ? resolvePath(dir(entry), command) : command,
     args,
     env: env as { name: string; value: string }[],
     installHint: stringField(exec, "installHint"),
-    provideClusterInfo: exec.provideClusterInfo === true,
+    provideClusterInfo: booleanField(exec, "provideClusterInfo"),
+    interactiveMode: (mode ?? "IfAvailable") as InteractiveMode,
   };
-}
-
-/**
- * The PEM text of `<field>-data` (base64) or the file `<field>` names;
- * undefined when neither is set.
- */
-function pemOf(
-  file: string,
-  where: string,
-  body: Record<string, unknown>,
-  field: string,
-  dir: string,
-): string | undefined {
-  const data = stringField(body, `${field}-data`);
-  if (data !== undefined) {
-    try {
-      return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
-    } catch {
-      throw loadError(
-        file,
-        `${where} has a ${field}-data that is not base64; fix or replace the file`,
-      );
-    }
-  }
-  const path = stringField(body, field);
-  if (path === undefined) return undefined;
-  const resolved = resolvePath(dir, path);
-  try {
-    return Deno.readTextFileSync(resolved);
-  } catch (error) {
-    throw loadError(
-      file,
-      `cannot read the ${field} "${resolved}" of ${where} (${readProblem(error)}); fix the path`,
-      error,
-    );
-  }
 }
 
 /** The in-cluster configuration: the service's address and the mounted account. */
@@ -361,39 +446,11 @@ function inCluster(env: (name: string) => string | undefined, dir: string): Clus
     namespace: undefined,
     server: `https://${bracketed}:${port}`,
     caPem,
+    caFile,
     skipTlsVerify: false,
     tlsServerName: undefined,
     proxyUrl: undefined,
     user: { name: "inClusterUser", tokenFile: `${dir}/token` },
     origin: "the in-cluster service account",
   };
-}
-
-function readProblem(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return firstLine(error);
-}
-
-function stringField(record: Record<string, unknown>, key: string): string | undefined {
-  const value = record[key];
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-}
-
-function resolvePath(dir: string, path: string): string {
-  return path.startsWith("/") ? path : `${dir}/${path}`;
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }

@@ -175,7 +175,7 @@ users:
   user:
     client-certificate-data: ${btoa("CERT")}
     client-key: certs/me.key
-    exec: { apiVersion: client.authentication.k8s.io/v1, command: ./bin/login, args: [x] }
+    exec: { apiVersion: client.authentication.k8s.io/v1, command: ./bin/login, args: [x], interactiveMode: Never }
 contexts:
 - name: c
   context: { cluster: c, user: u, namespace: team }
@@ -185,6 +185,9 @@ current-context: c
     const config = loadKubeConfig({ kubeconfig: `${dir}/config`, env: noEnv });
     assert.equal(config.server, "https://h:6443");
     assert.equal(config.caPem, PEM);
+    assert.equal(config.caFile, `${dir}/certs/ca.crt`);
+    assert.equal(config.user.keyFile, `${dir}/certs/me.key`);
+    assert.equal(config.user.certFile, undefined);
     assert.equal(config.tlsServerName, "api");
     assert.equal(config.namespace, "team");
     assert.equal(config.user.certPem, "CERT");
@@ -258,7 +261,7 @@ Deno.test("loadKubeConfig() names what is wrong in a kubeconfig's content, in on
       (path) => {
         assertUserError(
           () => loadKubeConfig({ kubeconfig: path, env: noEnv }),
-          /^The kubeconfig has no usable current context; pass --context \(one of c\)$/,
+          /^Cannot load kubeconfig ".*": context "c" names the cluster "gone", which is not defined; fix or replace the file$/,
         );
       },
     );
@@ -289,5 +292,131 @@ Deno.test("loadKubeConfig() falls back to the in-cluster service account", async
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A kubeconfig with one context "c" whose cluster and user bodies are given as YAML flow maps. */
+function oneContext(cluster: string, user = "{}"): string {
+  return `clusters:\n- name: c\n  cluster: ${cluster}\nusers:\n- name: u\n  user: ${user}\n` +
+    "contexts:\n- name: c\n  context: { cluster: c, user: u }\ncurrent-context: c\n";
+}
+
+Deno.test("loadKubeConfig() skips empty and comment-only files of KUBECONFIG, as kubectl does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/empty`, "");
+    await Deno.writeTextFile(`${dir}/comments`, "# filled in later\n");
+    await Deno.writeTextFile(`${dir}/real`, KUBECONFIG);
+    const env = (name: string) =>
+      name === "KUBECONFIG" ? `${dir}/empty:${dir}/comments:${dir}/real` : undefined;
+    assert.equal(loadKubeConfig({ env }).server, "https://127.0.0.1:6443");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadKubeConfig() tries the in-cluster account when KUBECONFIG's files are missing or empty", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/token`, "t0ken\n");
+    await Deno.writeTextFile(`${dir}/ca.crt`, PEM);
+    await Deno.writeTextFile(`${dir}/empty`, "\n");
+    for (const list of ["/nonexistent/a:/nonexistent/b", `${dir}/empty`]) {
+      const env = (name: string) =>
+        ({ KUBECONFIG: list, KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" })[
+          name
+        ];
+      const config = loadKubeConfig({ env, serviceAccountDir: dir });
+      assert.equal(config.server, "https://10.0.0.1:443", list);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadKubeConfig() reads the fields kubectl reads: YAML 1.1 booleans, impersonation, compression, the exec extension", async () => {
+  const text = oneContext(
+    `{ server: "https://h", insecure-skip-tls-verify: yes, disable-compression: On,
+       extensions: [{ name: other, extension: { a: 1 } },
+                    { name: client.authentication.k8s.io/exec, extension: { audience: x } }] }`,
+    `{ token: t, as: jane, as-groups: [dev, ops], as-uid: "42", as-user-extra: { scopes: [view] },
+       exec: { apiVersion: client.authentication.k8s.io/v1beta1, command: login, provideClusterInfo: yes } }`,
+  );
+  await withFile(text, (path) => {
+    const config = loadKubeConfig({ kubeconfig: path, env: noEnv });
+    assert.equal(config.skipTlsVerify, true);
+    assert.equal(config.disableCompression, true);
+    assert.deepEqual(config.execExtension, { audience: "x" });
+    assert.equal(config.user.impersonate, "jane");
+    assert.deepEqual(config.user.impersonateGroups, ["dev", "ops"]);
+    assert.equal(config.user.impersonateUid, "42");
+    assert.deepEqual(config.user.impersonateExtra, { scopes: ["view"] });
+    assert.equal(config.user.exec?.provideClusterInfo, true);
+    assert.equal(config.user.exec?.interactiveMode, "IfAvailable");
+  });
+  await withFile(oneContext('{ server: "https://h", insecure-skip-tls-verify: "no" }'), (path) => {
+    assert.equal(loadKubeConfig({ kubeconfig: path, env: noEnv }).skipTlsVerify, false);
+  });
+});
+
+Deno.test("loadKubeConfig() refuses in one line what kubectl refuses", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    [
+      "a token together with basic auth",
+      oneContext('{ server: "https://h" }', "{ token: t, username: a, password: b }"),
+      /user "u" sets both a token and a username\/password; keep one \(kubectl refuses both\)$/,
+    ],
+    [
+      "certificate-authority-data together with certificate-authority",
+      oneContext(
+        `{ server: "https://h", certificate-authority-data: ${
+          btoa(PEM)
+        }, certificate-authority: ca.crt }`,
+      ),
+      /cluster "c" sets both certificate-authority-data and certificate-authority; keep one/,
+    ],
+    [
+      "client-key-data together with client-key",
+      oneContext('{ server: "https://h" }', `{ client-key-data: ${btoa("K")}, client-key: k.pem }`),
+      /user "u" sets both client-key-data and client-key; keep one/,
+    ],
+    [
+      "a name given twice in one file",
+      KUBECONFIG.replace("- name: other\n  cluster", "- name: dev\n  cluster"),
+      /duplicate name "dev" in clusters; fix or replace the file$/,
+    ],
+    [
+      "exec together with auth-provider",
+      oneContext(
+        '{ server: "https://h" }',
+        "{ exec: { command: x, interactiveMode: Never }, auth-provider: { name: oidc } }",
+      ),
+      /user "u" sets both exec and auth-provider; keep one/,
+    ],
+    [
+      "a v1 exec plugin without interactiveMode",
+      oneContext(
+        '{ server: "https://h" }',
+        "{ exec: { apiVersion: client.authentication.k8s.io/v1, command: x } }",
+      ),
+      /user "u": exec interactiveMode is missing \(client.authentication.k8s.io\/v1 requires it\)/,
+    ],
+    [
+      "an unknown interactiveMode",
+      oneContext('{ server: "https://h" }', "{ exec: { command: x, interactiveMode: Sometimes } }"),
+      /exec interactiveMode "Sometimes" is none of Never, IfAvailable, Always/,
+    ],
+    [
+      "a current context that is not defined",
+      KUBECONFIG.replace("current-context: dev", "current-context: gone"),
+      /^The current context "gone" is not in the kubeconfig; pass --context \(one of dev, other\) or fix current-context$/,
+    ],
+  ];
+  for (const [name, text, pattern] of cases) {
+    await t.step(name, async () => {
+      await withFile(text, (path) => {
+        assertUserError(() => loadKubeConfig({ kubeconfig: path, env: noEnv }), pattern);
+      });
+    });
   }
 });

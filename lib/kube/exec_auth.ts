@@ -1,12 +1,24 @@
 /**
  * Exec credential plugins (client.authentication.k8s.io v1 and v1beta1), the
  * way kubectl runs them: the command with its args, its env added to ours and
- * `KUBERNETES_EXEC_INFO` describing the request; its ExecCredential's
- * `status.token`, or `clientCertificateData` and `clientKeyData`, are kept
- * until `expirationTimestamp` and asked for again after a 401.
+ * `KUBERNETES_EXEC_INFO` describing the request; its stderr goes to ours (SSO
+ * logins print their URL and device code there), and on a terminal it gets our
+ * stdin and `interactive: true` (as `interactiveMode` allows). Its
+ * ExecCredential's `status.token`, or `clientCertificateData` and
+ * `clientKeyData`, are kept until `expirationTimestamp` and asked for again
+ * after a 401.
  */
 import { ExitCode, UserError } from "../errors.ts";
 import type { ExecConfig } from "./config.ts";
+
+/** Options of ExecAuth; the defaults are the real clock and terminal. */
+export interface ExecAuthOptions {
+  readonly now?: () => number;
+  /** Whether standard input is a terminal the plugin may talk to the user on. */
+  readonly stdinIsTerminal?: () => boolean;
+  /** Where the plugin's stderr goes: ours (default), or piped and dropped (tests). */
+  readonly stderr?: "inherit" | "null";
+}
 
 /** What a plugin gives: a bearer token, or a client certificate and key (PEM). */
 export interface ExecCredential {
@@ -23,6 +35,10 @@ export interface ExecClusterInfo {
   readonly caPem: string | undefined;
   readonly tlsServerName: string | undefined;
   readonly skipTlsVerify: boolean;
+  readonly proxyUrl?: string | undefined;
+  readonly disableCompression?: boolean | undefined;
+  /** The cluster's `client.authentication.k8s.io/exec` extension: the plugin's `config`. */
+  readonly execExtension?: unknown;
 }
 
 const OUTPUT_LIMIT = 1024 * 1024;
@@ -34,13 +50,15 @@ export class ExecAuth {
   readonly #user: string;
   readonly #cluster: ExecClusterInfo;
   readonly #now: () => number;
+  readonly #stdinIsTerminal: () => boolean;
+  readonly #stderr: "inherit" | "null";
   #current: Promise<ExecCredential> | undefined;
 
   constructor(
     exec: ExecConfig,
     user: string,
     cluster: ExecClusterInfo,
-    now: () => number = Date.now,
+    options: ExecAuthOptions = {},
   ) {
     if (!SUPPORTED.includes(exec.apiVersion)) {
       throw new UserError(
@@ -52,7 +70,9 @@ export class ExecAuth {
     this.#exec = exec;
     this.#user = user;
     this.#cluster = cluster;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#stdinIsTerminal = options.stdinIsTerminal ?? (() => Deno.stdin.isTerminal());
+    this.#stderr = options.stderr ?? "inherit";
   }
 
   /** The current credential, running the plugin when there is none or it expired. */
@@ -82,22 +102,27 @@ export class ExecAuth {
   async #run(): Promise<ExecCredential> {
     const exec = this.#exec;
     const name = `the credential plugin "${exec.command}" of user "${this.#user}"`;
+    const interactive = this.#interactive(name);
+    const cluster = this.#cluster;
     const info = {
       apiVersion: exec.apiVersion,
       kind: "ExecCredential",
       spec: {
-        interactive: false,
+        interactive,
         ...(exec.provideClusterInfo
           ? {
             cluster: {
-              server: this.#cluster.server,
-              ...(this.#cluster.caPem === undefined
+              server: cluster.server,
+              ...(cluster.caPem === undefined
                 ? {}
-                : { "certificate-authority-data": btoa(this.#cluster.caPem) }),
-              ...(this.#cluster.tlsServerName === undefined
+                : { "certificate-authority-data": btoa(cluster.caPem) }),
+              ...(cluster.tlsServerName === undefined
                 ? {}
-                : { "tls-server-name": this.#cluster.tlsServerName }),
-              "insecure-skip-tls-verify": this.#cluster.skipTlsVerify,
+                : { "tls-server-name": cluster.tlsServerName }),
+              "insecure-skip-tls-verify": cluster.skipTlsVerify,
+              ...(cluster.proxyUrl === undefined ? {} : { "proxy-url": cluster.proxyUrl }),
+              ...(cluster.disableCompression ? { "disable-compression": true } : {}),
+              ...(cluster.execExtension === undefined ? {} : { config: cluster.execExtension }),
             },
           }
           : {}),
@@ -111,9 +136,10 @@ export class ExecAuth {
           ...Object.fromEntries(exec.env.map((e) => [e.name, e.value])),
           KUBERNETES_EXEC_INFO: JSON.stringify(info),
         },
-        stdin: "null",
+        // As kubectl: the user sees the plugin's prompts, and answers them on a terminal.
+        stdin: interactive ? "inherit" : "null",
         stdout: "piped",
-        stderr: "piped",
+        stderr: this.#stderr,
       }).output();
     } catch (error) {
       const why = error instanceof Deno.errors.NotFound
@@ -131,15 +157,29 @@ export class ExecAuth {
       );
     }
     if (!output.success) {
-      const stderr = lastLine(new TextDecoder().decode(output.stderr.subarray(-OUTPUT_LIMIT)));
       throw new UserError(
         `${capitalise(name)} failed with exit code ${output.code}${
-          stderr ? `: ${stderr}` : ""
+          this.#stderr === "inherit" ? " (its messages are above)" : ""
         }; run it yourself to see why`,
         ExitCode.kubernetes,
       );
     }
     return this.#parse(name, new TextDecoder().decode(output.stdout.subarray(0, OUTPUT_LIMIT)));
+  }
+
+  /** client-go's rule: a terminal and a mode that allows it; Always without one is refused. */
+  #interactive(name: string): boolean {
+    const mode = this.#exec.interactiveMode ?? "IfAvailable";
+    if (mode === "Never") return false;
+    const terminal = this.#stdinIsTerminal();
+    if (mode === "Always" && !terminal) {
+      throw new UserError(
+        `${capitalise(name)} needs a terminal (interactiveMode: Always), and standard input ` +
+          "is not one; run veryfreshpod in a terminal, or log in first so the plugin need not ask",
+        ExitCode.kubernetes,
+      );
+    }
+    return terminal;
   }
 
   #parse(name: string, text: string): ExecCredential {
@@ -172,10 +212,6 @@ export class ExecAuth {
       expiresAt: expiresAt !== undefined && Number.isFinite(expiresAt) ? expiresAt : undefined,
     };
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").at(-1)?.trim() ?? "";
 }
 
 function capitalise(text: string): string {

@@ -11,7 +11,12 @@
  * because fetch can honour neither per client.
  */
 import { ExitCode, UserError } from "../errors.ts";
-import { type Authenticator, authenticator, type Credentials } from "./auth.ts";
+import {
+  type Authenticator,
+  authenticator,
+  type AuthenticatorOptions,
+  type Credentials,
+} from "./auth.ts";
 import type { ClusterConfig } from "./config.ts";
 import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
 import { concatBytes } from "../bytes.ts";
@@ -79,7 +84,7 @@ export class KubeClient {
   /** The client for a loaded configuration; a UserError when its TLS material is unusable. */
   static async create(
     config: ClusterConfig,
-    options: { readonly now?: () => number } = {},
+    options: AuthenticatorOptions = {},
   ): Promise<KubeClient> {
     const https = config.server.startsWith("https:");
     const viaNode = https && (config.skipTlsVerify || config.tlsServerName !== undefined);
@@ -95,7 +100,7 @@ export class KubeClient {
     const transport = viaNode
       ? (await import("./node_transport.ts")).nodeSend(config)
       : fetchTransport(config);
-    return new KubeClient(config, transport, authenticator(config, options.now));
+    return new KubeClient(config, transport, authenticator(config, options));
   }
 
   constructor(
@@ -112,6 +117,15 @@ export class KubeClient {
   /** The API server's URL, for messages. */
   get server(): string {
     return this.#config.server;
+  }
+
+  /**
+   * Gets the credentials the requests will carry (runs an exec plugin when
+   * there is one), so that a start check can time the API server apart from
+   * a login that waits for the user.
+   */
+  async authenticate(): Promise<void> {
+    await this.#auth.credentials();
   }
 
   /** A JSON request; resolves to the decoded answer. */
@@ -182,9 +196,9 @@ export class KubeClient {
       if (credentials.authorization !== undefined) {
         headers.set("Authorization", credentials.authorization);
       }
-      if (this.#config.user.impersonate !== undefined) {
-        headers.set("Impersonate-User", this.#config.user.impersonate);
-      }
+      impersonationHeaders(this.#config.user, headers);
+      // client-go's DisableCompression: no Accept-Encoding (fetch would add gzip, br).
+      if (this.#config.disableCompression) headers.set("Accept-Encoding", "identity");
       let response: Response;
       try {
         response = await this.#send(url, { method, headers, body, signal: options.signal }, {
@@ -203,6 +217,18 @@ export class KubeClient {
       }
       throw await apiError(method, path, response);
     }
+  }
+}
+
+/** client-go's impersonation headers for `as`, `as-groups`, `as-uid` and `as-user-extra`. */
+function impersonationHeaders(user: ClusterConfig["user"], headers: Headers): void {
+  if (user.impersonate !== undefined) headers.set("Impersonate-User", user.impersonate);
+  for (const group of user.impersonateGroups ?? []) headers.append("Impersonate-Group", group);
+  if (user.impersonateUid !== undefined) headers.set("Impersonate-Uid", user.impersonateUid);
+  for (const [key, values] of Object.entries(user.impersonateExtra ?? {})) {
+    // Header names cannot carry every character a key may: client-go escapes them so.
+    const name = `Impersonate-Extra-${encodeURIComponent(key)}`;
+    for (const value of values) headers.append(name, value);
   }
 }
 

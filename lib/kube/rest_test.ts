@@ -1,45 +1,13 @@
 import assert from "node:assert/strict";
-import { makeCA, makeClientCert, makeServingCert } from "../../tests/env/certs.ts";
 import { ExitCode, UserError } from "../errors.ts";
 import { setupLogging } from "../log.ts";
 import { networkDetail } from "./api_errors.ts";
 import { KubeApiError, KubeClient, KubeNetworkError } from "./rest.ts";
 import { testClusterConfig } from "./fake_cluster_config.ts";
 import { readWatch } from "./watch_stream.ts";
+import { certificates, execUser, json, plugin, runs, status, withServer } from "./test_server.ts";
 
 await setupLogging({ level: "error", format: "text" });
-
-/** A local API server answering with `handler`; every request is kept in `seen`. */
-async function withServer(
-  handler: (request: Request) => Response | Promise<Response>,
-  body: (server: string, seen: Request[]) => Promise<void>,
-  tls?: { cert: string; key: string },
-): Promise<void> {
-  const seen: Request[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {}, ...tls },
-    (request) => {
-      seen.push(request);
-      return handler(request);
-    },
-  );
-  try {
-    await body(`${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`, seen);
-  } finally {
-    await server.shutdown();
-  }
-}
-
-function json(value: unknown, status = 200): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
-}
-
-function status(code: number, message: string): Response {
-  return json({ kind: "Status", status: "Failure", code, message }, code);
-}
 
 Deno.test("KubeClient sends JSON requests with the token, the query and the patch type", async () => {
   await withServer(async (request) => {
@@ -213,23 +181,6 @@ Deno.test("readWatch() returns quietly when aborted while waiting", async () => 
   assert.deepEqual(events, ["ADDED"]);
 });
 
-async function certificates() {
-  const dir = await Deno.makeTempDir();
-  const ca = await makeCA(dir, "test-ca");
-  const serving = await makeServingCert(ca, dir, "apiserver");
-  const client = await makeClientCert(ca, dir, "veryfreshpod-user");
-  const read = (path: string) => Deno.readTextFileSync(path);
-  return {
-    dir,
-    ca: read(ca.certFile),
-    caFile: ca.certFile,
-    serving: { cert: read(serving.certFile), key: read(serving.keyFile) },
-    servingFiles: serving,
-    client: { cert: read(client.certFile), key: read(client.keyFile) },
-    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
-  };
-}
-
 Deno.test("KubeClient verifies the server with the cluster's CA, skips it only when told", async (t) => {
   await using certs = await certificates();
   await withServer(() => json({ ok: true }), async (server) => {
@@ -380,49 +331,6 @@ Deno.test("KubeClient reads a token file again when the server refuses the token
   }
 });
 
-/** A credential plugin: a shell script that counts its runs and prints `credential`. */
-async function plugin(
-  dir: string,
-  credential: string,
-  exit = 0,
-  name = "plugin.sh",
-): Promise<string> {
-  const path = `${dir}/${name}`;
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/sh
-echo run >> "${dir}/runs"
-printf '%s' "$KUBERNETES_EXEC_INFO" > "${dir}/info"
-echo "plugin says: $GREETING" >&2
-printf '%s' '${credential}'
-exit ${exit}
-`,
-  );
-  await Deno.chmod(path, 0o755);
-  return path;
-}
-
-async function runs(dir: string): Promise<number> {
-  try {
-    return (await Deno.readTextFile(`${dir}/runs`)).trim().split("\n").length;
-  } catch {
-    return 0;
-  }
-}
-
-function execUser(command: string, apiVersion = "client.authentication.k8s.io/v1") {
-  return {
-    exec: {
-      apiVersion,
-      command,
-      args: [],
-      env: [{ name: "GREETING", value: "hello" }],
-      installHint: "install the plugin: see the cloud's docs",
-      provideClusterInfo: true,
-    },
-  };
-}
-
 Deno.test("KubeClient runs an exec plugin, keeps its token until it expires, and once more after a 401", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -509,7 +417,7 @@ Deno.test("KubeClient explains a failing or missing exec plugin in one line", as
     const cases: [string, RegExp][] = [
       [
         failing,
-        /^The credential plugin ".*plugin.sh" of user "me" failed with exit code 3: plugin says: hello; run it yourself/,
+        /^The credential plugin ".*plugin.sh" of user "me" failed with exit code 3 \(its messages are above\); run it yourself/,
       ],
       [
         `${dir}/absent`,
