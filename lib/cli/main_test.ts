@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { main, wantsDebug } from "./main.ts";
+import { fakeDocker, json } from "../engine/fake_docker.ts";
+import { fakeContainerd } from "../engine/fake_containerd.ts";
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   let stdout = "";
@@ -215,4 +217,70 @@ Deno.test("main.ts loads client-node and gRPC only for the commands that use the
     [...installModules].some((m) => /^npm:\/?@kubernetes\/client-node/.test(m)),
     "the check itself sees npm packages",
   );
+});
+
+/** A kubeconfig naming a cluster nobody serves: `run` checks the engine first. */
+async function unusedKubeconfig(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:9"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`,
+  );
+  return path;
+}
+
+// No engine that old runs here: fakes answer the version as one would.
+Deno.test("main() refuses a Docker Engine older than API 1.40 in one line, exit code 3", async () => {
+  const kubeconfig = await unusedKubeconfig();
+  await using fake = await fakeDocker(() =>
+    json({ Version: "18.09.9", ApiVersion: "1.39", MinAPIVersion: "1.12" })
+  );
+  try {
+    const { code, stderr } = await cli([
+      "run",
+      "--kubeconfig",
+      kubeconfig,
+      "--docker-host",
+      `unix://${fake.socket}`,
+    ]);
+    assert.equal(code, 3);
+    assert.equal(
+      stderr,
+      `error: the Docker socket "${fake.socket}" speaks Docker API 1.39 (Docker 18.09.9), but ` +
+        "veryfreshpod needs API 1.40 or newer; upgrade Docker to 19.03 or later\n",
+    );
+  } finally {
+    await Deno.remove(kubeconfig);
+  }
+});
+
+Deno.test("main() refuses a containerd older than 1.6 in one line, exit code 3", async () => {
+  const kubeconfig = await unusedKubeconfig();
+  await using fake = await fakeContainerd();
+  fake.state.version = "v1.5.18";
+  try {
+    const { code, stderr } = await cli([
+      "run",
+      "--kubeconfig",
+      kubeconfig,
+      "--runtime",
+      "containerd",
+      "--containerd-socket",
+      fake.socket,
+    ]);
+    assert.equal(code, 3);
+    assert.equal(
+      stderr,
+      `error: the containerd socket "${fake.socket}" is containerd v1.5.18, but veryfreshpod ` +
+        "needs containerd 1.6 or newer; upgrade containerd (or the cluster that ships it)\n",
+    );
+  } finally {
+    await Deno.remove(kubeconfig);
+  }
 });

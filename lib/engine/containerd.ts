@@ -111,7 +111,7 @@ export class ContainerdEngine implements Engine {
   }
 
   async connect(): Promise<void> {
-    await this.client.version();
+    await this.client.supportedVersion();
   }
 
   async snapshot(): Promise<ImageSnapshot> {

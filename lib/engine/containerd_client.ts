@@ -82,6 +82,28 @@ export function containerdError(
   return new UserError(`${where} failed ${action}: ${details}`, ExitCode.engine, options);
 }
 
+/** The oldest containerd release veryfreshpod supports (k3s 1.2x, kind 0.1x ship 1.6 or newer). */
+export const OLDEST_CONTAINERD = "1.6";
+
+/**
+ * Refuses a containerd older than OLDEST_CONTAINERD with one line naming the
+ * fix. A version that does not start with `major.minor` (a development build)
+ * is let through: only a release known to be too old is refused.
+ */
+export function requireSupportedContainerd(version: string, socket: string): void {
+  const match = /^v?(\d+)\.(\d+)/.exec(version);
+  if (!match) return;
+  const [oldestMajor, oldestMinor] = OLDEST_CONTAINERD.split(".").map(Number) as [number, number];
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  if (major > oldestMajor || (major === oldestMajor && minor >= oldestMinor)) return;
+  throw new UserError(
+    `${describeContainerdSocket(socket)} is containerd ${version}, but veryfreshpod needs ` +
+      `containerd ${OLDEST_CONTAINERD} or newer; upgrade containerd (or the cluster that ships it)`,
+    ExitCode.engine,
+  );
+}
+
 /**
  * A broken event stream: a connection cause when one is recognised (the
  * socket is gone), else the daemon's own words.
@@ -113,6 +135,13 @@ export class ContainerdClient {
   /** The daemon's version, which also proves that it answers. */
   version(): Promise<VersionMessage> {
     return this.unary(VersionVersion, {}, "Version");
+  }
+
+  /** The daemon's version; a UserError when it answers not or is older than veryfreshpod supports. */
+  async supportedVersion(): Promise<VersionMessage> {
+    const version = await this.version();
+    requireSupportedContainerd(version.version, this.socket);
+    return version;
   }
 
   /** Every image in the namespace (filters, when given, are ORed by containerd). */

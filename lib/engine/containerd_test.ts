@@ -2,7 +2,11 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { ExitCode, UserError } from "../errors.ts";
 import { ContainerdEngine, imageEventFilter, snapshotFromContainerdImages } from "./containerd.ts";
-import { ContainerdClient, containerdError } from "./containerd_client.ts";
+import {
+  ContainerdClient,
+  containerdError,
+  requireSupportedContainerd,
+} from "./containerd_client.ts";
 import { imageEventName } from "./containerd_proto.ts";
 import {
   encodeImageEvent,
@@ -272,5 +276,19 @@ Deno.test("a client for a socket that does not exist fails in one line naming it
     });
   } finally {
     client.close();
+  }
+});
+
+Deno.test("containerd releases older than 1.6 are refused; newer and unparsable ones are not", () => {
+  for (const version of ["1.6.0", "1.6.20~ds1", "v1.7.27", "v2.3.7", "2.0.0-rc.1", "dev"]) {
+    requireSupportedContainerd(version, "/run/containerd/containerd.sock");
+  }
+  for (const version of ["1.5.18", "v1.4.13", "0.2.0"]) {
+    assert.throws(
+      () => requireSupportedContainerd(version, "/run/containerd/containerd.sock"),
+      (error: unknown) =>
+        error instanceof UserError && error.exitCode === ExitCode.engine &&
+        error.message.includes(`is containerd ${version}, but veryfreshpod needs containerd 1.6`),
+    );
   }
 });

@@ -1,7 +1,7 @@
 /**
  * The Docker Engine as an Engine: tagged images from `GET /images/json`,
- * changes from `GET /events`. Works with daemons from API 1.41 (Docker
- * 20.10) on, with the graph-driver and the containerd image store.
+ * changes from `GET /events`. Works with daemons from API 1.40 (Docker
+ * 19.03) on, with the graph-driver and the containerd image store.
  */
 import { ExitCode, UserError } from "../errors.ts";
 import { imageKey, parseReference } from "../image_ref.ts";

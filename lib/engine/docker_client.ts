@@ -11,11 +11,16 @@ import { type SocketDaemon, socketFault } from "./socket_fault.ts";
 import { probeListener } from "./protocol_probe.ts";
 import { concatBytes } from "../bytes.ts";
 
-/** The newest API version this client speaks (Docker 27.2–27.5). */
-export const NEWEST_API_VERSION = "1.47";
-/** The oldest API version this client speaks (Docker 20.10). */
-export const OLDEST_API_VERSION = "1.41";
-const OLDEST_DOCKER_RELEASE = "20.10";
+/**
+ * The newest API version this client speaks (Docker 29.x). Checked against the
+ * API's changelog up to 1.56: nothing veryfreshpod reads changed in a way it
+ * depends on; from 1.52 events carry only `Type`, `Action` and `Actor`, which
+ * are all it reads, and from 1.53 an image inspect says where it was pulled from.
+ */
+export const NEWEST_API_VERSION = "1.56";
+/** The oldest API version this client speaks (Docker 19.03; Docker 29.3+ accepts no older). */
+export const OLDEST_API_VERSION = "1.40";
+const OLDEST_DOCKER_RELEASE = "19.03";
 
 /**
  * The largest answer read whole: 64 MiB, an image list of some 50,000

@@ -28,23 +28,27 @@ Deno.test("negotiation picks min(ours, the daemon's) within bounds", () => {
   assert.equal(negotiateApiVersion(daemon("1.41", "1.12"), "d"), "1.41");
   assert.equal(negotiateApiVersion(daemon("1.44", "1.24"), "d"), "1.44");
   assert.equal(negotiateApiVersion(daemon("1.47", "1.24"), "d"), "1.47");
-  assert.equal(negotiateApiVersion(daemon("1.52", "1.44"), "d"), "1.47");
-  assert.equal(negotiateApiVersion(daemon("1.55", "1.40"), "d"), "1.47");
-  assert.equal(negotiateApiVersion(daemon("1.55"), "d"), "1.47");
+  assert.equal(negotiateApiVersion(daemon("1.40", "1.12"), "d"), "1.40");
+  // Docker 29: events without the legacy fields, image inspect with Identity.
+  assert.equal(negotiateApiVersion(daemon("1.52", "1.44"), "d"), "1.52");
+  assert.equal(negotiateApiVersion(daemon("1.55", "1.40"), "d"), "1.55");
+  assert.equal(negotiateApiVersion(daemon("1.56", "1.40"), "d"), "1.56");
+  assert.equal(negotiateApiVersion(daemon("1.60", "1.40"), "d"), "1.56");
+  assert.equal(negotiateApiVersion(daemon("1.60"), "d"), "1.56");
 });
 
 Deno.test("negotiation refuses a daemon that is too old or too new", () => {
   assert.throws(
-    () => negotiateApiVersion({ apiVersion: "1.40", minApiVersion: "1.12", version: "19.03" }, "D"),
+    () => negotiateApiVersion({ apiVersion: "1.39", minApiVersion: "1.12", version: "18.09" }, "D"),
     (error: unknown) =>
       error instanceof UserError && error.exitCode === ExitCode.engine &&
       error.message ===
-        "D speaks Docker API 1.40 (Docker 19.03), but veryfreshpod needs API 1.41 or newer; " +
-          "upgrade Docker to 20.10 or later",
+        "D speaks Docker API 1.39 (Docker 18.09), but veryfreshpod needs API 1.40 or newer; " +
+          "upgrade Docker to 19.03 or later",
   );
   assert.throws(
-    () => negotiateApiVersion(daemon("1.60", "1.50"), "D"),
-    /^UserError: D accepts Docker API 1.50 or newer only \(Docker x\), but this veryfreshpod speaks up to 1.47; upgrade veryfreshpod$/,
+    () => negotiateApiVersion(daemon("1.70", "1.60"), "D"),
+    /^UserError: D accepts Docker API 1.60 or newer only \(Docker x\), but this veryfreshpod speaks up to 1.56; upgrade veryfreshpod$/,
   );
 });
 
@@ -72,20 +76,20 @@ Deno.test("negotiate against a fake daemon, then requests carry the version pref
   assert.equal(fake.client.apiVersion, undefined);
   const version = await fake.client.negotiate();
   assert.equal(version.apiVersion, "1.52");
-  assert.equal(fake.client.apiVersion, "1.47");
+  assert.equal(fake.client.apiVersion, "1.52");
   assert.deepEqual(await fake.client.json("/images/json"), []);
   const response = await fake.client.request("POST", "/images/create?fromSrc=-", { body: "x" });
   await response.body?.cancel();
   assert.deepEqual(fake.requests, [
     "/version",
-    "/v1.47/images/json",
-    "/v1.47/images/create?fromSrc=-",
+    "/v1.52/images/json",
+    "/v1.52/images/create?fromSrc=-",
   ]);
 });
 
 Deno.test("an old daemon is refused through the fake too", async () => {
-  await using fake = await fakeDocker(() => json(versionBody("1.40", "1.12")));
-  await assert.rejects(() => fake.client.negotiate(), /speaks Docker API 1.40/);
+  await using fake = await fakeDocker(() => json(versionBody("1.39", "1.12")));
+  await assert.rejects(() => fake.client.negotiate(), /speaks Docker API 1.39/);
   assert.equal(fake.client.apiVersion, undefined);
 });
 

@@ -27,6 +27,8 @@ export interface FakeBlob {
 
 /** What the fake serves; `namespaces` records the namespace header of each call. */
 export interface FakeContainerdState {
+  /** What Version answers; `1.7.0-fake` by default. */
+  version: string;
   images: ImageMessage[];
   namespaces: string[];
   filters: string[][];
@@ -66,6 +68,7 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
   const directory = await Deno.makeTempDir({ prefix: "vfp-fake-containerd-" });
   const socket = `${directory}/containerd.sock`;
   const state: FakeContainerdState = {
+    version: "1.7.0-fake",
     images: [],
     namespaces: [],
     filters: [],
@@ -89,7 +92,7 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
   server.addService(vendoredService("containerd.services.version.v1.Version"), {
     Version: (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
       record(call.metadata);
-      callback(null, { version: "1.7.0-fake", revision: "fake" });
+      callback(null, { version: state.version, revision: "fake" });
     },
   });
   server.addService(vendoredService("containerd.services.images.v1.Images"), {
