@@ -6,6 +6,7 @@
 import { ExitCode, UserError } from "../errors.ts";
 import { imageKey, parseReference } from "../image_ref.ts";
 import {
+  compareApiVersions,
   describeDockerHost,
   DockerClient,
   type DockerClientOptions,
@@ -15,6 +16,20 @@ import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events
 import { type DockerHost, type OperatingSystem, resolveDockerHost } from "./docker_host.ts";
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
 import { followStream } from "./event_stream.ts";
+import type { ContainerdWriter } from "./containerd_writer.ts";
+import {
+  contentReader,
+  ImageStoreFacts,
+  parseStoreInfo,
+  type TargetReader,
+} from "./docker_image_store.ts";
+import { errorMessage } from "../errors.ts";
+import { logger } from "../log.ts";
+
+const log = logger("engine");
+
+/** The first API version whose image inspect says where an image was pulled from (`Identity`). */
+const IDENTITY_API_VERSION = "1.53";
 
 /** Options of DockerEngine.create. */
 export interface DockerEngineOptions extends DockerClientOptions {
@@ -48,7 +63,8 @@ function repositoryOf(text: string): string | undefined {
  * repository: an image pulled as `alpine` and tagged `app:dev` has a digest
  * for `alpine` only, and `app:dev` cannot be pulled. Caveat: with the
  * containerd image store Docker reports a repo digest for every tagged image,
- * pulled or not, so every tag counts as from a registry there.
+ * pulled or not, so every tag counts as from a registry there, until
+ * DockerEngine corrects it from the store itself (docker_image_store.ts).
  */
 export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
   const snapshot = new Map<string, TaggedImage>();
@@ -110,14 +126,88 @@ async function* engineEvents(response: Response): AsyncGenerator<EngineEvent> {
   }
 }
 
+/** How the containerd image store is read, once `GET /info` said it is on. */
+interface ContainerdStore {
+  readonly facts: ImageStoreFacts;
+  readonly reader: TargetReader;
+  /** Docker's own containerd, when its socket could be opened. */
+  readonly content: ContainerdWriter | undefined;
+}
+
 /** A Docker daemon, reached over its socket or plain TCP. */
 export class DockerEngine implements Engine {
   readonly client: DockerClient;
   readonly description: string;
+  /** Undefined: not asked yet; null: the classic store (or the daemon does not say). */
+  #store: Promise<ContainerdStore | null> | undefined;
 
   constructor(client: DockerClient) {
     this.client = client;
     this.description = `docker ${client.host.url}`;
+  }
+
+  /** True when the daemon keeps its images in containerd (asked once per connect). */
+  async containerdStore(): Promise<boolean> {
+    return (await this.#containerdStore()) !== null;
+  }
+
+  /** The facts of the containerd image store, found at first use after each connect. */
+  #containerdStore(): Promise<ContainerdStore | null> {
+    this.#store ??= this.#findStore();
+    return this.#store;
+  }
+
+  async #findStore(): Promise<ContainerdStore | null> {
+    let info;
+    try {
+      info = parseStoreInfo(await this.client.json("/info"));
+    } catch (error) {
+      log.debug("Cannot read GET /info, so the image store is taken as classic: {error}", {
+        error: errorMessage(error),
+      });
+      return null;
+    }
+    if (!info.containerdStore) return null;
+    const content = info.socket === undefined
+      ? undefined
+      : await openContent(info.socket, info.namespace);
+    if (content !== undefined) {
+      const reader = contentReader(
+        (digest) => content.readContent(digest),
+        async (digest) => (await content.contentInfo(digest))?.labels,
+      );
+      log.debug("Docker keeps its images in containerd; reading them from {socket}", {
+        socket: info.socket,
+      });
+      return { facts: new ImageStoreFacts(), reader, content };
+    }
+    const identity = compareApiVersions(this.client.apiVersion ?? "0.0", IDENTITY_API_VERSION) >= 0;
+    log.debug(
+      "Docker keeps its images in containerd, whose socket {socket} cannot be opened: config " +
+        "digests stay unknown, and {registry}",
+      {
+        socket: info.socket ?? "(not named by Docker)",
+        registry: identity
+          ? "image inspect tells pulled images from builds"
+          : "every tag counts as from a registry",
+      },
+    );
+    const reader: TargetReader = {
+      sources: (target) => identity ? this.#pulledFrom(target) : Promise.resolve(undefined),
+    };
+    return { facts: new ImageStoreFacts(), reader, content: undefined };
+  }
+
+  /** The repositories image inspect's `Identity.Pull` names (API 1.53+). */
+  async #pulledFrom(target: string): Promise<ReadonlySet<string>> {
+    const inspected = await this.client.json(`/images/${encodeURIComponent(target)}/json`) as {
+      Identity?: { Pull?: Array<{ Repository?: unknown }> } | null;
+    } | null;
+    // Named as the labels name them: `registry/path`, the registry without its port.
+    const pulls = inspected?.Identity?.Pull ?? [];
+    return new Set(
+      pulls.map((p) => p.Repository).filter((r): r is string => typeof r === "string"),
+    );
   }
 
   /** An engine for `--docker-host`, `DOCKER_HOST` or the default socket; throws a UserError for a bad value. */
@@ -128,10 +218,17 @@ export class DockerEngine implements Engine {
 
   async connect(): Promise<void> {
     await this.client.negotiate();
+    // The daemon may have restarted with the other store: ask again.
+    const previous = this.#store;
+    this.#store = undefined;
+    (await previous?.catch(() => null))?.content?.close();
+    await this.#containerdStore();
   }
 
   async snapshot(): Promise<ImageSnapshot> {
-    return snapshotFromImageList(await this.client.json("/images/json"));
+    const listed = snapshotFromImageList(await this.client.json("/images/json"));
+    const store = await this.#containerdStore();
+    return store === null ? listed : await store.facts.annotate(listed, store.reader);
   }
 
   /** `Metadata.LastTagTime` of each image: one inspect per ID, asked for few. */
@@ -170,8 +267,28 @@ export class DockerEngine implements Engine {
     return engineEvents(response);
   }
 
-  /** Releases the connection pool. */
+  /** Releases the connection pool, and Docker's containerd connection when one was opened. */
   close(): void {
     this.client.close();
+    this.#store?.then((store) => store?.content?.close(), () => {});
+  }
+}
+
+/**
+ * Docker's containerd, when its socket can be opened and answers; undefined
+ * otherwise. gRPC is loaded only here: the classic store never needs it.
+ */
+async function openContent(
+  socket: string,
+  namespace: string,
+): Promise<ContainerdWriter | undefined> {
+  const { ContainerdWriter } = await import("./containerd_writer.ts");
+  const content = new ContainerdWriter(socket, namespace, { timeoutMs: 5_000 });
+  try {
+    await content.version();
+    return content;
+  } catch {
+    content.close();
+    return undefined;
   }
 }

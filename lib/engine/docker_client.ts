@@ -289,6 +289,7 @@ export class DockerClient {
   readonly #clientCertificate: boolean;
   readonly #maxBodyBytes: number;
   #apiVersion: string | undefined;
+  #closed = false;
   /** The negotiation under way, which concurrent first requests share. */
   #negotiating: Promise<DockerVersion> | undefined;
 
@@ -420,8 +421,10 @@ export class DockerClient {
     }
   }
 
-  /** Releases the connection pool. */
+  /** Releases the connection pool; closing again does nothing. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#http?.close();
   }
 

@@ -48,7 +48,10 @@ Deno.test("DockerEngine.snapshot negotiates first when connect was not called", 
   assert.equal(engine.description, `docker unix://${fake.socket}`);
   const snapshot = await engine.snapshot();
   assert.equal(snapshot.size, 6);
-  assert.deepEqual(fake.requests, ["/version", "/v1.43/images/json"]);
+  // The store type is asked once, with the first snapshot.
+  assert.deepEqual(fake.requests, ["/version", "/v1.43/images/json", "/v1.43/info"]);
+  await engine.snapshot();
+  assert.deepEqual(fake.requests.slice(3), ["/v1.43/images/json"]);
 });
 
 /** A fake whose event stream is fed by the test. */

@@ -164,6 +164,29 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
   server.addService(vendoredService("containerd.services.content.v1.Content"), {
     Write: (call: grpc.ServerDuplexStream<WriteContentRequest, WriteContentResponse>) =>
       fakeWrite(call, state, writing),
+    Info: (
+      call: grpc.ServerUnaryCall<{ digest: string }, object>,
+      callback: grpc.sendUnaryData<object>,
+    ) => {
+      record(call.metadata);
+      const blob = state.blobs.get(call.request.digest);
+      if (blob === undefined) {
+        callback({ code: grpc.status.NOT_FOUND, details: `${call.request.digest}: not found` });
+        return;
+      }
+      const { digest } = call.request;
+      callback(null, { info: { digest, size: blob.data.length, labels: blob.labels } });
+    },
+    Read: (call: grpc.ServerWritableStream<{ digest: string }, object>) => {
+      record(call.metadata);
+      const blob = state.blobs.get(call.request.digest);
+      if (blob === undefined) {
+        call.destroy(Object.assign(new Error("not found"), { code: grpc.status.NOT_FOUND }));
+        return;
+      }
+      call.write({ offset: 0, data: blob.data });
+      call.end();
+    },
   });
   server.addService(vendoredService("containerd.services.events.v1.Events"), {
     Subscribe: (call: grpc.ServerWritableStream<{ filters: string[] }, VendoredEnvelope>) => {
