@@ -5,13 +5,17 @@
  * repository, and when; a workload still running another tag of that
  * repository, in a container veryfreshpod has not set since, is moved too.
  * Only veryfreshpod's own moves count: a restart never acts on images that
- * merely exist (the snapshot stays the baseline for everything else).
+ * merely exist (the snapshot stays the baseline for everything else). A
+ * workload `veryfreshpod restore` put back (RESTORED_ANNOTATION) counts no
+ * move recorded up to then, neither its own nor another workload's: a restore
+ * is not a build.
  */
 import type { ImageSnapshot } from "./engine/engine.ts";
 import { DEFAULT_TAG, parseReference } from "./image_ref.ts";
 import type { TrackedWorkload } from "./kube/workload.ts";
 import { plan, type PlanOptions, type PlanResult } from "./plan.ts";
 import { parseUpdates, UPDATES_ANNOTATION } from "./rollout/record.ts";
+import { RESTORED_ANNOTATION } from "./restore_plan.ts";
 import type { TagChanged } from "./snapshot.ts";
 
 /** The last move veryfreshpod recorded for one repository. */
@@ -26,10 +30,11 @@ export interface Move {
 export function recordedMoves(workloads: Iterable<TrackedWorkload>): Map<string, Move> {
   const moves = new Map<string, Move>();
   for (const workload of workloads) {
+    const restored = restoredAt(workload);
     for (const entry of Object.values(parseUpdates(workload.annotations[UPDATES_ANNOTATION]))) {
       const ref = parseOrUndefined(entry.image);
       const at = Date.parse(entry.at);
-      if (ref === undefined || ref.digest !== undefined || !(at > 0)) continue;
+      if (ref === undefined || ref.digest !== undefined || !(at > restored)) continue;
       const known = moves.get(ref.repository);
       if (known === undefined || at > known.at) {
         moves.set(ref.repository, {
@@ -77,10 +82,12 @@ export function planResume(
   const lagging: TrackedWorkload[] = [];
   for (const workload of workloads) {
     const record = parseUpdates(workload.annotations[UPDATES_ANNOTATION]);
+    const restored = restoredAt(workload);
     const containers = workload.containers.filter((container) => {
       const ref = parseOrUndefined(container.image);
       const move = ref && moves.get(ref.repository);
       if (ref === undefined || move === undefined || ref.digest !== undefined) return false;
+      if (!(move.at > restored)) return false;
       if ((ref.tag ?? DEFAULT_TAG) === move.tag) return false;
       const own = record[container.name];
       return own === undefined || !(Date.parse(own.at) >= move.at);
@@ -88,6 +95,12 @@ export function planResume(
     if (containers.length > 0) lagging.push({ ...workload, containers });
   }
   return plan(changes, lagging, snapshot, options);
+}
+
+/** When the workload was last restored (ms since the epoch), else 0. */
+function restoredAt(workload: TrackedWorkload): number {
+  const at = Date.parse(workload.annotations[RESTORED_ANNOTATION] ?? "");
+  return at > 0 ? at : 0;
 }
 
 function parseOrUndefined(image: string) {

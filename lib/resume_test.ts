@@ -4,6 +4,7 @@ import type { TaggedImage } from "./engine/engine.ts";
 import type { TrackedWorkload } from "./kube/workload.ts";
 import { planResume, recordedMoves } from "./resume.ts";
 import { UPDATES_ANNOTATION } from "./rollout/record.ts";
+import { RESTORED_ANNOTATION } from "./restore_plan.ts";
 
 const OPTIONS = { namespaces: [], excludeNamespaces: [] };
 
@@ -30,9 +31,15 @@ function resume(workloads: TrackedWorkload[], images: Record<string, string>): s
   );
 }
 
+/** `workload`, restored by `veryfreshpod restore` at `at`. */
+function restored(workload: TrackedWorkload, at: string): TrackedWorkload {
+  return { ...workload, annotations: { ...workload.annotations, [RESTORED_ANNOTATION]: at } };
+}
+
 const IMAGES = { "app:v1": "sha256:1", "app:v2": "sha256:2", "app:v3": "sha256:3" };
 const T1 = "2026-11-25T21:00:00.000Z";
 const T2 = "2026-11-25T21:05:00.000Z";
+const T3 = "2026-11-25T21:10:00.000Z";
 
 Deno.test("planResume() completes a fan-out from the workloads' own record", async (t) => {
   const cases: Array<{ name: string; workloads: TrackedWorkload[]; expected: string[] }> = [
@@ -64,6 +71,25 @@ Deno.test("planResume() completes a fan-out from the workloads' own record", asy
       name: "a moved tag the engine no longer has moves nothing",
       workloads: [moved("a", "app:v9", "app:v9", T1), deployment("b", "app:v1")],
       expected: [],
+    },
+    {
+      name: "a workload restored after the move is not moved again",
+      workloads: [moved("a", "app:v2", "app:v2", T1), restored(deployment("b", "app:v1"), T2)],
+      expected: [],
+    },
+    {
+      name: "a workload restored before a newer move is moved",
+      workloads: [moved("a", "app:v2", "app:v2", T2), restored(deployment("b", "app:v1"), T1)],
+      expected: ["b: app:v1 -> app:v2"],
+    },
+    {
+      name: "the record a --to-last restore left is no move for the others",
+      workloads: [
+        restored(moved("a", "app:v2", "app:v2", T1), T3),
+        moved("b", "app:v3", "app:v3", T2),
+        deployment("c", "app:v1"),
+      ],
+      expected: ["c: app:v1 -> app:v3"],
     },
     {
       name: "other repositories are not touched",

@@ -1,6 +1,6 @@
 /**
  * `run`'s side of the bridge: decides at start whether to bridge
- * (`--bridge=auto|off`), says in its first lines which node it feeds and how,
+ * (`--bridge=auto|always|off`), says in its first lines which node it feeds and how,
  * and keeps the images workloads use on the nodes while it runs.
  */
 import { sleep } from "../backoff.ts";
@@ -11,19 +11,19 @@ import { listNodes, type NodeObject } from "../install/runtime.ts";
 import { logger } from "../log.ts";
 import type { DockerEngine } from "../engine/docker.ts";
 import type { ContainerdWriter } from "../engine/containerd_writer.ts";
-import { DEFAULT_CONTAINERD_NAMESPACE } from "../engine/sockets.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "../engine/sockets.ts";
 import type { WorkloadIndex } from "../kube/workload_index.ts";
 import type { TrackedWorkload } from "../kube/workload.ts";
 import type { PlanOptions } from "../plan.ts";
 import { ImageBridge, imagesInUse } from "./bridge.ts";
-import { feedsOf, listContainers, routeNodes } from "./detect.ts";
+import { feedsOf, listContainers, type NodeRoute, routeNodes } from "./detect.ts";
 import type { NodeFeed } from "./feed.ts";
 import { SocketFeed } from "./socket_feed.ts";
 import { exists } from "../exists.ts";
 
 const log = logger("bridge");
 
-export const BRIDGE_MODES = ["auto", "off"] as const;
+export const BRIDGE_MODES = ["auto", "always", "off"] as const;
 export type BridgeMode = typeof BRIDGE_MODES[number];
 
 /** What startBridge needs. */
@@ -34,6 +34,12 @@ export interface BridgeSetup {
   readonly socket: string | undefined;
   readonly hostname: string;
   readonly exists?: (path: string) => boolean;
+  /**
+   * `--bridge=always`: feed the containerd at `socket` (the node this runs on,
+   * named `node`) without reading the nodes, which the installed pod's role
+   * may not.
+   */
+  readonly always?: { readonly node: string } | undefined;
 }
 
 /**
@@ -42,6 +48,10 @@ export interface BridgeSetup {
  * Throws a UserError when a containerd socket it should use does not answer.
  */
 export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | undefined> {
+  if (setup.always !== undefined) {
+    const socket = setup.socket ?? DEFAULT_CONTAINERD_SOCKET;
+    return await bridgeTo(setup, [{ node: setup.always.node, route: { kind: "socket", socket } }]);
+  }
   let nodes: NodeObject[];
   try {
     nodes = await listNodes(setup.kube);
@@ -58,14 +68,22 @@ export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | und
     );
     return undefined;
   }
-  const docker = setup.engine.client;
   const routes = routeNodes({
     nodes,
-    containers: await listContainers(docker),
+    containers: await listContainers(setup.engine.client),
     socket: setup.socket,
     hostname: setup.hostname,
     exists: setup.exists ?? exists,
   });
+  return await bridgeTo(setup, routes);
+}
+
+/** The bridge along `routes`, or undefined when there are none; logs one line per node. */
+async function bridgeTo(
+  setup: BridgeSetup,
+  routes: readonly NodeRoute[],
+): Promise<ImageBridge | undefined> {
+  const docker = setup.engine.client;
   if (routes.length === 0) return undefined;
   // gRPC is loaded only when a node is fed through a socket (it costs ~30 MiB resident).
   const writers = routes.some(({ route }) => route.kind === "socket")

@@ -88,7 +88,9 @@ export const RUN_FLAGS: FlagTable = {
       value: "MODE",
       default: "auto",
       help: "auto: when the builds land in Docker and the nodes run containerd, copy each new " +
-        "or rebuilt image a workload uses to the nodes before patching; off: never",
+        "or rebuilt image a workload uses to the nodes before patching; always: copy to the " +
+        "containerd at --containerd-socket without reading the nodes (the installed pod); " +
+        "off: never",
     },
     {
       name: "namespace",
@@ -184,6 +186,15 @@ const MANIFEST: readonly FlagSpec[] = [
       K3S_CONTAINERD_SOCKET,
     help: "the runtime's socket on the node",
   },
+  {
+    name: "docker-socket",
+    type: "string",
+    value: "PATH|none",
+    default: `manifest: none; install on a containerd node: ${DEFAULT_SOCKET.docker} when ` +
+      "Docker answers there",
+    help: "a Docker Engine socket on a containerd node: veryfreshpod watches it and copies its " +
+      "builds into the node's containerd (both sockets mounted); none: only containerd",
+  },
 ];
 
 export const MANIFEST_FLAGS: FlagTable = { command: "manifest", flags: MANIFEST };
@@ -254,12 +265,48 @@ export const STATUS_FLAGS: FlagTable = {
   ],
 };
 
+export const RESTORE_FLAGS: FlagTable = {
+  command: "restore",
+  arguments: "[KIND/NAME ...]",
+  flags: [
+    ...KUBE,
+    {
+      name: "namespace",
+      short: "n",
+      type: "list",
+      value: "NS",
+      default: "all",
+      help: "only workloads in NS (repeatable, or comma-separated)",
+    },
+    {
+      name: "selector",
+      short: "l",
+      type: "string",
+      value: "SELECTOR",
+      default: "all",
+      help: "only workloads whose labels match, as kubectl -l takes it",
+    },
+    {
+      name: "to-last",
+      type: "boolean",
+      help: "undo only veryfreshpod's last change of each container (back to the previous build)",
+    },
+    {
+      name: "dry-run",
+      type: "boolean",
+      help: "show what would be restored; change nothing",
+    },
+    ...LOGGING,
+  ],
+};
+
 export const VERSION_FLAGS: FlagTable = { command: "version", flags: [] };
 
 /** Every table, in the order the README shows them. */
 export const FLAG_TABLES: readonly FlagTable[] = [
   RUN_FLAGS,
   STATUS_FLAGS,
+  RESTORE_FLAGS,
   INSTALL_FLAGS,
   UNINSTALL_FLAGS,
   MANIFEST_FLAGS,

@@ -54,6 +54,8 @@ export interface FlagTable {
   readonly flags: readonly FlagSpec[];
   /** Whether `VERYFRESHPOD_<FLAG>` variables may give them (run's, for the in-cluster Deployment). */
   readonly env?: boolean;
+  /** The arguments besides flags, as the usage line shows them (`[KIND/NAME ...]`); none when absent. */
+  readonly arguments?: string;
 }
 
 /** The environment variable that gives `--flag`: `VERYFRESHPOD_RESYNC_PERIOD`. */
@@ -65,6 +67,13 @@ export type FlagValues = Record<string, string | boolean | (string | boolean)[] 
 
 /** Where each value came from, for messages: `--flag`, or the variable's name. */
 const origins = new WeakMap<FlagValues, Map<string, string>>();
+/** The arguments besides flags, for tables that take them. */
+const positionals = new WeakMap<FlagValues, string[]>();
+
+/** The arguments given besides flags (only tables with `arguments` take any). */
+export function argumentsOf(values: FlagValues): readonly string[] {
+  return positionals.get(values) ?? [];
+}
 
 /** How a message names the source of flag `name`'s value: `--name` or `VERYFRESHPOD_NAME`. */
 export function flagOrigin(values: FlagValues, name: string): string {
@@ -96,10 +105,11 @@ export function parseFlags(
   let values: FlagValues;
   try {
     const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-    if (parsed.positionals.length > 0 && !parsed.values.help) {
+    if (parsed.positionals.length > 0 && !parsed.values.help && table.arguments === undefined) {
       throw usageError(command, `unexpected argument "${parsed.positionals[0]}"`);
     }
     values = parsed.values;
+    positionals.set(values, parsed.positionals);
   } catch (error) {
     if (error instanceof UserError) throw error;
     // parseArgs throws TypeErrors with messages like "Unknown option '--x'".
@@ -242,9 +252,10 @@ export function commandHelp(table: FlagTable, description: string): string {
   const environment = table.env
     ? "\n\nEvery flag can also be set with the environment variable in brackets; the flag wins."
     : "";
-  return `${description}\n\nUsage: veryfreshpod ${table.command} [flags]\n\nFlags:\n${
-    flagHelp(table)
-  }${environment}`;
+  const usage = `veryfreshpod ${table.command} [flags]${
+    table.arguments === undefined ? "" : ` ${table.arguments}`
+  }`;
+  return `${description}\n\nUsage: ${usage}\n\nFlags:\n${flagHelp(table)}${environment}`;
 }
 
 /** The README's table of a command's flags (Markdown), from its table. */

@@ -7,7 +7,11 @@
 import { ExitCode, UserError } from "../errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { OperatingSystem } from "../engine/docker_host.ts";
-import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_SOCKET } from "../engine/sockets.ts";
+import {
+  DEFAULT_CONTAINERD_NAMESPACE,
+  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_SOCKET,
+} from "../engine/sockets.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
@@ -33,7 +37,12 @@ import {
   parseFlags,
   stringFlag,
 } from "./flags.ts";
-import { manifestOptionsFromFlags, runtimeFlag } from "./manifest.ts";
+import {
+  dockerSocketFlag,
+  manifestOptionsFromFlags,
+  NO_DOCKER_SOCKET,
+  runtimeFlag,
+} from "./manifest.ts";
 
 const HELP = commandHelp(
   INSTALL_FLAGS,
@@ -45,7 +54,11 @@ Without --image, the image is built from this executable (the file itself and
 the shared libraries it links) and imported as ${DEFAULT_IMAGE} into the
 node's Docker Engine, or on a containerd node into its containerd (through
 --socket, namespace ${DEFAULT_CONTAINERD_NAMESPACE}, where the kubelet looks): then run install
-as root on the node itself (kind, minikube: build an image there and pass --image).`,
+as root on the node itself (kind, minikube: build an image there and pass --image).
+
+On a containerd node with a Docker Engine beside it (${DEFAULT_DOCKER_SOCKET}, or
+--docker-socket), both sockets are mounted: the installed veryfreshpod watches
+Docker and copies each build a workload uses into the node's containerd.`,
 );
 
 export const installCommand: Command = {
@@ -60,11 +73,14 @@ export const installCommand: Command = {
     setupLogging(loggingFlags("install", flags));
     if (stringFlag(flags, "image") === undefined) requireLinux(context.os);
     // Bad flag values fail before anything is contacted.
+    const dockerSocketAsked = dockerSocketFlag("install", flags);
+    const giveSocket = dockerSocketAsked !== undefined && dockerSocketAsked !== NO_DOCKER_SOCKET;
     manifestOptionsFromFlags(
       "install",
       flags,
-      runtimeFlag("install", flags) ?? "docker",
+      runtimeFlag("install", flags) ?? (giveSocket ? "containerd" : "docker"),
       stringFlag(flags, "socket") ?? DEFAULT_SOCKET.docker,
+      dockerSocketAsked,
     );
     const dryRun = flags["dry-run"] === true;
     const say = (line: string) => context.stdout(`${line}\n`);
@@ -91,7 +107,16 @@ export const installCommand: Command = {
       );
     }
 
-    let options = manifestOptionsFromFlags("install", flags, node.runtime, node.socket);
+    const dockerSocket = node.runtime === "containerd"
+      ? await findDockerSocket(dockerSocketAsked, context, say)
+      : dockerSocketAsked;
+    let options = manifestOptionsFromFlags(
+      "install",
+      flags,
+      node.runtime,
+      node.socket,
+      dockerSocket,
+    );
     if (stringFlag(flags, "image") === undefined) {
       const rootfsDigest = await buildOwnImage(flags, context, node, dryRun, say);
       options = { ...options, rootfsDigest };
@@ -138,6 +163,60 @@ async function findRuntime(
   }
   const found = await detect();
   return { ...found, socket: socket ?? found.socket, detected: true };
+}
+
+/**
+ * The Docker Engine socket beside the node's containerd, or undefined: the
+ * one --docker-socket names (which must answer), else the default one when
+ * Docker answers there. Says what it found in one line.
+ */
+async function findDockerSocket(
+  asked: string | undefined,
+  context: CommandContext,
+  say: (line: string) => void,
+): Promise<string | undefined> {
+  if (asked === NO_DOCKER_SOCKET) {
+    say("No Docker socket (--docker-socket none): veryfreshpod sees the images in containerd");
+    return undefined;
+  }
+  const path = asked ?? DEFAULT_DOCKER_SOCKET;
+  const notThere = `the installed veryfreshpod sees only the images in containerd`;
+  if (!isSocket(path)) {
+    if (asked === undefined) {
+      say(`No Docker Engine socket at ${path}: ${notThere} (--docker-socket PATH names another)`);
+      return undefined;
+    }
+    throw new UserError(
+      `No socket at "${path}" (--docker-socket): give the path of the socket the node's ` +
+        "Docker Engine listens on, or --docker-socket none",
+      ExitCode.engine,
+    );
+  }
+  const engine = DockerEngine.create({ host: `unix://${path}`, getEnv: context.env });
+  let version: string | undefined;
+  try {
+    version = (await engine.client.negotiate()).version;
+  } catch (error) {
+    if (asked !== undefined || !(error instanceof UserError)) throw error;
+    say(`Docker at ${path} does not answer (${error.message}): ${notThere}`);
+    return undefined;
+  } finally {
+    engine.close();
+  }
+  say(
+    `Docker Engine${version ? ` ${version}` : ""} at ${path}: mounting it too; the installed ` +
+      "veryfreshpod copies each build a workload uses into the node's containerd",
+  );
+  return path;
+}
+
+/** True when `path` is a unix socket (not a missing file, not a directory). */
+function isSocket(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
 }
 
 const OS_NAMES: Partial<Record<OperatingSystem, string>> = { darwin: "macOS", windows: "Windows" };

@@ -29,6 +29,11 @@ const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./status.ts")).statusCommand,
   },
   {
+    name: "restore",
+    summary: "put workloads back on the images they had before veryfreshpod",
+    load: async () => (await import("./restore.ts")).restoreCommand,
+  },
+  {
     name: "install",
     summary: "deploy veryfreshpod into the cluster",
     load: async () => (await import("./install.ts")).installCommand,

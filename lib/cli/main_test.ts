@@ -79,8 +79,8 @@ Deno.test("main() names an unknown command and lists the commands", async () => 
   assert.equal(stdout, "");
   assert.equal(
     stderr,
-    'error: unknown command "frobnicate"; the commands are run, status, install, uninstall, ' +
-      'manifest, version\nRun "veryfreshpod --help" for usage.\n',
+    'error: unknown command "frobnicate"; the commands are run, status, restore, install, ' +
+      'uninstall, manifest, version\nRun "veryfreshpod --help" for usage.\n',
   );
 });
 

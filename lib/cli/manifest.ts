@@ -24,12 +24,19 @@ import {
   usageError,
 } from "./flags.ts";
 
+/** `--docker-socket none`: no Docker socket, only the runtime's. */
+export const NO_DOCKER_SOCKET = "none";
+
 const HELP = commandHelp(
   MANIFEST_FLAGS,
   `Print the install manifest with the image, the engine socket and the
 namespace filled in, to apply it yourself:
 
-  veryfreshpod manifest | kubectl apply -f -`,
+  veryfreshpod manifest | kubectl apply -f -
+
+On a containerd node with Docker beside it for builds, --docker-socket mounts
+Docker's socket too: veryfreshpod then watches Docker and copies each build a
+workload uses into the node's containerd.`,
 );
 
 /** --runtime, or undefined when not given; a bad value is a usage error. */
@@ -38,12 +45,23 @@ export function runtimeFlag(command: string, flags: FlagValues): Runtime | undef
   return choiceFlag(command, flags, "runtime", RUNTIMES, "docker");
 }
 
+/**
+ * --docker-socket: a path, "none" (explicitly off), or undefined when not
+ * given; an empty value is a usage error.
+ */
+export function dockerSocketFlag(command: string, flags: FlagValues): string | undefined {
+  const value = stringFlag(flags, "docker-socket");
+  if (value === "") throw usageError(command, "--docker-socket needs a path, or none");
+  return value;
+}
+
 /** The manifest options the flags ask for; throws a UserError for a bad value. */
 export function manifestOptionsFromFlags(
   command: string,
   flags: FlagValues,
   runtime: Runtime,
   socket: string,
+  dockerSocket?: string,
 ): ManifestOptions {
   const image = stringFlag(flags, "image");
   const options: ManifestOptions = {
@@ -53,6 +71,7 @@ export function manifestOptionsFromFlags(
     namespace: stringFlag(flags, "namespace") ?? DEFAULT_NAMESPACE,
     runtime,
     socket,
+    ...(dockerSocket === undefined || dockerSocket === NO_DOCKER_SOCKET ? {} : { dockerSocket }),
   };
   if (options.image === "" || options.namespace === "" || options.socket === "") {
     throw usageError(command, "--image, --namespace and --socket need a value");
@@ -72,7 +91,10 @@ export const manifestCommand: Command = {
     }
     const runtime = runtimeFlag("manifest", flags) ?? "docker";
     const socket = stringFlag(flags, "socket") ?? DEFAULT_SOCKET[runtime];
-    context.stdout(renderManifest(manifestOptionsFromFlags("manifest", flags, runtime, socket)));
+    const dockerSocket = dockerSocketFlag("manifest", flags);
+    context.stdout(
+      renderManifest(manifestOptionsFromFlags("manifest", flags, runtime, socket, dockerSocket)),
+    );
     return Promise.resolve(ExitCode.ok);
   },
 };

@@ -34,6 +34,17 @@ Deno.test("veryfreshpod manifest fills in the runtime, socket, image and namespa
   assert.match(result.stdout, /namespace: tools/);
 });
 
+Deno.test("veryfreshpod manifest --docker-socket mounts Docker's socket beside containerd's", async () => {
+  const args = ["manifest", "--runtime", "containerd", "--docker-socket", "/srv/docker.sock"];
+  const result = await run(args);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /path: \/srv\/docker\.sock\n\s+type: Socket/);
+  assert.match(result.stdout, /--bridge=always/);
+  const none = await run([...args.slice(0, 3), "--docker-socket", "none"]);
+  assert.equal(none.code, 0, none.stderr);
+  assert.doesNotMatch(none.stdout, /docker\.sock|--bridge/);
+});
+
 Deno.test("veryfreshpod manifest refuses bad values with usage exit code 2", async () => {
   const cases: Array<[string[], RegExp]> = [
     [
@@ -44,6 +55,8 @@ Deno.test("veryfreshpod manifest refuses bad values with usage exit code 2", asy
     [["--namespace", "a_b"], /Invalid --namespace "a_b"/],
     [["--socket", "relative.sock"], /Invalid engine socket "relative\.sock"/],
     [["--image", ""], /--image, --namespace and --socket need a value/],
+    [["--docker-socket", "/d.sock"], /--docker-socket \/d\.sock is for a containerd node/],
+    [["--docker-socket", ""], /--docker-socket needs a path, or none/],
     [["extra"], /unexpected argument "extra"/],
   ];
   for (const [args, message] of cases) {

@@ -117,12 +117,16 @@ export const runCommand: Command = {
     });
     if (dryRun) log.info("Dry run: changes are logged, nothing is changed");
     // Builds in Docker, nodes on containerd: copy images to the nodes before patching.
-    const bridge = docker !== undefined && bridgeMode === "auto" && !dryRun
+    const bridge = docker !== undefined && bridgeMode !== "off" && !dryRun
       ? await startBridge({
         kube,
         engine: docker,
         socket: stringFlag(flags, "containerd-socket"),
         hostname: Deno.hostname(),
+        // The installed pod learns its node's name from the downward API (NODE_NAME).
+        always: bridgeMode === "always"
+          ? { node: context.env("NODE_NAME") ?? Deno.hostname() }
+          : undefined,
       })
       : undefined;
 

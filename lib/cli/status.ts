@@ -32,7 +32,9 @@ const HELP = commandHelp(
   STATUS_FLAGS,
   `Show what veryfreshpod has changed, read from the cluster: for each workload
 and container, the image and image ID it set and when, whether that rollout is
-done, in progress or failing (and why), and how many pods run that image.
+done, in progress or failing (and why), and how many pods run that image;
+ORIGINAL is the image "veryfreshpod restore" would put back ("-": it would
+leave the container alone).
 Works from any machine that can reach the cluster, while "veryfreshpod run"
 runs elsewhere.`,
 );
@@ -114,6 +116,7 @@ export function renderTable(rows: readonly StatusRow[], now: number): string {
     "WORKLOAD",
     "CONTAINER",
     "IMAGE",
+    "ORIGINAL",
     "ID",
     "UPDATED",
     "PODS",
@@ -124,6 +127,7 @@ export function renderTable(rows: readonly StatusRow[], now: number): string {
     `${row.kind.toLowerCase()}/${row.name}`,
     row.container,
     row.image,
+    row.original ?? "-",
     row.id ? shortId(row.id).replace(/^sha256:/, "") : "<unknown>",
     row.at ? `${age(now - Date.parse(row.at))} ago` : "<unknown>",
     row.pods ? `${row.pods.onImage}/${row.pods.total}` : "-",
@@ -146,6 +150,7 @@ export function renderJson(rows: readonly StatusRow[]): string {
       name: row.name,
       container: row.container,
       image: row.image,
+      original: row.original ?? null,
       id: row.id ?? null,
       configId: row.configId ?? null,
       updatedAt: row.at ?? null,

@@ -10,6 +10,7 @@ const row: StatusRow = {
   name: "web",
   container: "web",
   image: "myimage:fixed",
+  original: "myimage:test",
   id: "sha256:3f2a9c0d1e2b3f4a5b6c7d8e9f00112233445566778899aabbccddeeff001122",
   configId: "sha256:c0nf19",
   at: "2026-11-25T11:57:48.000Z",
@@ -23,6 +24,7 @@ Deno.test("renderTable() prints a kubectl-like table, the long ROLLOUT column la
     name: "api",
     container: "api",
     image: "api:v7",
+    original: undefined,
     id: undefined,
     at: undefined,
     rollout: { state: "failing", detail: "pod api-1 container api: CrashLoopBackOff, exited 1" },
@@ -31,9 +33,9 @@ Deno.test("renderTable() prints a kubectl-like table, the long ROLLOUT column la
   assert.equal(
     renderTable([row, failing], NOW),
     [
-      "NAMESPACE   WORKLOAD         CONTAINER   IMAGE           ID             UPDATED     PODS   ROLLOUT",
-      "dev         deployment/web   web         myimage:fixed   3f2a9c0d1e2b   2m12s ago   2/2    done: 2/2 ready",
-      "dev         deployment/api   api         api:v7          <unknown>      <unknown>   0/1    failing: pod api-1 container api: CrashLoopBackOff, exited 1",
+      "NAMESPACE   WORKLOAD         CONTAINER   IMAGE           ORIGINAL       ID             UPDATED     PODS   ROLLOUT",
+      "dev         deployment/web   web         myimage:fixed   myimage:test   3f2a9c0d1e2b   2m12s ago   2/2    done: 2/2 ready",
+      "dev         deployment/api   api         api:v7          -              <unknown>      <unknown>   0/1    failing: pod api-1 container api: CrashLoopBackOff, exited 1",
       "",
     ].join("\n"),
   );
@@ -47,6 +49,7 @@ Deno.test("renderJson() gives every field, null where unknown", () => {
     name: "web",
     container: "web",
     image: "myimage:fixed",
+    original: "myimage:test",
     id: row.id,
     configId: "sha256:c0nf19",
     updatedAt: null,

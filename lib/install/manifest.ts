@@ -11,7 +11,9 @@ import {
   type KubernetesObject,
   loadAllYaml,
   type V1ClusterRoleBinding,
+  type V1Container,
   type V1Deployment,
+  type V1PodSpec,
 } from "@kubernetes/client-node";
 import manifestText from "../../manifest/deployment.yaml" with { type: "text" };
 import { ExitCode, UserError } from "../errors.ts";
@@ -48,6 +50,12 @@ export interface ManifestOptions {
   readonly runtime: Runtime;
   /** The engine's socket on the node. */
   readonly socket: string;
+  /**
+   * With the containerd runtime, a Docker Engine socket on the node: then the
+   * pod watches Docker and copies its builds into the node's containerd (the
+   * bridge), with both sockets mounted.
+   */
+  readonly dockerSocket?: string | undefined;
   /**
    * The digest of the root filesystem the image was built from, when install
    * built it: recorded on the pod template, so that a rebuilt image under the
@@ -95,6 +103,21 @@ export function validateManifestOptions(options: ManifestOptions): void {
       ExitCode.usage,
     );
   }
+  if (options.dockerSocket === undefined) return;
+  if (options.runtime !== "containerd") {
+    throw new UserError(
+      `--docker-socket ${options.dockerSocket} is for a containerd node (its Docker builds are ` +
+        "copied into the node's containerd); on a Docker node --socket names Docker's socket",
+      ExitCode.usage,
+    );
+  }
+  if (!options.dockerSocket.startsWith("/")) {
+    throw new UserError(
+      `Invalid --docker-socket "${options.dockerSocket}": give the absolute path of the ` +
+        "Docker Engine socket on the node, or none",
+      ExitCode.usage,
+    );
+  }
 }
 
 /** Parses manifest YAML; a document that does not parse is a UserError naming where. */
@@ -132,12 +155,19 @@ export function parseManifest(
 
 /** The container's command line for a runtime; run excludes its own namespace by default. */
 function containerArgs(options: ManifestOptions): string[] {
-  const socket = CONTAINER_SOCKET[options.runtime];
   const args = ["run", "--health-addr=:8081"];
-  args.push(
-    options.runtime === "docker" ? `--docker-host=unix://${socket}` : `--runtime=containerd`,
-  );
-  if (options.runtime === "containerd") args.push(`--containerd-socket=${socket}`);
+  if (options.runtime === "docker") args.push(`--docker-host=unix://${CONTAINER_SOCKET.docker}`);
+  else if (options.dockerSocket === undefined) {
+    args.push(`--runtime=containerd`, `--containerd-socket=${CONTAINER_SOCKET.containerd}`);
+  } else {
+    // Watch Docker, copy its builds into the node's containerd. The role cannot read
+    // nodes, so the bridge is told where the node's containerd is instead of detecting it.
+    args.push(
+      `--docker-host=unix://${CONTAINER_SOCKET.docker}`,
+      `--containerd-socket=${CONTAINER_SOCKET.containerd}`,
+      "--bridge=always",
+    );
+  }
   if (options.namespace !== DEFAULT_NAMESPACE) {
     args.push(`--exclude-namespace=${options.namespace}`);
   }
@@ -182,6 +212,9 @@ function renderDeployment(deployment: V1Deployment, options: ManifestOptions): v
   container.args = containerArgs(options);
   volume.hostPath.path = options.socket;
   mount.mountPath = CONTAINER_SOCKET[options.runtime];
+  if (options.runtime === "containerd" && options.dockerSocket !== undefined) {
+    addDockerSocket(pod!, container, options.dockerSocket);
+  }
   if (options.rootfsDigest !== undefined) {
     const template = deployment.spec!.template;
     template.metadata ??= {};
@@ -190,6 +223,26 @@ function renderDeployment(deployment: V1Deployment, options: ManifestOptions): v
       [ROOTFS_ANNOTATION]: options.rootfsDigest,
     };
   }
+}
+
+/** The size limit of /tmp when the bridge stages image archives there. */
+export const BRIDGE_TMP_LIMIT = "8Gi";
+
+/**
+ * The Docker Engine socket beside the node's containerd: mounted (type
+ * Socket: never created where it is missing) where `run` looks by default;
+ * the node's name for the bridge's lines; room in /tmp for the archive of
+ * the image being copied (`docker save` is staged there).
+ */
+function addDockerSocket(pod: V1PodSpec, container: V1Container, path: string): void {
+  pod.volumes!.push({ name: "docker-socket", hostPath: { path, type: "Socket" } });
+  container.volumeMounts!.push({ name: "docker-socket", mountPath: CONTAINER_SOCKET.docker });
+  container.env = [
+    ...container.env ?? [],
+    { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+  ];
+  const tmp = pod.volumes!.find((v) => v.name === "tmp");
+  if (tmp?.emptyDir) tmp.emptyDir.sizeLimit = BRIDGE_TMP_LIMIT;
 }
 
 /** The manifest for one cluster as YAML, documents separated by `---`. */

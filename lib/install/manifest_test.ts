@@ -115,6 +115,40 @@ Deno.test("a containerd node gets its socket mounted and the containerd flags", 
   assert.equal(pod.containers[0]!.volumeMounts![0]!.mountPath, "/run/containerd/containerd.sock");
 });
 
+Deno.test("a containerd node with a Docker socket mounts both, as sockets only, and bridges", () => {
+  const deployment = deploymentOf(renderObjects({
+    ...DEFAULT_MANIFEST_OPTIONS,
+    runtime: "containerd",
+    socket: "/run/k3s/containerd/containerd.sock",
+    dockerSocket: "/var/run/docker.sock",
+  }));
+  const pod = deployment.spec!.template.spec!;
+  const container = pod.containers[0]!;
+  assert.deepEqual(container.args, [
+    "run",
+    "--health-addr=:8081",
+    "--docker-host=unix:///var/run/docker.sock",
+    "--containerd-socket=/run/containerd/containerd.sock",
+    "--bridge=always",
+  ]);
+  // Nothing else of the host: two hostPath volumes, each of type Socket (never created).
+  assert.deepEqual(pod.volumes!.filter((v) => v.hostPath).map((v) => ({ ...v.hostPath })), [
+    { path: "/run/k3s/containerd/containerd.sock", type: "Socket" },
+    { path: "/var/run/docker.sock", type: "Socket" },
+  ]);
+  assert.deepEqual(container.volumeMounts!.map((m) => m.mountPath), [
+    "/run/containerd/containerd.sock",
+    "/tmp",
+    "/var/run/docker.sock",
+  ]);
+  assert.deepEqual(container.env!.find((e) => e.name === "NODE_NAME")!.valueFrom, {
+    fieldRef: { fieldPath: "spec.nodeName" },
+  });
+  assert.equal(pod.volumes!.find((v) => v.name === "tmp")!.emptyDir!.sizeLimit, "8Gi");
+  assert.deepEqual(container.securityContext!.capabilities!.drop, ["ALL"]);
+  assert.equal(container.securityContext!.readOnlyRootFilesystem, true);
+});
+
 Deno.test("another namespace moves every namespaced object and the binding's subject, and is excluded from updates", () => {
   const objects = renderObjects({
     ...DEFAULT_MANIFEST_OPTIONS,
@@ -158,6 +192,14 @@ Deno.test("bad options are one-line errors naming the fix", () => {
     [{ namespace: "Not_A_Namespace" }, /^Invalid --namespace "Not_A_Namespace"/],
     [{ namespace: "x".repeat(64) }, /^Invalid --namespace/],
     [{ socket: "docker.sock" }, /^Invalid engine socket "docker\.sock": give the absolute path/],
+    [
+      { runtime: "containerd", dockerSocket: "docker.sock" },
+      /^Invalid --docker-socket "docker\.sock": give the absolute path/,
+    ],
+    [
+      { dockerSocket: "/var/run/docker.sock" },
+      /^--docker-socket \/var\/run\/docker\.sock is for a containerd node/,
+    ],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => renderObjects({ ...DEFAULT_MANIFEST_OPTIONS, ...options }), (error) => {

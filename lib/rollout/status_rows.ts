@@ -13,6 +13,7 @@ import { parseRecord } from "../update_builder.ts";
 import type { ContainerStatus, Pod, PodContainer, WorkloadObject } from "./objects.ts";
 import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
 import { problemText } from "./report.ts";
+import { restoreTarget } from "../restore_plan.ts";
 import { decide, type SetImage } from "./verdict.ts";
 
 /** Where a rollout stands, for the ROLLOUT column. */
@@ -26,6 +27,8 @@ export interface StatusRow {
   readonly container: string;
   /** The image veryfreshpod set. */
   readonly image: string;
+  /** The image `veryfreshpod restore` would put back; undefined when it would leave it. */
+  readonly original: string | undefined;
   readonly id: string | undefined;
   readonly configId: string | undefined;
   /** When it set it (ISO 8601); undefined for records older than the time was kept. */
@@ -95,12 +98,14 @@ export function statusRows(
   const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
   return Object.entries(records).map(([container, record]) => {
     const running = containers.find((c) => c.name === container)?.image;
+    const restore = restoreTarget(record, running, "original");
     return {
       namespace: workload.metadata?.namespace ?? "",
       kind,
       name: workload.metadata?.name ?? "",
       container,
       image: record.image,
+      original: restore.action === "restore" ? restore.to : undefined,
       id: record.id,
       configId: record.configId,
       at: record.at || undefined,

@@ -149,3 +149,13 @@ Deno.test("reportedDigest() reads every imageID form a kubelet reports", () => {
   assert.equal(reportedDigest("docker://sha256:abc"), "sha256:abc");
   assert.equal(reportedDigest(""), undefined);
 });
+
+Deno.test("statusRows() shows the image restore would put back, none for a container changed by hand", () => {
+  const record = { web: { ...RECORD, original: "app:test" } };
+  const [kept] = statusRows("Deployment", web(complete, record), [], NOW);
+  assert.equal(kept!.original, "app:test");
+  const [byHand] = statusRows("Deployment", web(complete, record, "app:v3"), [], NOW);
+  assert.equal(byHand!.original, undefined);
+  const [old] = statusRows("Deployment", web(complete), [], NOW);
+  assert.equal(old!.original, undefined, "a record that predates the original");
+});
