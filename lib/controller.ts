@@ -25,7 +25,7 @@ import { plural } from "./plural.ts";
 import { logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "./plan.ts";
-import type { WorkloadUpdate } from "./plan_types.ts";
+import { awaitingPush, type WorkloadUpdate } from "./plan_types.ts";
 import { planResume, recordedMoves } from "./resume.ts";
 import { diffSnapshots, type ImageChange, withToldTags } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
@@ -412,10 +412,15 @@ export class Controller {
     for (const change of changes) {
       log.debug("Image {key} {kind}", { key: change.key, kind: change.kind });
     }
-    const planned = this.#logSkipped(
+    let planned = this.#logSkipped(
       plan(changes, kube.workloads(), snapshot, this.#options.plan),
     );
     if (!await this.#beforePatch(planned, snapshot)) return false;
+    // Builds pushed to the cluster's registry: plan again, now pinned to the digests they got.
+    if (planned.some(awaitingPush)) {
+      planned = plan(changes, kube.workloads(), snapshot, this.#options.plan).updates
+        .filter((update) => !this.#stillAwaitingPush(update));
+    }
     // Counted once they go through: a change held back comes again in the next pass.
     for (const change of changes) {
       metrics.inc("veryfreshpod_image_changes_total", { kind: change.kind });
@@ -423,7 +428,20 @@ export class Controller {
     this.#submit(planned, async (key) => {
       const fresh = await this.#parts.kube.reread(key);
       if (!fresh) return undefined;
-      return this.#logSkipped(plan(changes, [fresh], snapshot, this.#options.plan))[0];
+      const update = this.#logSkipped(plan(changes, [fresh], snapshot, this.#options.plan))[0];
+      return update && !this.#stillAwaitingPush(update) ? update : undefined;
+    });
+    return true;
+  }
+
+  /**
+   * True for an update whose push has not landed: never patched (only a dry
+   * run, which pushes nothing, logs it as it is).
+   */
+  #stillAwaitingPush(update: WorkloadUpdate): boolean {
+    if (this.#parts.beforePatch === undefined || !awaitingPush(update)) return false;
+    log.debug("Held back {workload}: its build is not in the registry yet", {
+      workload: describeWorkload(update.workload),
     });
     return true;
   }

@@ -5,7 +5,7 @@
  * as the test says (by default it applies it).
  */
 import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine/engine.ts";
-import { imageKey, parseReference, withTag } from "./image_ref.ts";
+import { imageKey, parseReference } from "./image_ref.ts";
 import type { KubeSide } from "./kube/kube_side.ts";
 import type { PatchAttempt } from "./kube/patcher.ts";
 import { type TrackedWorkload, workloadId, type WorkloadKey } from "./kube/workload.ts";
@@ -213,7 +213,8 @@ export class FakeKubeSide implements KubeSide {
     const containers = workload.containers.map((container) => {
       const change = update.imageUpdates.find((u) => u.container === container.name);
       if (change === undefined) return container;
-      return { ...container, image: withTag(parseReference(container.image), tagOf(change.to)) };
+      // As the real patcher: the image becomes `to` exactly (a registry update pins a digest).
+      return { ...container, image: change.to };
     });
     const templateAnnotations = update.rolloutAnnotation === undefined
       ? workload.templateAnnotations
@@ -236,8 +237,4 @@ export class FakeKubeSide implements KubeSide {
     this.#workloads.set(workloadId(workload.key), workload);
     this.#index.set(workloadId(workload.key), workload);
   }
-}
-
-function tagOf(reference: string): string {
-  return parseReference(reference).tag ?? "latest";
 }

@@ -403,3 +403,41 @@ Deno.test("a plain restart changes nothing, though newer tags exist", async () =
   assert.equal(c.kube.attempts.length, 0);
   assert.deepEqual(c.kube.images(), { web: "app:v1", api: "app:v1" });
 });
+
+Deno.test("through the registry: nothing is patched before the push lands, then the pinned digest", async () => {
+  using _logs = captureLogs("info");
+  const pushed = new Map<string, string>();
+  let pushes = 0;
+  let failing = true;
+  const registry = {
+    host: "localhost:5001",
+    fromRuntime: "kind-registry:5000",
+    pushed: (key: string, id: string) => pushed.get(`${key} ${id}`),
+  };
+  await using c = await started({
+    workloads: [deployment("web", "localhost:5001/app:v1")],
+    options: { plan: { namespaces: [], excludeNamespaces: [], registry } },
+    beforePatch: (updates) => {
+      for (const update of updates) {
+        for (const { push } of update.imageUpdates) {
+          if (push === undefined || push.digest !== undefined) continue;
+          pushes++;
+          if (failing) throw new Error("registry unreachable");
+          pushed.set(`${push.source} ${push.id}`, `sha256:${"d".repeat(64)}`);
+        }
+      }
+      return Promise.resolve();
+    },
+  });
+  c.engine.tag("app:v2", "sha256:2");
+  c.engine.stream.send("tag");
+  await settle();
+  assert.equal(pushes, 1);
+  assert.deepEqual(c.kube.images(), { web: "localhost:5001/app:v1" }, "held back: nothing patched");
+  assert.equal(c.kube.attempts.length, 0);
+  failing = false;
+  c.engine.stream.send("tag");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: `kind-registry:5000/app:v2@sha256:${"d".repeat(64)}` });
+  assert.equal(c.kube.attempts.length, 1);
+});

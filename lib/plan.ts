@@ -22,6 +22,7 @@ import {
 } from "./plan_types.ts";
 import type { ImageChange, TagChanged } from "./snapshot.ts";
 import { parseRecord, UpdateBuilder } from "./update_builder.ts";
+import { type PlanRegistry, pulledPath, pushedPath } from "./registry/targets.ts";
 
 /**
  * Namespaces never touched unless the user says otherwise: the cluster's own,
@@ -43,6 +44,8 @@ export interface PlanOptions {
   readonly excludeNamespaces: readonly string[];
   /** Only workloads annotated `veryfreshpod.io/enabled: "true"` (`--opt-in`). */
   readonly optIn?: boolean;
+  /** The cluster's registry: workloads pulling from it get pushed, digest-pinned builds. */
+  readonly registry?: PlanRegistry | undefined;
 }
 
 /** Something deliberately left alone, worth a debug line. */
@@ -77,6 +80,15 @@ export interface PlanResult {
  * `TagChanged.seenAt`, both on veryfreshpod's clock): one applied right after
  * a build already runs the new image.
  *
+ * Through the cluster's registry (`options.registry`): a container pulling a
+ * repository of that registry takes the newest tag of the engine repository
+ * pushed there (same rule), new or rebuilt, pinned by the digest the push
+ * gives (registry/targets.ts says which match). Its reference may be pinned
+ * already (`host/app:v1@sha256:…`, as veryfreshpod leaves it): the repository
+ * counts, and one already pinned to the pushed digest is left alone. Until
+ * the push has landed the update carries `push` without a digest
+ * (`awaitingPush`): the controller pushes, then plans again.
+ *
  * Skips are reported only for workloads that use a changed repository (and
  * for invalid references, whose repository is unknown), so a batch does not
  * log every workload of the cluster.
@@ -94,7 +106,11 @@ export function plan(
     if (isValidTag(change.tag)) changedTags.set(change.key, change);
     else skipped.push({ image: change.key, reason: "the engine reported an invalid tag" });
   }
-  const targets = chooseTargets(changedTags.values());
+  const targets = chooseTargets(changedTags.values(), (change) => change.repository);
+  const registry = options.registry;
+  const pushTargets = registry === undefined
+    ? new Map<string, TagChanged>()
+    : chooseTargets(changedTags.values(), (change) => pushedPath(change.repository, registry));
   if (targets.size === 0) return { updates: [], skipped };
 
   const parse = memoisedParser();
@@ -111,6 +127,11 @@ export function plan(
     }
     const builder = new UpdateBuilder(workload, snapshot);
     for (const container of workload.containers) {
+      const pulled = registry && registryReference(container, parse, registry, pushTargets);
+      if (pulled !== undefined) {
+        planPush(builder, container, pulled, registry!, skipped, workload.key);
+        continue;
+      }
       const ref = usableReference(workload, container, parse, skipped, (r) => targets.has(r));
       if (ref === undefined) continue;
       const target = targets.get(ref.repository);
@@ -183,12 +204,66 @@ function ranBefore(container: TrackedContainer, change: TagChanged): boolean {
     container.since < change.seenAt;
 }
 
-/** The target tag per repository; see `plan` for the rule. */
-function chooseTargets(changes: Iterable<TagChanged>): Map<string, TagChanged> {
+/** A container pulling from the registry, with the push that serves its repository. */
+interface Pulled {
+  readonly ref: ImageReference;
+  readonly path: string;
+  readonly target: TagChanged;
+}
+
+/** The container's reference when it pulls a registry repository that a change serves. */
+function registryReference(
+  container: TrackedContainer,
+  parse: Parser,
+  registry: PlanRegistry,
+  pushTargets: ReadonlyMap<string, TagChanged>,
+): Pulled | undefined {
+  const ref = parse(container.image);
+  if (ref instanceof InvalidReferenceError) return undefined;
+  const path = pulledPath(ref, registry);
+  const target = path === undefined ? undefined : pushTargets.get(path);
+  return target === undefined ? undefined : { ref, path: path!, target };
+}
+
+/** The update of a container pulling from the registry: the pushed build, by digest. */
+function planPush(
+  builder: UpdateBuilder,
+  container: TrackedContainer,
+  { ref, path, target }: Pulled,
+  registry: PlanRegistry,
+  skipped: Skipped[],
+  workload: WorkloadKey,
+): void {
+  const base = { workload, container: container.name, image: container.image };
+  if (ref.digest !== undefined && ref.tag === undefined) {
+    skipped.push({ ...base, reason: "the image is pinned by digest alone (no tag to follow)" });
+    return;
+  }
+  const digest = registry.pushed(target.key, target.id);
+  if (digest !== undefined && ref.digest === digest) {
+    skipped.push({ ...base, reason: `it runs the pushed ${target.key} already` });
+    return;
+  }
+  builder.registryUpdate(container, registry, {
+    source: target.key,
+    id: target.id,
+    repository: path,
+    tag: target.tag,
+    digest,
+  });
+}
+
+/** The target tag per group (a repository, or a registry path); see `plan` for the rule. */
+function chooseTargets(
+  changes: Iterable<TagChanged>,
+  groupOf: (change: TagChanged) => string | undefined,
+): Map<string, TagChanged> {
   const byRepository = new Map<string, TagChanged[]>();
   for (const change of changes) {
-    const list = byRepository.get(change.repository);
-    if (list === undefined) byRepository.set(change.repository, [change]);
+    const group = groupOf(change);
+    if (group === undefined) continue;
+    const list = byRepository.get(group);
+    if (list === undefined) byRepository.set(group, [change]);
     else list.push(change);
   }
   const targets = new Map<string, TagChanged>();

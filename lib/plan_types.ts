@@ -11,6 +11,21 @@ export const IGNORE_ANNOTATION = "veryfreshpod.io/ignore";
 /** With `--opt-in`, only workloads whose annotation this is "true" are touched. */
 export const ENABLED_ANNOTATION = "veryfreshpod.io/enabled";
 
+/**
+ * An engine image to push to the cluster's registry before the update may be
+ * patched (lib/registry/): the update's `to` is pinned to the digest it gets.
+ */
+export interface RegistryPush {
+  /** The engine's snapshot key of the tag (`docker.io/library/app:v2`), and its image ID. */
+  readonly source: string;
+  readonly id: string;
+  /** The repository in the registry (`app`) and the tag it is pushed under. */
+  readonly repository: string;
+  readonly tag: string;
+  /** The registry's digest once pushed; undefined while the push has not landed. */
+  readonly digest: string | undefined;
+}
+
 /** One container's image moves to another tag. */
 export interface ImageUpdate {
   readonly container: string;
@@ -20,6 +35,8 @@ export interface ImageUpdate {
   /** The image ID `to` names, and its config digest when that differs (for the status record). */
   readonly id?: string | undefined;
   readonly configId?: string | undefined;
+  /** Through the cluster's registry: what to push first. */
+  readonly push?: RegistryPush | undefined;
 }
 
 /** One container's tag now names a new image ID; the pods are rolled. */
@@ -49,4 +66,9 @@ export interface WorkloadUpdate {
   readonly updatesRecord?: string | undefined;
   /** Things the user should know (pull policy Always on a local image, managed by Helm…). */
   readonly warnings: readonly string[];
+}
+
+/** True while an update waits for a push: it must not be patched yet. */
+export function awaitingPush(update: WorkloadUpdate): boolean {
+  return update.imageUpdates.some((u) => u.push !== undefined && u.push.digest === undefined);
 }

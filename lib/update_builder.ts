@@ -9,9 +9,11 @@ import type { TrackedContainer, TrackedWorkload } from "./kube/workload.ts";
 import {
   type ImageUpdate,
   type Rebuild,
+  type RegistryPush,
   ROLLOUT_ANNOTATION,
   type WorkloadUpdate,
 } from "./plan_types.ts";
+import { pinnedReference, type PlanRegistry } from "./registry/targets.ts";
 import type { TagChanged } from "./snapshot.ts";
 import { UPDATES_ANNOTATION } from "./rollout/record.ts";
 
@@ -61,6 +63,24 @@ export class UpdateBuilder {
     });
     const fromRegistry = this.#snapshot.get(target.key)?.fromRegistry ?? target.fromRegistry;
     this.#checkPullPolicy(container, to, target.tag, fromRegistry);
+  }
+
+  /**
+   * The container moves to a build pushed to the cluster's registry, pinned
+   * by its digest once known (a rebuild is a new digest: it rolls without the
+   * annotation). The ID recorded is the digest the nodes report for it.
+   */
+  registryUpdate(container: TrackedContainer, registry: PlanRegistry, push: RegistryPush): void {
+    this.#imageUpdates.push({
+      container: container.name,
+      init: container.init,
+      from: container.image,
+      to: pinnedReference(registry, push.repository, push.tag, push.digest),
+      id: push.digest ?? push.id,
+      // A node that had the image before reports the engine's config digest instead.
+      configId: this.#snapshot.get(push.source)?.configId ?? push.id,
+      push,
+    });
   }
 
   /** Adds a rebuild unless the workload's record already holds `change.id` for the tag. */

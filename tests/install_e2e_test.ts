@@ -35,6 +35,10 @@ const OBJECT_PATHS = {
     "/apis/rbac.authorization.k8s.io/v1/clusterroles/veryfreshpod",
   "clusterrolebinding.rbac.authorization.k8s.io/veryfreshpod":
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/veryfreshpod",
+  "role.rbac.authorization.k8s.io/veryfreshpod":
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles/veryfreshpod",
+  "rolebinding.rbac.authorization.k8s.io/veryfreshpod":
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/rolebindings/veryfreshpod",
   "deployment.apps/veryfreshpod": `/apis/apps/v1/namespaces/${NS}/deployments/veryfreshpod`,
 };
 
@@ -291,6 +295,34 @@ e2eTest(
         metadata: { name: pod, namespace: ns },
       }],
     ] as const;
+    // The cluster's registry announcement is the one ConfigMap it may read; no other, no list.
+    const announcement = await kube.request("POST", "/api/v1/namespaces/kube-public/configmaps", {
+      body: {
+        metadata: { name: "local-registry-hosting" },
+        data: { "localRegistryHosting.v1": "host: localhost:5001\n" },
+      },
+    });
+    assert.ok([201, 409].includes(announcement.status), JSON.stringify(announcement.body));
+    const readable = await kube.request(
+      "GET",
+      "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting",
+      { token },
+    );
+    assert.equal(readable.status, 200, JSON.stringify(readable.body));
+    await kube.request(
+      "DELETE",
+      "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting",
+    );
+    for (
+      const path of [
+        "/api/v1/namespaces/kube-public/configmaps/cluster-info",
+        "/api/v1/namespaces/kube-public/configmaps",
+        `/api/v1/namespaces/${ns}/configmaps/local-registry-hosting`,
+      ]
+    ) {
+      const response = await kube.request("GET", path, { token });
+      assert.equal(response.status, 403, `GET ${path}: ${JSON.stringify(response.body)}`);
+    }
     for (const [method, path, body] of refused) {
       const response = await kube.request(method, path, {
         token,

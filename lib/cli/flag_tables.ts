@@ -93,6 +93,15 @@ export const RUN_FLAGS: FlagTable = {
         "off: never",
     },
     {
+      name: "registry",
+      type: "string",
+      value: "HOST",
+      default: "the cluster's ConfigMap kube-public/local-registry-hosting, else none",
+      help:
+        "push each new or rebuilt tag that a workload pulls from registry HOST there, and pin " +
+        "it by digest; HOST,from-runtime=HOST2 if the nodes call it HOST2",
+    },
+    {
       name: "namespace",
       short: "n",
       type: "list",

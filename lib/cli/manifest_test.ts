@@ -19,7 +19,7 @@ Deno.test("veryfreshpod manifest prints the manifest kubectl can apply", async (
   const result = await run(["manifest"]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, renderManifest());
-  assert.equal(parseManifest(result.stdout).length, 5);
+  assert.equal(parseManifest(result.stdout).length, 7);
 });
 
 Deno.test("veryfreshpod manifest fills in the runtime, socket, image and namespace", async () => {

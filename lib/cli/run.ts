@@ -3,7 +3,7 @@
  * environment, then hands them to the Controller until SIGINT/SIGTERM.
  */
 import "../quiet_deprecations.ts";
-import { RUNTIMES } from "../engine/sockets.ts";
+import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_SOCKET, RUNTIMES } from "../engine/sockets.ts";
 import { Controller, defineControllerMetrics } from "../controller.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { Engine } from "../engine/engine.ts";
@@ -25,6 +25,10 @@ import { WorkloadPatcher } from "../kube/patcher.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
 import { WorkloadWatcher } from "../kube/watcher.ts";
 import { RUN_FLAGS } from "./flag_tables.ts";
+import { startRegistry } from "../registry/setup.ts";
+import { type ClusterRegistry, parseRegistryFlag } from "../registry/which.ts";
+import { ContainerdImageSource, DockerImageSource } from "../registry/image_source.ts";
+import { errorMessage } from "../errors.ts";
 import {
   defineRolloutMetrics,
   followRequest,
@@ -39,6 +43,7 @@ import {
   choiceFlag,
   type Command,
   commandHelp,
+  flagOrigin,
   invalidFlag,
   kubeFlags,
   listFlag,
@@ -82,6 +87,15 @@ export const runCommand: Command = {
       throw invalidFlag("run", flags, "selector", selectorProblem);
     }
     const dryRun = flags["dry-run"] === true;
+    const registryFlag = stringFlag(flags, "registry");
+    let namedRegistry: ClusterRegistry | undefined;
+    try {
+      namedRegistry = registryFlag === undefined
+        ? undefined
+        : parseRegistryFlag(registryFlag, flagOrigin(flags, "registry"));
+    } catch (error) {
+      throw invalidFlag("run", flags, "registry", errorMessage(error));
+    }
     setupLogging(logging);
 
     const runtime = choiceFlag("run", flags, "runtime", RUNTIMES, "docker");
@@ -116,6 +130,19 @@ export const runCommand: Command = {
       dryRun,
     });
     if (dryRun) log.info("Dry run: changes are logged, nothing is changed");
+    // The registry the nodes pull from: named, or announced by the cluster.
+    const pusher = await startRegistry({
+      kube,
+      named: namedRegistry,
+      env: context.env,
+      source: async () =>
+        docker !== undefined ? new DockerImageSource(docker.client) : new ContainerdImageSource(
+          new (await import("../registry/containerd_store.ts")).ContainerdContentStore(
+            stringFlag(flags, "containerd-socket") ?? DEFAULT_SOCKET.containerd,
+            stringFlag(flags, "containerd-namespace") ?? DEFAULT_CONTAINERD_NAMESPACE,
+          ),
+        ),
+    });
     // Builds in Docker, nodes on containerd: copy images to the nodes before patching.
     const bridge = docker !== undefined && bridgeMode !== "off" && !dryRun
       ? await startBridge({
@@ -167,15 +194,23 @@ export const runCommand: Command = {
       ...DEFAULT_EXCLUDED_NAMESPACES.filter((ns) => !namespaces.includes(ns)),
       ...listFlag(flags, "exclude-namespace"),
     ];
-    const planOptions = { namespaces, excludeNamespaces, optIn: flags["opt-in"] === true };
+    const planOptions = {
+      namespaces,
+      excludeNamespaces,
+      optIn: flags["opt-in"] === true,
+      registry: pusher?.planRegistry,
+    };
     const controller = new Controller(
       {
         engine,
         kube: new ClusterSide(watcher, index, patcher),
         metrics,
-        ...(bridge && {
-          beforePatch: (updates, snapshot) =>
-            bridge.ensure(imagesOfUpdates(updates, snapshot), context.signal),
+        ...((bridge || (pusher && !dryRun)) && {
+          beforePatch: async (updates, snapshot) => {
+            await bridge?.ensure(imagesOfUpdates(updates, snapshot), context.signal);
+            // A dry run pushes nothing: its log shows the updates unpinned.
+            if (!dryRun) await pusher?.ensure(updates, context.signal);
+          },
         }),
       },
       {

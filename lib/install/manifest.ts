@@ -184,8 +184,9 @@ export function renderObjects(
   for (const object of objects) {
     const metadata = object.metadata!;
     if (object.kind === "Namespace") metadata.name = options.namespace;
-    else if (metadata.namespace !== undefined) metadata.namespace = options.namespace;
-    if (object.kind === "ClusterRoleBinding") {
+    // The registry Role stays where the cluster announces its registry (kube-public).
+    else if (metadata.namespace === DEFAULT_NAMESPACE) metadata.namespace = options.namespace;
+    if (object.kind === "ClusterRoleBinding" || object.kind === "RoleBinding") {
       for (const subject of (object as V1ClusterRoleBinding).subjects ?? []) {
         if (subject.kind === "ServiceAccount") subject.namespace = options.namespace;
       }

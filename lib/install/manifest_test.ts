@@ -1,6 +1,12 @@
 import "../quiet_deprecations.ts";
 import assert from "node:assert/strict";
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment } from "@kubernetes/client-node";
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Deployment,
+  V1Role,
+  V1RoleBinding,
+} from "@kubernetes/client-node";
 import { UserError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -31,13 +37,15 @@ Deno.test("the manifest's image is this version's", () => {
   assert.equal(container.image, `veryfreshpod:${VERSION}`);
 });
 
-Deno.test("the manifest holds a namespace, service account, cluster role and binding, and a Deployment, all labelled", () => {
+Deno.test("the manifest holds a namespace, service account, cluster role and binding, the registry role and binding, and a Deployment, all labelled", () => {
   const objects = renderObjects();
   assert.deepEqual(objects.map((o) => o.kind), [
     "Namespace",
     "ServiceAccount",
     "ClusterRole",
     "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
     "Deployment",
   ]);
   for (const object of objects) {
@@ -178,11 +186,30 @@ Deno.test("another namespace moves every namespaced object and the binding's sub
 
 Deno.test("the rendered YAML parses back into the same objects", () => {
   const text = renderManifest();
-  assert.equal(text.split("\n---\n").length, 5);
+  assert.equal(text.split("\n---\n").length, 7);
   assert.deepEqual(
     JSON.parse(JSON.stringify(parseManifest(text))),
     JSON.parse(JSON.stringify(renderObjects())),
   );
+});
+
+Deno.test("the registry role reads one ConfigMap by name in kube-public, whatever the install namespace", () => {
+  const objects = renderObjects({ ...DEFAULT_MANIFEST_OPTIONS, namespace: "tools" });
+  const role = objects.find((o) => o.kind === "Role") as V1Role;
+  assert.equal(role.metadata?.namespace, "kube-public");
+  assert.deepEqual(JSON.parse(JSON.stringify(role.rules)), [
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      resourceNames: ["local-registry-hosting"],
+      verbs: ["get"],
+    },
+  ]);
+  const binding = objects.find((o) => o.kind === "RoleBinding") as V1RoleBinding;
+  assert.equal(binding.metadata?.namespace, "kube-public");
+  assert.deepEqual(JSON.parse(JSON.stringify(binding.subjects)), [
+    { kind: "ServiceAccount", name: "veryfreshpod", namespace: "tools" },
+  ]);
 });
 
 Deno.test("bad options are one-line errors naming the fix", () => {

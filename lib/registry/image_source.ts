@@ -21,6 +21,8 @@ export interface SourceImage {
   readonly target: Descriptor;
   /** Children first, the target last. */
   readonly blobs: readonly SourceBlob[];
+  /** The config digest, when known (Docker's image ID on its classic store). */
+  readonly configDigest?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export class DockerImageSource implements ImageSource {
         const archive = await readDockerArchive(file, await indexTar(file));
         return {
           target: archive.target,
+          configDigest: archive.configDigest,
           blobs: archive.blobs.map((blob) => ({
             mediaType: blob.mediaType,
             digest: blob.digest,

@@ -1,0 +1,78 @@
+/**
+ * `run`'s registry at start: the one named (`--registry`), else the one the
+ * cluster announces, said in one of the first log lines with where it came
+ * from; and the pusher that sends builds there.
+ */
+import { logger } from "../log.ts";
+import { RegistryClient } from "./client.ts";
+import { lookupCredentials } from "./credentials.ts";
+import type { ImageSource } from "./image_source.ts";
+import { RegistryPusher } from "./pusher.ts";
+import {
+  type ClusterRegistry,
+  type ConfigMapReader,
+  describeRegistry,
+  HOSTING_ORIGIN,
+  isLoopbackHost,
+  readAnnouncement,
+} from "./which.ts";
+
+const log = logger("registry");
+
+export interface RegistrySetup {
+  /** Reads the announcement (the KubeClient). */
+  readonly kube: ConfigMapReader & { readonly server: string };
+  /** From `--registry` or its variable; the announcement is not read then. */
+  readonly named: ClusterRegistry | undefined;
+  readonly env: (name: string) => string | undefined;
+  /** Where the builds come from (the engine), made only when there is a registry. */
+  readonly source: () => Promise<ImageSource>;
+}
+
+/** The pusher for the cluster's registry, or undefined when there is none. */
+export async function startRegistry(setup: RegistrySetup): Promise<RegistryPusher | undefined> {
+  let registry = setup.named;
+  if (registry === undefined) {
+    const announcement = await readAnnouncement(setup.kube);
+    if (announcement.registry === undefined) {
+      const line = "No cluster registry: {why}; workloads pulling from one are left alone " +
+        "(name it with --registry)";
+      if (announcement.warn) log.warn(line, { why: announcement.why });
+      else log.info("No cluster registry ({why}, no --registry)", { why: announcement.why });
+      return undefined;
+    }
+    registry = announcement.registry;
+  }
+  log.info("Cluster registry {registry}: builds that workloads pull from it are pushed there", {
+    registry: describeRegistry(registry),
+    host: registry.host,
+    fromRuntime: registry.fromRuntime,
+    origin: registry.origin,
+  });
+  // kind's script announces localhost:…: right for the nodes only when they run here.
+  if (isLoopbackHost(registry.fromRuntime) && !isLoopbackServer(setup.kube.server)) {
+    log.warn(
+      "The nodes are told to pull from {host}, a loopback name, but the cluster {server} is " +
+        "not on this machine: its nodes resolve it to themselves. Name the registry as the " +
+        "nodes reach it: --registry {host},from-runtime=HOST{fix}",
+      {
+        host: registry.fromRuntime,
+        server: setup.kube.server,
+        fix: registry.origin === HOSTING_ORIGIN ? ` (or set hostFromContainerRuntime)` : "",
+      },
+    );
+  }
+  const host = registry.host;
+  const client = new RegistryClient(host, {
+    credentials: () => lookupCredentials(host, { env: setup.env }),
+  });
+  return new RegistryPusher(registry, client, await setup.source());
+}
+
+function isLoopbackServer(server: string): boolean {
+  try {
+    return isLoopbackHost(new URL(server).host);
+  } catch {
+    return false;
+  }
+}
