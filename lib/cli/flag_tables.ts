@@ -46,6 +46,16 @@ const LOGGING: readonly FlagSpec[] = [
   },
 ];
 
+/** `-n` of the commands that read workloads veryfreshpod changed (status, restore). */
+const WORKLOAD_NAMESPACES: FlagSpec = {
+  name: "namespace",
+  short: "n",
+  type: "list",
+  value: "NS",
+  default: "all",
+  help: "only workloads in NS (repeatable, or comma-separated)",
+};
+
 export const RUN_FLAGS: FlagTable = {
   command: "run",
   env: true,
@@ -254,14 +264,7 @@ export const STATUS_FLAGS: FlagTable = {
   command: "status",
   flags: [
     ...KUBE,
-    {
-      name: "namespace",
-      short: "n",
-      type: "list",
-      value: "NS",
-      default: "all",
-      help: "only workloads in NS (repeatable, or comma-separated)",
-    },
+    WORKLOAD_NAMESPACES,
     {
       name: "output",
       short: "o",
@@ -279,14 +282,7 @@ export const RESTORE_FLAGS: FlagTable = {
   arguments: "[KIND/NAME ...]",
   flags: [
     ...KUBE,
-    {
-      name: "namespace",
-      short: "n",
-      type: "list",
-      value: "NS",
-      default: "all",
-      help: "only workloads in NS (repeatable, or comma-separated)",
-    },
+    WORKLOAD_NAMESPACES,
     {
       name: "selector",
       short: "l",

@@ -14,7 +14,7 @@ import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_erro
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
 import { kindInfo, type KubeObject, objectPath } from "./kinds.ts";
 import type { KubeClient } from "./rest.ts";
-import { describeWorkload } from "./workload.ts";
+import { describeWorkload, type WorkloadKey } from "./workload.ts";
 
 const log = logger("update");
 
@@ -24,45 +24,68 @@ export interface PatcherOptions {
   readonly onApplied?: (update: WorkloadUpdate, patched: KubeObject, at: number) => void;
 }
 
-/** The strategic-merge patch body for one update (pure; exported for tests). */
-export function patchBody(
-  update: WorkloadUpdate,
-  at = new Date(),
+/** One container's new image, for a patch. */
+export interface ImagePatch {
+  readonly container: string;
+  readonly init: boolean;
+  readonly image: string;
+}
+
+/**
+ * A strategic-merge patch of one workload (pure): the container images by
+ * name, the pod template's rollout annotation when given (null removes it),
+ * the workload's own annotations, and its resourceVersion as a precondition.
+ * The template sits under the kind's path (CronJobs keep it in jobTemplate).
+ */
+export function workloadPatch(
+  workload: WorkloadKey,
+  resourceVersion: string,
+  images: readonly ImagePatch[],
+  rolloutAnnotation: string | null | undefined,
+  annotations: Record<string, string | null>,
 ): KubeObject & { apiVersion: string; kind: string; spec: unknown } {
-  const info = kindInfo(update.workload.kind);
-  const containers = update.imageUpdates.filter((u) => !u.init).map((u) => ({
-    name: u.container,
-    image: u.to,
-  }));
-  const initContainers = update.imageUpdates.filter((u) => u.init).map((u) => ({
-    name: u.container,
-    image: u.to,
-  }));
+  const info = kindInfo(workload.kind);
+  const named = (init: boolean) =>
+    images.filter((u) => u.init === init).map((u) => ({ name: u.container, image: u.image }));
+  const [containers, initContainers] = [named(false), named(true)];
   const template: Record<string, unknown> = {};
-  if (update.rolloutAnnotation !== undefined) {
-    template.metadata = { annotations: { [ROLLOUT_ANNOTATION]: update.rolloutAnnotation } };
+  if (rolloutAnnotation !== undefined) {
+    template.metadata = { annotations: { [ROLLOUT_ANNOTATION]: rolloutAnnotation } };
   }
-  if (containers.length > 0 || initContainers.length > 0) {
+  if (images.length > 0) {
     template.spec = {
       ...(containers.length > 0 ? { containers } : {}),
       ...(initContainers.length > 0 ? { initContainers } : {}),
     };
   }
-  // Nest the template under the kind's path (CronJobs keep it in jobTemplate).
   let spec: Record<string, unknown> = template;
   for (const step of [...info.templatePath].reverse()) spec = { [step]: spec };
   return {
     apiVersion: info.apiVersion,
-    kind: update.workload.kind,
+    kind: workload.kind,
     metadata: {
-      name: update.workload.name,
-      namespace: update.workload.namespace,
-      resourceVersion: update.resourceVersion,
-      // What `veryfreshpod status` reads back: which image, which ID, when.
-      annotations: { [UPDATES_ANNOTATION]: recordUpdates(update, at) },
+      name: workload.name,
+      namespace: workload.namespace,
+      resourceVersion,
+      annotations: annotations as Record<string, string>,
     },
     spec,
   };
+}
+
+/** The strategic-merge patch body for one update (pure; exported for tests). */
+export function patchBody(
+  update: WorkloadUpdate,
+  at = new Date(),
+): KubeObject & { apiVersion: string; kind: string; spec: unknown } {
+  return workloadPatch(
+    update.workload,
+    update.resourceVersion,
+    update.imageUpdates.map((u) => ({ container: u.container, init: u.init, image: u.to })),
+    update.rolloutAnnotation,
+    // What `veryfreshpod status` reads back: which image, which ID, when.
+    { [UPDATES_ANNOTATION]: recordUpdates(update, at) },
+  );
 }
 
 /** The log lines / event messages of one update, one per changed container. */

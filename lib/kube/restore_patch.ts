@@ -3,11 +3,11 @@
  * patch per workload, with the workload's resourceVersion as a precondition,
  * as the patcher does for updates.
  */
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
 import { RESTORED_ANNOTATION, type RestorePlan } from "../restore_plan.ts";
 import { UPDATES_ANNOTATION } from "../rollout/record.ts";
 import { COMPONENT } from "./events.ts";
 import { kindInfo, type KubeObject, objectPath } from "./kinds.ts";
+import { workloadPatch } from "./patcher.ts";
 import type { KubeClient } from "./rest.ts";
 
 /**
@@ -16,38 +16,14 @@ import type { KubeClient } from "./rest.ts";
  * restored mark, and the resourceVersion the plan was made from as a
  * precondition (a concurrent change is a 409 and a fresh plan).
  */
-export function restoreBody(plan: RestorePlan, at: Date): Record<string, unknown> {
-  const info = kindInfo(plan.workload.kind);
-  const changed = plan.restores.filter((r) => r.from !== r.to);
-  const images = (init: boolean) =>
-    changed.filter((r) => r.init === init).map((r) => ({ name: r.container, image: r.to }));
-  const template: Record<string, unknown> = {};
-  if (plan.rolloutAnnotation !== undefined) {
-    template.metadata = { annotations: { [ROLLOUT_ANNOTATION]: plan.rolloutAnnotation } };
-  }
-  const [containers, initContainers] = [images(false), images(true)];
-  if (changed.length > 0) {
-    template.spec = {
-      ...(containers.length > 0 ? { containers } : {}),
-      ...(initContainers.length > 0 ? { initContainers } : {}),
-    };
-  }
-  let spec: Record<string, unknown> = template;
-  for (const step of [...info.templatePath].reverse()) spec = { [step]: spec };
-  return {
-    apiVersion: info.apiVersion,
-    kind: plan.workload.kind,
-    metadata: {
-      name: plan.workload.name,
-      namespace: plan.workload.namespace,
-      resourceVersion: plan.resourceVersion,
-      annotations: {
-        [UPDATES_ANNOTATION]: plan.updatesRecord,
-        [RESTORED_ANNOTATION]: at.toISOString(),
-      },
-    },
-    spec,
-  };
+export function restoreBody(plan: RestorePlan, at: Date): ReturnType<typeof workloadPatch> {
+  return workloadPatch(
+    plan.workload,
+    plan.resourceVersion,
+    plan.restores.filter((r) => r.from !== r.to).map((r) => ({ ...r, image: r.to })),
+    plan.rolloutAnnotation,
+    { [UPDATES_ANNOTATION]: plan.updatesRecord, [RESTORED_ANNOTATION]: at.toISOString() },
+  );
 }
 
 /** Patches the workload as `plan` says; API errors are thrown as they come (409 included). */
