@@ -97,10 +97,12 @@ export interface ToldTag {
 
 /**
  * `snapshot` with the tags the events told of, before the list is re-read;
- * undefined when they change nothing. What an event does not say (registry
- * digest, config digest, the engine's time) is taken from another tag of the
- * same image, else the image is one only this node has (a build, which is
- * what a tag of an unknown image is).
+ * undefined when they change nothing. What an event does not say (config
+ * digest, the engine's time) is taken from another tag of the same image,
+ * else the image is one only this node has (a build, which is what a tag of
+ * an unknown image is). "From a registry" holds per repository: it is copied
+ * only from a tag of the same repository (an image pulled as `alpine` and
+ * tagged `app:dev` cannot be pulled as `app`).
  */
 export function withToldTags(
   snapshot: ImageSnapshot,
@@ -109,11 +111,17 @@ export function withToldTags(
   const news = told.filter(({ key, id }) => snapshot.get(key)?.id !== id);
   if (news.length === 0) return undefined;
   const byId = new Map<string, TaggedImage>();
-  for (const image of snapshot.values()) byId.set(image.id, image);
+  const pulled = new Set<string>();
+  for (const [key, image] of snapshot) {
+    byId.set(image.id, image);
+    const repository = splitImageKey(key)?.repository;
+    if (image.fromRegistry && repository !== undefined) pulled.add(`${repository}@${image.id}`);
+  }
   const after = new Map(snapshot);
   for (const { key, id } of news) {
     const sibling = byId.get(id);
-    after.set(key, sibling ? { ...sibling, id } : { id, fromRegistry: false });
+    const fromRegistry = pulled.has(`${splitImageKey(key)?.repository}@${id}`);
+    after.set(key, sibling ? { ...sibling, id, fromRegistry } : { id, fromRegistry: false });
   }
   return after;
 }

@@ -137,6 +137,14 @@ Deno.test("withToldTags() adds what tag events told, taking the rest from the sa
     { key: "docker.io/library/app:v2", id: "sha256:new" },
   ]);
   assert.deepEqual(after?.get("docker.io/library/web:v2"), pulled, "a tag of a pulled image");
+  // Pulled as web, tagged as site: site cannot be pulled, whatever web can.
+  assert.deepEqual(
+    withToldTags(before, [{ key: "docker.io/library/site:dev", id: "sha256:p" }])?.get(
+      "docker.io/library/site:dev",
+    ),
+    { ...pulled, fromRegistry: false },
+    "a pulled image tagged under another repository",
+  );
   assert.deepEqual(after?.get("docker.io/library/app:v2"), {
     id: "sha256:new",
     fromRegistry: false,
