@@ -383,10 +383,13 @@ e2eTest(
   },
 );
 
-Deno.test("run --bridge takes auto or off; anything else is one usage line", async () => {
+Deno.test("run --bridge takes auto, always or off; anything else is one usage line", async () => {
   const result = await runVeryfreshpod(["run", "--bridge=sometimes"]);
   assert.equal(result.code, 2, result.stderr);
-  assert.match(result.stderr, /invalid value "sometimes" for --bridge: must be one of auto, off/);
+  assert.match(
+    result.stderr,
+    /invalid value "sometimes" for --bridge: must be one of auto, always, off/,
+  );
 });
 
 e2eTest(
