@@ -289,6 +289,10 @@ async function assertNodeHolds(
     "ls",
   ]);
   assert.match(snapshots, /sha256:/, `${node.name}: unpacked with the CRI plugin's snapshotter`);
+  // `ctr import --digests` alone adds an `import-<date>@sha256:…` name per import, which would
+  // keep every rebuilt image on the node for ever.
+  const all = await node.ctr(["--namespace", "k8s.io", "images", "ls", "--quiet"]);
+  assert.doesNotMatch(all, /^import-/m, `${node.name}: ${all}`);
 }
 
 e2eTest(
@@ -365,7 +369,10 @@ e2eTest(
       const tlsHost = resolveDockerHost(undefined, (variable) => engine.tlsEnv[variable]);
       const tlsClient = new DockerClient(tlsHost);
       try {
-        const feed = new ContainerFeed(worker.name, worker.name, "kind cluster", tlsClient);
+        const feed = new ContainerFeed(worker.name, worker.name, "kind cluster", tlsClient, {
+          os: "linux",
+          architecture: "amd64",
+        });
         const signal = new AbortController().signal;
         assert.equal(await feed.has({ name: v3Name, id: v3 }, signal), true);
         assert.equal(await feed.has({ name: v3Name, id: v2 }, signal), false);

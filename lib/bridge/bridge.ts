@@ -193,6 +193,9 @@ export class ImageBridge {
         blobs: report.written,
         skipped: report.skipped,
         size: formatBytes(report.bytes),
+        // For JSON logs (the bench reads them): exact bytes, and where the blobs were read.
+        bytes: report.bytes,
+        ...(report.source === undefined ? {} : { source: report.source }),
       },
     );
   }

@@ -10,6 +10,7 @@ import type { DockerClient } from "../engine/docker_client.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
+import { type Platform, platformText } from "./image_graph.ts";
 
 /** The label kind puts on its node containers (the value is the cluster's name). */
 export const KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster";
@@ -57,17 +58,47 @@ function failure(what: string, result: ExecResult): Error {
   return new Error(`${what} exited with ${result.exitCode}${said ? `: ${said}` : ""}`);
 }
 
+/**
+ * `ctr images import`'s arguments: the node's platform only (a
+ * multi-platform image from Docker's containerd store lacks the other
+ * platforms' blobs, and `--all-platforms` fails on them); no
+ * `import-<date>@sha256:…` name for an image the archive names (it would pin
+ * every rebuilt image on the node), but one for an archive that names none.
+ */
+export function importArgs(platform: Platform, snapshotter: readonly string[]): string[] {
+  return [
+    "images",
+    "import",
+    `--platform=${platformText(platform)}`,
+    "--digests",
+    "--skip-digest-for-named",
+    ...snapshotter,
+    "-",
+  ];
+}
+
 /** Feeds one node container. */
 export class ContainerFeed implements NodeFeed {
   readonly nodes: readonly string[];
   readonly how: string;
   readonly #docker: DockerClient;
   readonly #container: string;
+  readonly #platform: Platform;
   #snapshotter: string | undefined | null = null;
 
-  /** `container` is the node container's name or ID; `what` says whose (`kind cluster "dev"`). */
-  constructor(node: string, container: string, what: string, docker: DockerClient) {
+  /**
+   * `container` is the node container's name or ID; `what` says whose (`kind
+   * cluster "dev"`); `platform` is the node's.
+   */
+  constructor(
+    node: string,
+    container: string,
+    what: string,
+    docker: DockerClient,
+    platform: Platform,
+  ) {
     this.nodes = [node];
+    this.#platform = platform;
     this.how = `by importing into its node container "${container}" (${what})`;
     this.#docker = docker;
     this.#container = container;
@@ -112,7 +143,8 @@ export class ContainerFeed implements NodeFeed {
       this.#snapshotter = parseSnapshotter(dump.stdout);
     }
     let bytes = 0;
-    const counted = (await saveImageStream(this.#docker, image.name, signal)).pipeThrough(
+    const save = await saveImageStream(this.#docker, image.name, signal, this.#platform);
+    const counted = save.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.length;
@@ -121,7 +153,7 @@ export class ContainerFeed implements NodeFeed {
       }),
     );
     const snapshotter = this.#snapshotter ? [`--snapshotter=${this.#snapshotter}`] : [];
-    const args = ["images", "import", "--all-platforms", "--digests", ...snapshotter, "-"];
+    const args = importArgs(this.#platform, snapshotter);
     const imported = await this.#ctr(args, signal, counted);
     if (imported.exitCode !== 0) throw failure("ctr images import", imported);
     return { written: 1, skipped: 0, bytes };

@@ -11,6 +11,7 @@ import type { DockerClient } from "../engine/docker_client.ts";
 import { type NodeObject, nodeRuntime } from "../install/runtime.ts";
 import { ContainerFeed, KIND_CLUSTER_LABEL, MINIKUBE_PROFILE_LABEL } from "./container_feed.ts";
 import type { NodeFeed } from "./feed.ts";
+import { hostPlatform, type Platform } from "./image_graph.ts";
 
 /** A running container as `GET /containers/json` lists it. */
 export interface ContainerSummary {
@@ -21,6 +22,8 @@ export interface ContainerSummary {
 /** Where each containerd node's images go. */
 export interface NodeRoute {
   readonly node: string;
+  /** The node's platform, for the manifest of a multi-platform image it gets. */
+  readonly platform: Platform;
   readonly route:
     | { readonly kind: "container"; readonly container: string; readonly what: string }
     | { readonly kind: "socket"; readonly socket: string }
@@ -54,6 +57,9 @@ export function routeNodes(input: DetectInput): NodeRoute[] {
       continue;
     }
     if (runtime.runtime !== "containerd") continue;
+    const platform = runtime.architecture === undefined
+      ? hostPlatform()
+      : { os: "linux", architecture: runtime.architecture };
     const container = input.containers.find((candidate) => candidate.name === runtime.node);
     const kind = container?.labels[KIND_CLUSTER_LABEL];
     const minikube = container?.labels[MINIKUBE_PROFILE_LABEL];
@@ -61,23 +67,32 @@ export function routeNodes(input: DetectInput): NodeRoute[] {
       const what = kind !== undefined ? `kind cluster "${kind}"` : `minikube profile "${minikube}"`;
       routes.push({
         node: runtime.node,
+        platform,
         route: { kind: "container", container: container.name, what },
       });
       continue;
     }
     if (input.socket !== undefined) {
-      routes.push({ node: runtime.node, route: { kind: "socket", socket: input.socket } });
+      routes.push({
+        node: runtime.node,
+        platform,
+        route: { kind: "socket", socket: input.socket },
+      });
       continue;
     }
     const local = runtime.node.split(".")[0]!.toLowerCase() === shortHost;
     if (local && input.exists(runtime.socket)) {
-      routes.push({ node: runtime.node, route: { kind: "socket", socket: runtime.socket } });
+      routes.push({
+        node: runtime.node,
+        platform,
+        route: { kind: "socket", socket: runtime.socket },
+      });
       continue;
     }
     const why = local
       ? `its containerd socket ${runtime.socket} is not on this machine`
       : "it is neither this machine nor a kind or minikube node container in this Docker";
-    routes.push({ node: runtime.node, route: { kind: "none", why } });
+    routes.push({ node: runtime.node, platform, route: { kind: "none", why } });
   }
   return routes;
 }
@@ -102,17 +117,22 @@ export async function listContainers(client: DockerClient): Promise<ContainerSum
 export function feedsOf(
   routes: readonly NodeRoute[],
   docker: DockerClient,
-  socketFeed: (nodes: string[], socket: string) => NodeFeed,
+  socketFeed: (nodes: string[], socket: string, platform: Platform) => NodeFeed,
 ): NodeFeed[] {
   const feeds: NodeFeed[] = [];
-  const bySocket = new Map<string, string[]>();
-  for (const { node, route } of routes) {
+  const bySocket = new Map<string, { nodes: string[]; platform: Platform }>();
+  for (const { node, platform, route } of routes) {
     if (route.kind === "container") {
-      feeds.push(new ContainerFeed(node, route.container, route.what, docker));
+      feeds.push(new ContainerFeed(node, route.container, route.what, docker, platform));
     } else if (route.kind === "socket") {
-      bySocket.set(route.socket, [...(bySocket.get(route.socket) ?? []), node]);
+      // The nodes behind one socket are one machine: one platform.
+      const feed = bySocket.get(route.socket) ?? { nodes: [], platform };
+      feed.nodes.push(node);
+      bySocket.set(route.socket, feed);
     }
   }
-  for (const [socket, nodes] of bySocket) feeds.push(socketFeed(nodes, socket));
+  for (const [socket, { nodes, platform }] of bySocket) {
+    feeds.push(socketFeed(nodes, socket, platform));
+  }
   return feeds;
 }

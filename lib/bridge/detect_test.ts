@@ -43,6 +43,8 @@ Deno.test("routeNodes(): kind and minikube node containers are fed through Docke
     ["kind-worker", "container", 'kind cluster "kind"'],
     ["minikube", "container", 'minikube profile "minikube"'],
   ]);
+  // Each node gets the manifest of its own platform from a multi-platform image.
+  assert.deepEqual(routes[0]?.platform, { os: "linux", architecture: "amd64" });
 });
 
 Deno.test("routeNodes(): a container named like the node but without a node label is not one", () => {

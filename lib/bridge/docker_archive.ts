@@ -136,13 +136,38 @@ async function fromDockerManifest(
       labels: {},
     });
   }
+  const made = legacyManifest(config, layers);
+  const manifest: ArchiveBlob = {
+    mediaType: made.mediaType,
+    digest: made.digest,
+    size: made.size,
+    source: { bytes: made.bytes },
+    labels: made.labels,
+  };
+  const unique = [...new Map(layers.map((layer) => [layer.digest, layer])).values()];
+  return {
+    target: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size },
+    blobs: [...unique, config, manifest],
+    configDigest: config.digest,
+  };
+}
+
+/**
+ * The Docker schema 2 manifest `ctr images import` would make for a legacy
+ * archive's config and layers (uncompressed, as they are), with the GC labels
+ * that reference them.
+ */
+export function legacyManifest(
+  config: Descriptor,
+  layers: readonly Descriptor[],
+): Descriptor & { bytes: Uint8Array; labels: Record<string, string> } {
   const plain = (blob: Descriptor) => ({
     mediaType: blob.mediaType,
     digest: blob.digest,
     size: blob.size,
   });
   // Key order as Go marshals the struct: the same image always gives the same digest.
-  const manifestBytes = encoder.encode(JSON.stringify({
+  const bytes = encoder.encode(JSON.stringify({
     schemaVersion: 2,
     mediaType: DOCKER_MANIFEST,
     config: plain(config),
@@ -150,19 +175,7 @@ async function fromDockerManifest(
   }));
   const labels: Record<string, string> = { "containerd.io/gc.ref.content.config": config.digest };
   layers.forEach((layer, i) => labels[`containerd.io/gc.ref.content.l.${i}`] = layer.digest);
-  const manifest: ArchiveBlob = {
-    mediaType: DOCKER_MANIFEST,
-    digest: sha256(manifestBytes),
-    size: manifestBytes.length,
-    source: { bytes: manifestBytes },
-    labels,
-  };
-  const unique = [...new Map(layers.map((layer) => [layer.digest, layer])).values()];
-  return {
-    target: plain(manifest),
-    blobs: [...unique, config, manifest],
-    configDigest: config.digest,
-  };
+  return { mediaType: DOCKER_MANIFEST, digest: sha256(bytes), size: bytes.length, bytes, labels };
 }
 
 async function fromOciLayout(

@@ -209,7 +209,15 @@ export async function dockerExec(
     writing.catch(() => {});
     const buffer = new Uint8Array(64 * 1024);
     while (true) {
-      const read = await conn.read(buffer);
+      let read: number | null;
+      try {
+        read = await conn.read(buffer);
+      } catch (error) {
+        // A process that exits with input unread makes the kernel reset the connection: its
+        // exit code and what it printed until then say why, not the reset.
+        if (error instanceof Deno.errors.ConnectionReset) break;
+        throw error;
+      }
       if (read === null) break;
       demuxer.push(buffer.subarray(0, read));
     }

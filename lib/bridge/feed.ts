@@ -37,6 +37,8 @@ export interface CopyReport {
   readonly skipped: number;
   /** Bytes of blob content sent to the node. */
   readonly bytes: number;
+  /** Where the blobs were read: `docker save`, or Docker's containerd. */
+  readonly source?: string;
 }
 
 /** Manifest media types whose `config.digest` is the image ID the CRI reports. */

@@ -18,7 +18,7 @@ import type { PlanOptions } from "../plan.ts";
 import { ImageBridge, imagesInUse } from "./bridge.ts";
 import { feedsOf, listContainers, type NodeRoute, routeNodes } from "./detect.ts";
 import type { NodeFeed } from "./feed.ts";
-import { SocketFeed } from "./socket_feed.ts";
+import { hostPlatform, type Platform } from "./image_graph.ts";
 import { exists } from "../exists.ts";
 
 const log = logger("bridge");
@@ -50,7 +50,9 @@ export interface BridgeSetup {
 export async function startBridge(setup: BridgeSetup): Promise<ImageBridge | undefined> {
   if (setup.always !== undefined) {
     const socket = setup.socket ?? DEFAULT_CONTAINERD_SOCKET;
-    return await bridgeTo(setup, [{ node: setup.always.node, route: { kind: "socket", socket } }]);
+    // The installed pod runs on that node: its platform is this machine's.
+    const route = { kind: "socket" as const, socket };
+    return await bridgeTo(setup, [{ node: setup.always.node, platform: hostPlatform(), route }]);
   }
   let nodes: NodeObject[];
   try {
@@ -86,14 +88,15 @@ async function bridgeTo(
   const docker = setup.engine.client;
   if (routes.length === 0) return undefined;
   // gRPC is loaded only when a node is fed through a socket (it costs ~30 MiB resident).
-  const writers = routes.some(({ route }) => route.kind === "socket")
-    ? await import("../engine/containerd_writer.ts")
+  const modules = routes.some(({ route }) => route.kind === "socket")
+    ? await Promise.all([import("../engine/containerd_writer.ts"), import("./socket_feed.ts")])
     : undefined;
   const sockets: ContainerdWriter[] = [];
-  const socketFeed = (feedNodes: string[], socket: string): NodeFeed => {
-    const writer = new writers!.ContainerdWriter(socket, DEFAULT_CONTAINERD_NAMESPACE);
+  const socketFeed = (feedNodes: string[], socket: string, platform: Platform): NodeFeed => {
+    const [writers, feeds] = modules!;
+    const writer = new writers.ContainerdWriter(socket, DEFAULT_CONTAINERD_NAMESPACE);
     sockets.push(writer);
-    return new SocketFeed(feedNodes, docker, writer);
+    return new feeds.SocketFeed(feedNodes, docker, writer, platform);
   };
   const feeds = feedsOf(routes, docker, socketFeed);
   try {

@@ -18,7 +18,8 @@ export interface TarMember {
   readonly size: number;
 }
 
-const BLOCK = 512;
+/** The tar block size. */
+export const BLOCK = 512;
 const decoder = new TextDecoder();
 
 function field(header: Uint8Array, at: number, length: number): string {
@@ -55,7 +56,8 @@ export function parsePax(bytes: Uint8Array): Record<string, string> {
   return records;
 }
 
-function clean(name: string): string {
+/** A member's path without a leading `./` or `/` or a trailing `/`. */
+export function clean(name: string): string {
   return name.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
 }
 
@@ -71,53 +73,94 @@ async function readAt(file: Deno.FsFile, offset: number, length: number): Promis
   return buffer.subarray(0, filled);
 }
 
+/** What the headers before a member said about it (PAX, GNU long names). */
+export interface PendingNames {
+  pax: Record<string, string>;
+  longName: string | undefined;
+  longLink: string | undefined;
+}
+
+/** A fresh PendingNames, for the first member and after each member. */
+export function noPendingNames(): PendingNames {
+  return { pax: {}, longName: undefined, longLink: undefined };
+}
+
+/** One 512-byte header, read: a member, or a header that only names the next one. */
+export type TarHeader =
+  | { readonly kind: "member"; readonly member: Omit<TarMember, "offset"> }
+  | { readonly kind: "names"; readonly typeflag: "x" | "L" | "K"; readonly size: number }
+  | { readonly kind: "skip"; readonly size: number }
+  | { readonly kind: "end" };
+
+/**
+ * Reads one header block; throws on a bad checksum (at `at`, for the
+ * message). A member's name comes from `pending`, which the caller resets
+ * after each member and fills with applyNames() after a names header.
+ */
+export function parseHeader(header: Uint8Array, pending: PendingNames, at: number): TarHeader {
+  if (header.every((byte) => byte === 0)) return { kind: "end" };
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
+  if (sum !== number(header, 148, 8)) {
+    throw new Error(
+      `not a tar archive: bad header checksum at byte ${at} (${field(header, 148, 8)})`,
+    );
+  }
+  const typeflag = String.fromCharCode(header[156] || 0x30);
+  const size = pending.pax.size !== undefined ? Number(pending.pax.size) : number(header, 124, 12);
+  if (typeflag === "x" || typeflag === "L" || typeflag === "K") {
+    return { kind: "names", typeflag, size };
+  }
+  if (typeflag === "g") return { kind: "skip", size };
+  const prefix = field(header, 345, 155);
+  const ustarName = prefix === "" ? field(header, 0, 100) : `${prefix}/${field(header, 0, 100)}`;
+  const name = clean(pending.pax.path ?? pending.longName ?? ustarName);
+  const linkname = pending.pax.linkpath ?? pending.longLink ?? field(header, 157, 100);
+  const type = typeflag === "0" || typeflag === "7"
+    ? "file"
+    : typeflag === "2"
+    ? "symlink"
+    : typeflag === "5"
+    ? "directory"
+    : "other";
+  return { kind: "member", member: { name, type, linkname, size } };
+}
+
+/** Records what a names header's content (`content`) says about the next member. */
+export function applyNames(
+  pending: PendingNames,
+  typeflag: "x" | "L" | "K",
+  content: Uint8Array,
+): void {
+  if (typeflag === "x") pending.pax = { ...pending.pax, ...parsePax(content) };
+  else if (typeflag === "L") pending.longName = field(content, 0, content.length);
+  else pending.longLink = field(content, 0, content.length);
+}
+
+/** Bytes a member of `size` takes in the archive, with its padding. */
+export function paddedSize(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK;
+}
+
 /** Every member of the tar file `file`, by name; throws on a truncated or corrupt archive. */
 export async function indexTar(file: Deno.FsFile): Promise<Map<string, TarMember>> {
   const members = new Map<string, TarMember>();
   const { size: fileSize } = await file.stat();
   let at = 0;
-  let pax: Record<string, string> = {};
-  let longName: string | undefined;
-  let longLink: string | undefined;
+  let pending = noPendingNames();
   while (at + BLOCK <= fileSize) {
-    const header = await readAt(file, at, BLOCK);
-    if (header.every((byte) => byte === 0)) break;
-    const stored = header.subarray(148, 156);
-    let sum = 0;
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-    if (sum !== number(header, 148, 8)) {
-      throw new Error(
-        `not a tar archive: bad header checksum at byte ${at} (${field(stored, 0, 8)})`,
-      );
-    }
-    const typeflag = String.fromCharCode(header[156] || 0x30);
-    const size = pax.size !== undefined ? Number(pax.size) : number(header, 124, 12);
+    const header = parseHeader(await readAt(file, at, BLOCK), pending, at);
+    if (header.kind === "end") break;
+    const size = header.kind === "member" ? header.member.size : header.size;
     const offset = at + BLOCK;
     if (offset + size > fileSize) throw new Error("the tar archive is truncated");
-    at = offset + Math.ceil(size / BLOCK) * BLOCK;
-    if (typeflag === "x" || typeflag === "L" || typeflag === "K") {
-      const content = await readAt(file, offset, size);
-      if (typeflag === "x") pax = { ...pax, ...parsePax(content) };
-      else if (typeflag === "L") longName = field(content, 0, content.length);
-      else longLink = field(content, 0, content.length);
-      continue;
+    at = offset + paddedSize(size);
+    if (header.kind === "names") {
+      applyNames(pending, header.typeflag, await readAt(file, offset, size));
+    } else if (header.kind === "member") {
+      members.set(header.member.name, { ...header.member, offset });
+      pending = noPendingNames();
     }
-    if (typeflag === "g") continue;
-    const prefix = field(header, 345, 155);
-    const ustarName = prefix === "" ? field(header, 0, 100) : `${prefix}/${field(header, 0, 100)}`;
-    const name = clean(pax.path ?? longName ?? ustarName);
-    const linkname = pax.linkpath ?? longLink ?? field(header, 157, 100);
-    const type = typeflag === "0" || typeflag === "7"
-      ? "file"
-      : typeflag === "2"
-      ? "symlink"
-      : typeflag === "5"
-      ? "directory"
-      : "other";
-    members.set(name, { name, type, linkname, offset, size });
-    pax = {};
-    longName = undefined;
-    longLink = undefined;
   }
   return members;
 }

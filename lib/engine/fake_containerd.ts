@@ -160,6 +160,14 @@ export async function fakeContainerd(): Promise<FakeContainerd> {
       state.leases.delete(call.request.id);
       callback(null, {});
     },
+    AddResource: (
+      call: grpc.ServerUnaryCall<{ id: string; resource: { id: string } }, object>,
+      callback: grpc.sendUnaryData<object>,
+    ) => {
+      const failure = writing("Leases/AddResource", call.metadata, ` ${call.request.resource.id}`);
+      if (failure) return callback(failure);
+      callback(null, {});
+    },
   });
   server.addService(vendoredService("containerd.services.content.v1.Content"), {
     Write: (call: grpc.ServerDuplexStream<WriteContentRequest, WriteContentResponse>) =>
