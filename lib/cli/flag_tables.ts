@@ -153,6 +153,14 @@ export const RUN_FLAGS: FlagTable = {
       help: "serve /healthz, /readyz and /metrics (Prometheus text) on ADDR, e.g. :8081",
     },
     {
+      name: "api-timeout",
+      type: "string",
+      value: "SECONDS",
+      default: "60",
+      help: "take a Kubernetes request or watch that stays silent this long for a dead " +
+        "connection (a laptop that slept, a VPN that changed) and list again",
+    },
+    {
       name: "resync-period",
       type: "string",
       value: "SECONDS",

@@ -74,6 +74,10 @@ export const runCommand: Command = {
     if (!(resyncSeconds > 0 && resyncSeconds <= 3600)) {
       throw invalidFlag("run", flags, "resync-period", "must be 0 < seconds <= 3600");
     }
+    const apiTimeout = Number(stringFlag(flags, "api-timeout") ?? "60");
+    if (!(apiTimeout >= 2 && apiTimeout <= 3600)) {
+      throw invalidFlag("run", flags, "api-timeout", "must be 2 <= seconds <= 3600");
+    }
     const rolloutTimeout = Number(stringFlag(flags, "rollout-timeout") ?? "120");
     if (!(rolloutTimeout > 0 && rolloutTimeout <= 86_400)) {
       throw invalidFlag("run", flags, "rollout-timeout", "must be 0 < seconds <= 86400");
@@ -118,6 +122,7 @@ export const runCommand: Command = {
     // Closed however run ends, as the engine.
     await using kube = await kubeClient(
       loadKubeConfig({ ...kubeFlags(flags), env: context.env }),
+      { apiTimeoutMs: apiTimeout * 1000 },
     );
     const server = kube.server;
     // Fail fast, in one line, when either side is unreachable.

@@ -5,6 +5,12 @@
  * `code` and the decoded Status as `body` (what api_errors.ts reads); a
  * request that got no answer is a KubeNetworkError with a short reason.
  *
+ * Every request and watch has a deadline on silence (IdleDeadline, 60 s by
+ * default): a connection that died quietly ends as a KubeStalledError instead
+ * of hanging until the kernel gives up. Watches ask the server to end them
+ * after half to three quarters of it (the server sends a bookmark just
+ * before), so a healthy watch is never silent that long.
+ *
  * TLS goes through `Deno.createHttpClient` (the cluster's CA, a client
  * certificate). A cluster with `insecure-skip-tls-verify` or
  * `tls-server-name` goes through node:https instead (node_transport.ts),
@@ -20,6 +26,8 @@ import {
 import type { ClusterConfig } from "./config.ts";
 import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
 import { concatBytes } from "../bytes.ts";
+import { type Clock, realClock } from "../clock.ts";
+import { IdleDeadline } from "./idle_deadline.ts";
 
 export type { WatchEventHandler };
 
@@ -71,6 +79,26 @@ export class KubeNetworkError extends Error {
   }
 }
 
+/**
+ * No byte for the whole deadline: the connection is taken for dead. The
+ * request is not retried here; a watch loop lists again.
+ */
+export class KubeStalledError extends KubeNetworkError {
+  constructor(readonly ms: number) {
+    super(`no data for ${ms / 1000} s: the connection seems dead`, "ETIMEDOUT");
+    this.name = "KubeStalledError";
+  }
+}
+
+/** How long a request or a watch may stay silent (client-go notices a dead connection in ~45 s). */
+export const API_TIMEOUT_MS = 60_000;
+
+/** Options of KubeClient: the authenticator's, and the deadline on silence with its clock. */
+export interface KubeClientOptions extends AuthenticatorOptions {
+  readonly clock?: Clock;
+  readonly apiTimeoutMs?: number;
+}
+
 /** The most of an error answer that is read: it only decorates a message. */
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -80,11 +108,13 @@ export class KubeClient {
   readonly #send: Send;
   readonly #close: () => void;
   readonly #auth: Authenticator;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
 
   /** The client for a loaded configuration; a UserError when its TLS material is unusable. */
   static async create(
     config: ClusterConfig,
-    options: AuthenticatorOptions = {},
+    options: KubeClientOptions = {},
   ): Promise<KubeClient> {
     const https = config.server.startsWith("https:");
     const viaNode = https && (config.skipTlsVerify || config.tlsServerName !== undefined);
@@ -100,18 +130,23 @@ export class KubeClient {
     const transport = viaNode
       ? (await import("./node_transport.ts")).nodeSend(config)
       : fetchTransport(config);
-    return new KubeClient(config, transport, authenticator(config, options));
+    const now = options.now ?? options.clock?.now.bind(options.clock);
+    const auth = authenticator(config, { ...options, ...(now ? { now } : {}) });
+    return new KubeClient(config, transport, auth, options);
   }
 
   constructor(
     config: ClusterConfig,
     transport: { send: Send; close(): void },
     auth: Authenticator,
+    options: { readonly clock?: Clock; readonly apiTimeoutMs?: number } = {},
   ) {
     this.#config = config;
     this.#send = transport.send;
     this.#close = transport.close;
     this.#auth = auth;
+    this.#clock = options.clock ?? realClock;
+    this.#timeoutMs = options.apiTimeoutMs ?? API_TIMEOUT_MS;
   }
 
   /** The API server's URL, for messages. */
@@ -129,15 +164,35 @@ export class KubeClient {
   }
 
   /** A JSON request; resolves to the decoded answer. */
-  async json<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.#request(method, path, options, "application/json");
-    return await response.json() as T;
+  json<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return this.#exchange(options, async (deadline) => {
+      const response = await this.#request(method, path, options, "application/json", deadline);
+      return await response.json() as T;
+    });
   }
 
   /** A GET whose answer is plain text (a container's log). */
-  async text(path: string, options: RequestOptions = {}): Promise<string> {
-    const response = await this.#request("GET", path, options, "text/plain, */*");
-    return await response.text();
+  text(path: string, options: RequestOptions = {}): Promise<string> {
+    return this.#exchange(options, async (deadline) => {
+      const response = await this.#request("GET", path, options, "text/plain, */*", deadline);
+      return await response.text();
+    });
+  }
+
+  /** Runs one exchange under a deadline on silence; its expiry becomes a KubeStalledError. */
+  async #exchange<T>(
+    options: RequestOptions,
+    work: (deadline: IdleDeadline) => Promise<T>,
+  ): Promise<T> {
+    const deadline = new IdleDeadline(this.#clock, this.#timeoutMs);
+    try {
+      return await work(deadline);
+    } catch (error) {
+      if (deadline.expired && !options.signal?.aborted) throw new KubeStalledError(deadline.ms);
+      throw error;
+    } finally {
+      deadline.stop();
+    }
   }
 
   /**
@@ -154,24 +209,38 @@ export class KubeClient {
     onEvent: WatchEventHandler,
   ): Promise<void> {
     if (signal.aborted) return;
-    let response: Response;
-    try {
-      response = await this.#request("GET", path, { query: { ...query, watch: 1 }, signal });
-    } catch (error) {
-      if (signal.aborted) return;
-      throw error;
-    }
-    if (response.body === null) return;
-    try {
-      await readWatch(response.body, signal, onEvent);
-    } catch (error) {
-      if (signal.aborted) return;
-      throw networkError(error, this.server);
-    } finally {
-      // Held until the read ends: Deno leaves a pending read of the body of a
-      // Response nothing holds hanging after an abort (see docs/decisions.md).
-      void response.bodyUsed;
-    }
+    // The server ends the watch after a while (with a bookmark just before, so the next one
+    // resumes from there); a watch silent for the whole deadline is on a dead connection.
+    const ms = this.#timeoutMs;
+    const timeoutSeconds = Math.max(1, Math.round((ms / 1000) * (0.5 + Math.random() / 4)));
+    await this.#exchange({ signal }, async (deadline) => {
+      const stopped = AbortSignal.any([signal, deadline.signal]);
+      let response: Response;
+      try {
+        response = await this.#request(
+          "GET",
+          path,
+          { query: { ...query, timeoutSeconds, watch: 1 }, signal },
+          "application/json",
+          deadline,
+        );
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      if (response.body === null) return;
+      try {
+        await readWatch(response.body, stopped, onEvent, undefined, () => deadline.touch());
+      } catch (error) {
+        if (stopped.aborted) return;
+        throw networkError(error, this.server);
+      } finally {
+        // Held until the read ends: Deno leaves a pending read of the body of a
+        // Response nothing holds hanging after an abort (see docs/decisions.md).
+        void response.bodyUsed;
+      }
+      if (deadline.expired && !signal.aborted) throw new KubeStalledError(ms);
+    });
   }
 
   /** Closes the connections. */
@@ -183,7 +252,8 @@ export class KubeClient {
     method: string,
     path: string,
     options: RequestOptions,
-    accept = "application/json",
+    accept: string,
+    deadline: IdleDeadline,
   ): Promise<Response> {
     const url = `${this.#config.server}${path}${queryString(options.query)}`;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -199,16 +269,22 @@ export class KubeClient {
       impersonationHeaders(this.#config.user, headers);
       // client-go's DisableCompression: no Accept-Encoding (fetch would add gzip, br).
       if (this.#config.disableCompression) headers.set("Accept-Encoding", "identity");
+      // Armed after the credentials: an exec plugin may wait for the user.
+      deadline.arm();
+      const signal = options.signal === undefined
+        ? deadline.signal
+        : AbortSignal.any([options.signal, deadline.signal]);
       let response: Response;
       try {
-        response = await this.#send(url, { method, headers, body, signal: options.signal }, {
+        response = await this.#send(url, { method, headers, body, signal }, {
           certPem: credentials.certPem,
           keyPem: credentials.keyPem,
         });
       } catch (error) {
-        if (options.signal?.aborted) throw error;
+        if (options.signal?.aborted || deadline.expired) throw error;
         throw networkError(error, this.server);
       }
+      deadline.touch();
       if (response.ok) return response;
       // A rotated token or an expired plugin credential: renew once and ask again.
       if (response.status === 401 && attempt === 0 && await this.#auth.refresh()) {
@@ -235,8 +311,9 @@ function impersonationHeaders(user: ClusterConfig["user"], headers: Headers): vo
 /** A client that closes itself at the end of an `await using` block. */
 export async function kubeClient(
   config: ClusterConfig,
+  options: KubeClientOptions = {},
 ): Promise<KubeClient & AsyncDisposable> {
-  const client = await KubeClient.create(config);
+  const client = await KubeClient.create(config, options);
   return Object.assign(client, {
     [Symbol.asyncDispose]: () => Promise.resolve(client.close()),
   });

@@ -34,13 +34,15 @@ export function tooLongStatus(maxLineBytes: number) {
 /**
  * Delivers the events of `body` until it ends (resolves), `signal` aborts
  * (resolves) or a line goes over the cap (an ERROR event, then resolves).
- * Rejects when the stream breaks.
+ * Rejects when the stream breaks. `onData` hears of every chunk (the
+ * deadline on silence).
  */
 export async function readWatch(
   body: ReadableStream<Uint8Array>,
   signal: AbortSignal,
   onEvent: WatchEventHandler,
   maxLineBytes = MAX_LINE_BYTES,
+  onData: () => void = () => {},
 ): Promise<void> {
   const lines = new JsonLineDecoder(maxLineBytes);
   const reader = body.getReader();
@@ -55,6 +57,7 @@ export async function readWatch(
         if (signal.aborted) return;
         throw error;
       }
+      onData();
       const decoded = chunk.done ? lines.flush() : lines.push(chunk.value);
       for (const line of decoded) {
         if (signal.aborted) return;

@@ -7,6 +7,9 @@
  * missed; failures back off and never stop the loop. A kind veryfreshpod may
  * not list (403) or that the server does not serve (404) does not hold up the
  * start: it is reported once and tried again in the background.
+ * A watch on a connection that died quietly (rest.ts's deadline on silence)
+ * also re-lists: one warning when the first loop notices, one "reconnected"
+ * line when every loop has listed again (api_connection.ts).
  * client-node's makeInformer is not used: after a failure it stops until its
  * caller restarts it, and a restarted one reports no `add` for what it knew.
  * The loop itself (ListWatchLoop) keeps any resource in any store: the rollout
@@ -17,7 +20,8 @@ import { logger } from "../log.ts";
 import { plural } from "../plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import { kindInfo, type KubeObject, toTrackedWorkload } from "./kinds.ts";
-import type { KubeClient } from "./rest.ts";
+import { type KubeClient, KubeStalledError } from "./rest.ts";
+import { type ApiConnection, apiConnection } from "./api_connection.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 import { describeWorkload, type WorkloadKey } from "./workload.ts";
 import {
@@ -40,6 +44,8 @@ export interface WatcherClock {
 /** Options of WorkloadWatcher. */
 export interface WatcherOptions {
   readonly clock?: WatcherClock;
+  /** The shared connection state; default the process's. */
+  readonly connection?: ApiConnection;
 }
 
 /** An ERROR event or a failed watch, with the status the API server gave. */
@@ -98,6 +104,7 @@ export class ListWatchLoop<S extends LoopScope> {
   readonly #store: ListWatchStore<S>;
   readonly #scopes: readonly S[];
   readonly #clock: WatcherClock;
+  readonly #connection: ApiConnection;
   readonly #synced = new Set<S>();
   /** Scopes that start went on without: their first list was refused. */
   readonly #skipped = new Set<S>();
@@ -115,6 +122,7 @@ export class ListWatchLoop<S extends LoopScope> {
     this.#store = store;
     this.#scopes = scopes;
     this.#clock = options.clock ?? { sleep };
+    this.#connection = options.connection ?? apiConnection;
   }
 
   /** True once every scope has completed its first list. */
@@ -172,6 +180,18 @@ export class ListWatchLoop<S extends LoopScope> {
           continue;
         }
         const status = apiStatus(error);
+        if (error instanceof KubeStalledError || (status === undefined && this.#connection.down)) {
+          // What happened while the connection was dead may be lost: list again.
+          const what = `${resourceVersion === undefined ? "the list" : "the watch"} of ${
+            resourceName(scope)
+          }`;
+          const why = error instanceof KubeStalledError ? error.message : networkDetail(error);
+          this.#connection.lost(scope, what, why);
+          resourceVersion = undefined;
+          progress.resourceVersion = undefined;
+          await this.#clock.sleep(backoff.next(), signal);
+          continue;
+        }
         const refused = status !== undefined && REFUSED.has(status);
         this.#reportFailure(scope, error, refused, resourceVersion === undefined, backoff.attempts);
         if (refused && !this.#synced.has(scope)) this.#markSkipped(scope);
@@ -201,6 +221,7 @@ export class ListWatchLoop<S extends LoopScope> {
       });
     }
     this.#recovered(scope);
+    this.#connection.restored(scope);
     return list.resourceVersion;
   }
 

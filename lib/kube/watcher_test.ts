@@ -3,6 +3,8 @@ import { setupLogging } from "../log.ts";
 import { apiError, FakeKube, InstantClock, watchRequestError } from "./fake_kube.ts";
 import { kindInfo, type KubeObject } from "./kinds.ts";
 import { WorkloadWatcher } from "./watcher.ts";
+import { ApiConnection } from "./api_connection.ts";
+import { KubeNetworkError, KubeStalledError } from "./rest.ts";
 import { WorkloadIndex } from "./workload_index.ts";
 import type { WorkloadKind } from "./workload.ts";
 
@@ -44,7 +46,10 @@ function setup(scopes = [DEPLOYMENTS]) {
   const kube = new FakeKube();
   const clock = new InstantClock();
   const index = new WorkloadIndex();
-  const watcher = new WorkloadWatcher(kube, index, scopes, { clock });
+  const watcher = new WorkloadWatcher(kube, index, scopes, {
+    clock,
+    connection: new ApiConnection(),
+  });
   const logs: string[] = [];
   setupLogging({ level: "debug", format: "text", write: (line) => logs.push(line) });
   const stop = new AbortController();
@@ -280,4 +285,44 @@ Deno.test("refresh() reads one workload into the index, or takes it out when gon
   (await t.kube.next("read")).answer(undefined);
   await again;
   assert.deepEqual(images(t.index), {});
+});
+
+Deno.test("a dead connection: one warning, a re-list of every kind that replaces what it knew, one reconnected line", async () => {
+  using t = setup([DEPLOYMENTS, CRONJOBS]);
+  const started = t.start();
+  (await t.kube.next("list", "deployments")).answer(
+    [workload("Deployment", "web", "app:v1", "5"), workload("Deployment", "old", "app:v1", "6")],
+    "10",
+  );
+  (await t.kube.next("list", "cronjobs")).answer([], "10");
+  await within(started, "start");
+  const deployments = await t.kube.next("watch", "deployments");
+  const cronjobs = await t.kube.next("watch", "cronjobs");
+  // Both watches go silent past the deadline; the first re-list finds no answer either.
+  deployments.fail(new KubeStalledError(60_000));
+  cronjobs.fail(new KubeStalledError(60_000));
+  (await t.kube.next("list", "deployments")).fail(
+    new KubeNetworkError("timed out", "ETIMEDOUT"),
+  );
+  // Meanwhile "old" was deleted and "new" created: the re-list brings both.
+  (await t.kube.next("list", "cronjobs")).answer(
+    [workload("CronJob", "nightly", "job:v1", "30")],
+    "30",
+  );
+  (await t.kube.next("list", "deployments")).answer(
+    [workload("Deployment", "web", "app:v1", "5"), workload("Deployment", "new", "app:v2", "31")],
+    "31",
+  );
+  assert.equal((await t.kube.next("watch", "deployments")).resourceVersion, "31");
+  assert.deepEqual(images(t.index), { web: "app:v1", new: "app:v2", nightly: "job:v1" });
+  const lines = t.logs.filter((line) => / (WARN|INFO) /.test(line));
+  assert.equal(lines.length, 2, t.logs.join(""));
+  assert.match(
+    lines[0] ?? "",
+    /WARN {2}The connection to the Kubernetes API server seems dead \(the watch of deployments.apps: no data for 60 s: the connection seems dead\); listing everything again once it answers\n$/,
+  );
+  assert.match(
+    lines[1] ?? "",
+    /INFO {2}Reconnected to the Kubernetes API server: listed again, so nothing that changed meanwhile is missed\n$/,
+  );
 });

@@ -85,9 +85,7 @@ export class ClusterWorkloadSource implements WorkloadSource {
       {
         resourceVersion,
         allowWatchBookmarks: true,
-        // Let the server end each watch after 5-10 minutes, as client-go does, so a
-        // connection that silently died is replaced.
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        // timeoutSeconds: the client's, from its deadline on silence (rest.ts).
         // A workload relabelled out of the selection comes as a DELETED event.
         labelSelector: scope.labelSelector,
       },

@@ -64,9 +64,7 @@ export class ClusterPodSource implements ListWatchSource<PodScope> {
       {
         resourceVersion,
         allowWatchBookmarks: true,
-        // As the workload watch: the server ends it after 5-10 minutes, so a
-        // connection that silently died is replaced.
-        timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+        // timeoutSeconds: the client's, from its deadline on silence (rest.ts).
       },
       signal,
       onEvent,

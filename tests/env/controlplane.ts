@@ -50,6 +50,8 @@ export interface Kubernetes {
   restartApiServer(): Promise<void>;
   /** etcd's client URL (plain HTTP on loopback), e.g. to compact its history. */
   readonly etcdUrl: string;
+  /** kube-apiserver's process id (a new one after a restart), e.g. to freeze it with SIGSTOP. */
+  apiServerPid(): number;
   /** Stops kube-apiserver (for tests of what happens while it is down). */
   stopApiServer(): Promise<void>;
   /** Starts a stopped kube-apiserver again on the same port; resolves once it is ready. */
@@ -241,6 +243,7 @@ async function start(): Promise<Kubernetes> {
       await stopDaemon(apiServer);
       await startApiServer();
     },
+    apiServerPid: () => apiServer.pid,
     stopApiServer: () => stopDaemon(apiServer),
     startApiServer,
   };

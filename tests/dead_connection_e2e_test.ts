@@ -1,0 +1,52 @@
+/**
+ * A connection to the API server that dies quietly (a laptop that slept, a VPN
+ * that changed) is noticed within run's deadline on silence (--api-timeout),
+ * listed again, and said in one warning and one "reconnected" line. The API
+ * server is frozen with SIGSTOP: its sockets stay open and nothing answers,
+ * which is what such a connection looks like from the client.
+ */
+import assert from "node:assert/strict";
+import { e2eTest, kubernetes, makeImage } from "./env/mod.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import { createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+
+e2eTest(
+  "a frozen API server: the dead watches are noticed, listed again, one warning and one reconnected line",
+  async () => {
+    const kube = await kubernetes();
+    const ns = await createNamespace();
+    const repo = uniqueRepository("frozen");
+    await makeImage(`${repo}:v1`);
+    await createWorkload(
+      workloadObject("Deployment", ns, "web", [{ name: "app", image: `${repo}:v1` }]),
+    );
+    // A 4 s deadline: the server ends each watch after 2-3 s, so a healthy one is never silent
+    // that long, and the test need not wait the default 60 s.
+    await using loop = await startLoop(["-n", ns, "--api-timeout", "4", "--log-level", "debug"]);
+    await loop.waitForLine(/Listed 1 Deployment/);
+    // Several healthy renewals of the watch first: none of them may look like a dead connection.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    assert.equal(loop.lines.filter((line) => /seems dead/.test(line)).length, 0);
+
+    const pid = kube.apiServerPid();
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      await loop.waitForLine(/seems dead/, 15_000);
+      // Frozen well past the deadline: the re-lists time out too, quietly.
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+    } finally {
+      Deno.kill(pid, "SIGCONT");
+    }
+    await loop.waitForLine(/Reconnected to the Kubernetes API server/, 60_000);
+    const warnings = loop.lines.filter((line) => /seems dead/.test(line));
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /WARN +kube +The connection to the Kubernetes API server seems dead \(the watch of [a-z.]+: no data for 4 s: the connection seems dead\); listing everything again once it answers/,
+    );
+    assert.equal(loop.lines.filter((line) => /Reconnected to/.test(line)).length, 1);
+    // The loop works on: a new tag still reaches the cluster.
+    await buildAndTag(`${repo}:v2`);
+    await waitForImages("Deployment", ns, "web", { app: `${repo}:v2` });
+  },
+);
