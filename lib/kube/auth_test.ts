@@ -218,7 +218,10 @@ console.log((await auth.credential()).token);
 `,
     );
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-check", script],
+      args: [
+        ...["run", "-A", "--no-check", "--config"],
+        ...[new URL("../../deno.json", import.meta.url).pathname, script],
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -11,10 +11,11 @@
  * after half to three quarters of it (the server sends a bookmark just
  * before), so a healthy watch is never silent that long.
  *
- * TLS goes through `Deno.createHttpClient` (the cluster's CA, a client
- * certificate). A cluster with `insecure-skip-tls-verify` or
- * `tls-server-name` goes through node:https instead (node_transport.ts),
- * because fetch can honour neither per client.
+ * TLS goes through `Deno.createHttpClient` (fetch_transport.ts: the cluster's
+ * CA, a client certificate, the proxy). A cluster with
+ * `insecure-skip-tls-verify`, `tls-server-name` or a self-signed server
+ * certificate as its CA goes through node:https instead (node_transport.ts),
+ * because fetch can honour none of them per client.
  */
 import { ExitCode, UserError } from "../errors.ts";
 import {
@@ -28,6 +29,8 @@ import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
 import { concatBytes } from "../bytes.ts";
 import { type Clock, realClock } from "../clock.ts";
 import { IdleDeadline } from "./idle_deadline.ts";
+import { fetchTransport, type TransportOptions } from "./fetch_transport.ts";
+import { isSelfSignedServer } from "./trust.ts";
 
 export type { WatchEventHandler };
 
@@ -94,7 +97,7 @@ export class KubeStalledError extends KubeNetworkError {
 export const API_TIMEOUT_MS = 60_000;
 
 /** Options of KubeClient: the authenticator's, and the deadline on silence with its clock. */
-export interface KubeClientOptions extends AuthenticatorOptions {
+export interface KubeClientOptions extends AuthenticatorOptions, TransportOptions {
   readonly clock?: Clock;
   readonly apiTimeoutMs?: number;
 }
@@ -117,19 +120,18 @@ export class KubeClient {
     options: KubeClientOptions = {},
   ): Promise<KubeClient> {
     const https = config.server.startsWith("https:");
-    const viaNode = https && (config.skipTlsVerify || config.tlsServerName !== undefined);
-    if (viaNode && config.proxyUrl !== undefined) {
-      throw new UserError(
-        `The cluster "${config.clusterName}" in ${config.origin} sets proxy-url together with ` +
-          `${config.skipTlsVerify ? "insecure-skip-tls-verify" : "tls-server-name"}, which ` +
-          "veryfreshpod cannot combine; give the cluster's CA (certificate-authority) and a " +
-          "server name its certificate carries instead",
-        ExitCode.kubernetes,
-      );
-    }
+    // Deno's fetch can neither skip verification nor check another name per client, and
+    // refuses a CA:TRUE certificate as the server's own: those go through node:https.
+    const viaNode = https &&
+      (config.skipTlsVerify || config.tlsServerName !== undefined ||
+        isSelfSignedServer(config.caPem, config.server));
+    const transportOptions = {
+      ...options,
+      now: options.now ?? options.clock?.now.bind(options.clock) ?? Date.now,
+    };
     const transport = viaNode
-      ? (await import("./node_transport.ts")).nodeSend(config)
-      : fetchTransport(config);
+      ? (await import("./node_transport.ts")).nodeSend(config, transportOptions)
+      : fetchTransport(config, transportOptions);
     const now = options.now ?? options.clock?.now.bind(options.clock);
     const auth = authenticator(config, { ...options, ...(now ? { now } : {}) });
     return new KubeClient(config, transport, auth, options);
@@ -317,59 +319,6 @@ export async function kubeClient(
   return Object.assign(client, {
     [Symbol.asyncDispose]: () => Promise.resolve(client.close()),
   });
-}
-
-/** Deno's fetch, with one HttpClient per client identity (exec plugins may hand out new ones). */
-function fetchTransport(config: ClusterConfig): { send: Send; close(): void } {
-  const clients = new Map<string, Deno.HttpClient>();
-  const clientFor = (identity: Credentials): Deno.HttpClient => {
-    const key = `${identity.certPem ?? ""}\0${identity.keyPem ?? ""}`;
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = makeHttpClient(config, identity);
-      clients.set(key, client);
-    }
-    return client;
-  };
-  // Fail at start, in one line, when the kubeconfig's own TLS material is unusable.
-  if (config.server.startsWith("https:")) {
-    clientFor({ certPem: config.user.certPem, keyPem: config.user.keyPem });
-  }
-  return {
-    send: (url, init, identity) => fetch(url, { ...init, client: clientFor(identity) }),
-    close() {
-      for (const client of clients.values()) client.close();
-      clients.clear();
-    },
-  };
-}
-
-function makeHttpClient(config: ClusterConfig, identity: Credentials): Deno.HttpClient {
-  const options: Deno.CreateHttpClientOptions = {
-    ...(config.caPem === undefined ? {} : { caCerts: [config.caPem] }),
-    ...(config.proxyUrl === undefined ? {} : { proxy: { url: config.proxyUrl } }),
-  };
-  const hasCert = identity.certPem !== undefined || identity.keyPem !== undefined;
-  if (hasCert && (identity.certPem === undefined || identity.keyPem === undefined)) {
-    throw new UserError(
-      `The user "${config.user.name}" in ${config.origin} has a client certificate without ` +
-        "its key, or a key without its certificate; set both (client-certificate and client-key)",
-      ExitCode.kubernetes,
-    );
-  }
-  try {
-    return hasCert
-      ? Deno.createHttpClient({ ...options, cert: identity.certPem!, key: identity.keyPem! })
-      : Deno.createHttpClient(options);
-  } catch (error) {
-    throw new UserError(
-      `Cannot use the TLS settings of context "${config.contextName}" in ${config.origin}: ${
-        firstLine(error)
-      }; check certificate-authority, client-certificate and client-key`,
-      ExitCode.kubernetes,
-      { cause: error },
-    );
-  }
 }
 
 function queryString(query: Query | undefined): string {

@@ -222,16 +222,6 @@ Deno.test("KubeClient verifies the server with the cluster's CA, skips it only w
       await assert.rejects(wrong.json("GET", "/version"), /TLS certificate was not accepted/);
       wrong.close();
     });
-    await t.step("proxy-url with insecure-skip-tls-verify cannot be combined", async () => {
-      await assert.rejects(
-        KubeClient.create(
-          testClusterConfig(server, {}, { skipTlsVerify: true, proxyUrl: "http://proxy:3128" }),
-        ),
-        (error: unknown) =>
-          error instanceof UserError && error.exitCode === ExitCode.kubernetes &&
-          /sets proxy-url together with insecure-skip-tls-verify/.test(error.message),
-      );
-    });
   }, certs.serving);
 });
 

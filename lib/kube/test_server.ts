@@ -97,3 +97,78 @@ export function execUser(command: string, apiVersion = "client.authentication.k8
     },
   };
 }
+
+/**
+ * An HTTP CONNECT proxy on 127.0.0.1 that logs each request line in `seen`
+ * and connects every tunnel to 127.0.0.1 (any host name, so that a server
+ * can be named `kubernetes` without DNS).
+ */
+export async function withConnectProxy(
+  body: (proxy: string, seen: string[]) => Promise<void>,
+): Promise<void> {
+  const seen: string[] = [];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const serve = async (client: Deno.Conn) => {
+    open.add(client);
+    try {
+      const buffer = new Uint8Array(8192);
+      const n = await client.read(buffer);
+      const head = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+      const line = head.split("\r\n")[0] ?? "";
+      seen.push(line);
+      const port = /^CONNECT \S+:(\d+) /.exec(line)?.[1];
+      if (port === undefined) {
+        await client.write(new TextEncoder().encode("HTTP/1.1 405 Not Allowed\r\n\r\n"));
+        client.close();
+        return;
+      }
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      open.add(upstream);
+      await client.write(new TextEncoder().encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+      await Promise.allSettled([
+        client.readable.pipeTo(upstream.writable),
+        upstream.readable.pipeTo(client.writable),
+      ]);
+    } catch {
+      // A tunnel closed from either side.
+    }
+  };
+  const accepting = (async () => {
+    for await (const client of listener) void serve(client);
+  })().catch(() => {});
+  try {
+    await body(`http://127.0.0.1:${listener.addr.port}`, seen);
+  } finally {
+    listener.close();
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    await accepting;
+  }
+}
+
+/**
+ * A self-signed server certificate for 127.0.0.1 as `openssl req -x509` makes
+ * it by default: basicConstraints CA:TRUE (what many hand-made clusters use).
+ */
+export async function selfSignedServer(dir: string): Promise<{ cert: string; key: string }> {
+  const output = await new Deno.Command("openssl", {
+    args: [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+      ...["-keyout", `${dir}/self.key`, "-out", `${dir}/self.crt`, "-days", "2"],
+      ...["-subj", "/CN=self", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return {
+    cert: Deno.readTextFileSync(`${dir}/self.crt`),
+    key: Deno.readTextFileSync(`${dir}/self.key`),
+  };
+}
