@@ -17,7 +17,7 @@
  * certificate as its CA goes through node:https instead (node_transport.ts),
  * because fetch can honour none of them per client.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 import {
   type Authenticator,
   authenticator,
