@@ -50,7 +50,7 @@ export async function startRegistry(setup: RegistrySetup): Promise<RegistryPushe
     origin: registry.origin,
   });
   // kind's script announces localhost:…: right for the nodes only when they run here.
-  if (isLoopbackHost(registry.fromRuntime) && !isLoopbackServer(setup.kube.server)) {
+  if (isLoopbackHost(registry.fromRuntime) && await serverElsewhere(setup.kube.server)) {
     log.warn(
       "The nodes are told to pull from {host}, a loopback name, but the cluster {server} is " +
         "not on this machine: its nodes resolve it to themselves. Name the registry as the " +
@@ -69,10 +69,27 @@ export async function startRegistry(setup: RegistrySetup): Promise<RegistryPushe
   return new RegistryPusher(registry, client, await setup.source());
 }
 
-function isLoopbackServer(server: string): boolean {
+/**
+ * True when the API server is known to be elsewhere: its address (or, for a
+ * name, every address it resolves to) is none of this machine's. Unknown
+ * (a name that does not resolve here) counts as here: no false alarm.
+ */
+async function serverElsewhere(server: string): Promise<boolean> {
+  let host: string;
   try {
-    return isLoopbackHost(new URL(server).host);
+    host = new URL(server).hostname.replace(/^\[|\]$/g, "");
   } catch {
     return false;
   }
+  if (isLoopbackHost(host)) return false;
+  const own = new Set(Deno.networkInterfaces().map((i) => i.address));
+  let addresses = [host];
+  if (!/^[\d.]+$|:/.test(host)) {
+    try {
+      addresses = await Deno.resolveDns(host, "A");
+    } catch {
+      return false;
+    }
+  }
+  return addresses.length > 0 && addresses.every((address) => !own.has(address));
 }

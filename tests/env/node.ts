@@ -45,7 +45,7 @@ export interface Node {
 const readyTimeoutMs = 120_000;
 
 /** The sandbox image: a static busybox that sleeps, imported as `PAUSE_IMAGE`. */
-async function importPauseImage(ctr: Containerd): Promise<void> {
+export async function importPauseImage(ctr: Containerd): Promise<void> {
   const layer = writeTar([
     { path: "bin", type: "directory", mode: 0o755 },
     { path: "bin/busybox", type: "file", mode: 0o755, bytes: Deno.readFileSync(busyboxPath) },
