@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { KUBECONFIG_TABLE } from "../lib/kube/kubeconfig_table.ts";
 import { expectedReadme, README, renderFlagBlocks } from "./docs.ts";
 
 Deno.test("README.md's flag tables are the ones the parser and --help use", async () => {
@@ -26,4 +27,30 @@ Deno.test("a block is replaced by the table, the text around it kept", () => {
     out,
     "a\n<!-- flags:x -->\n\n| flag | default | meaning |\n| --- | --- | --- |\n| `--y` |  | why |\n\n<!-- /flags:x -->\nb\n",
   );
+});
+
+Deno.test("every test the kubeconfig table names exists", async () => {
+  for (const row of KUBECONFIG_TABLE) {
+    for (const test of row.tests) {
+      const source = await Deno.readTextFile(new URL(`../${test.file}`, import.meta.url));
+      assert.ok(
+        source.includes(`Deno.test("${test.name}`) || source.includes(`t.step("${test.name}`),
+        `${row.fields.join(", ")}: no test "${test.name}" in ${test.file}`,
+      );
+    }
+  }
+});
+
+Deno.test("every kubeconfig field config.ts reads is in the kubeconfig table", async () => {
+  const source = await Deno.readTextFile(new URL("../lib/kube/config.ts", import.meta.url));
+  const read = new Set(
+    [...source.matchAll(/(?:stringField|booleanField|pemOf)\([^)]*?"([a-zA-Z-]+)"/g)]
+      .map((m) => m[1]!),
+  );
+  for (const [, name] of source.matchAll(/body\["([a-z-]+)"\]/g)) read.add(name!);
+  const listed = new Set(KUBECONFIG_TABLE.flatMap((row) => row.fields));
+  // Spellings the table lists once: `token-file` is client-node's spelling of tokenFile.
+  const missing = [...read].filter((name) => !listed.has(name) && name !== "token-file");
+  assert.ok(read.size >= 20, `found only ${[...read]}`);
+  assert.deepEqual(missing, [], "fields read but not in lib/kube/kubeconfig_table.ts");
 });
