@@ -15,11 +15,18 @@ import type { BenchContext } from "./context.ts";
 import { BenchEngine } from "./engine.ts";
 import { fleetRows } from "./fleet_scenario.ts";
 import { nodeRows } from "./node_scenario.ts";
+import { bridgeRows } from "./bridge_scenario.ts";
 import { reactionRows } from "./reaction_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
 import { formatConditions, formatJson, formatTable, type Report, type Row } from "./table.ts";
 
-const SCENARIOS = { cli: cliRows, reaction: reactionRows, fleet: fleetRows, node: nodeRows };
+const SCENARIOS = {
+  cli: cliRows,
+  reaction: reactionRows,
+  fleet: fleetRows,
+  node: nodeRows,
+  bridge: bridgeRows,
+};
 type ScenarioName = keyof typeof SCENARIOS;
 
 const USAGE = `Usage: deno task bench [--quick] [--json] [--only SCENARIO]

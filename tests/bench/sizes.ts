@@ -22,6 +22,8 @@ export interface Sizes {
   readonly settleSeconds: number;
   /** Rollouts on the real node, each way. */
   readonly nodeSamples: number;
+  /** The size of the image the bridge rows rebuild, in MiB. */
+  readonly bridgeImageMiB: number;
 }
 
 export const FULL: Sizes = {
@@ -34,6 +36,7 @@ export const FULL: Sizes = {
   restSeconds: 10,
   settleSeconds: 3,
   nodeSamples: 5,
+  bridgeImageMiB: 300,
 };
 
 export const QUICK: Sizes = {
@@ -46,6 +49,7 @@ export const QUICK: Sizes = {
   restSeconds: 2,
   settleSeconds: 1,
   nodeSamples: 2,
+  bridgeImageMiB: 16,
 };
 
 /** The largest fan-out. */
@@ -85,6 +89,11 @@ export function plannedRowIds(sizes: Sizes): string[] {
     "node.floor",
     "node.fresh",
     "node.rollout",
+    "bridge.floor",
+    "bridge.copy",
+    "bridge.save",
+    "bridge.rollout",
+    "bridge.bytes",
   ];
 }
 
