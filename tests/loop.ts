@@ -29,14 +29,16 @@ export async function buildAndTag(ref: string): Promise<string> {
 }
 
 /**
- * A real `docker build` (the classic builder of the test dockerd) of a
- * `FROM scratch` image with one new file, tagged `ref`; returns the image ID.
+ * A real `docker build` (the builder of the test dockerd) of `FROM base`
+ * (scratch when not given; a `makeImage` image runs a shell) with one new
+ * file, tagged `ref`; returns the image ID.
  */
-export async function dockerBuild(ref: string): Promise<string> {
+export async function dockerBuild(ref: string, base = "scratch"): Promise<string> {
   const context = await Deno.makeTempDir({ prefix: "vfp-build-" });
   try {
-    await Deno.writeTextFile(`${context}/build-id`, `${crypto.randomUUID()}\n`);
-    await Deno.writeTextFile(`${context}/Dockerfile`, "FROM scratch\nCOPY build-id /build-id\n");
+    // Not /build-id: a makeImage base has one of the same size, and vfs would see no change.
+    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
+    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
     const engine = await docker();
     await engine.run(["build", "--quiet", "--tag", ref, context]);
     return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);

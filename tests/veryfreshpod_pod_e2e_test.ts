@@ -11,6 +11,11 @@
  * (read-only root filesystem, no capabilities). The image is the test's
  * (tests/pod_image.ts); everything else is what users get.
  *
+ * With the test Docker engine's socket beside the node's containerd (k3s's
+ * default setup with Docker for builds), both ways mount both sockets and the
+ * pod watches Docker: a `docker build` is copied into the node's containerd
+ * and the workload's new pod runs the build.
+ *
  * install reads the runtime from the Node's status; `--socket` names the test
  * containerd's socket, which is not at containerd's default path.
  * (install_e2e_test.ts registers a Node of its own while it runs and deletes
@@ -18,6 +23,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  docker,
   e2eTest,
   importIntoContainerd,
   kubernetes,
@@ -26,8 +32,7 @@ import {
   NODE_NAME,
 } from "./env/mod.ts";
 import { eventually } from "./eventually.ts";
-import { waitForImages } from "./loop.ts";
-import { uniqueRepository } from "./loop.ts";
+import { dockerBuild, uniqueRepository, waitForImages } from "./loop.ts";
 import { importPodImage } from "./pod_image.ts";
 import { listPods, type PodState, waitForPodsOn } from "./pods.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
@@ -67,6 +72,26 @@ async function uninstall(): Promise<void> {
   const kube = await kubernetes();
   const result = await runVeryfreshpod(["uninstall", "--kubeconfig", kube.kubeconfig]);
   assert.equal(result.code, 0, result.stderr);
+}
+
+/** `veryfreshpod manifest ARGS | kubectl apply -f -`, then `check`, then the objects deleted. */
+async function withAppliedManifest(args: string[], check: () => Promise<void>): Promise<void> {
+  const { kubectl } = await node();
+  const manifest = await runVeryfreshpod(["manifest", ...args]);
+  assert.equal(manifest.code, 0, manifest.stderr);
+  const file = await Deno.makeTempFile({ prefix: "vfp-manifest-", suffix: ".yaml" });
+  try {
+    Deno.writeTextFileSync(file, manifest.stdout);
+    await uninstall();
+    await kubectl(["apply", "-f", file]);
+    try {
+      await check();
+    } finally {
+      await kubectl(["delete", "-f", file, "--wait=true"]);
+    }
+  } finally {
+    Deno.removeSync(file);
+  }
 }
 
 /**
@@ -112,10 +137,12 @@ e2eTest(
     await uninstall(); // a leftover of an interrupted run
     const result = await runVeryfreshpod([
       ...["install", "--kubeconfig", kube.kubeconfig, "--socket", containerdSocket],
-      ...["--image", image],
+      // Never the machine's own Docker, should it have one at the default path.
+      ...["--image", image, "--docker-socket", "none"],
     ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`Node "${NODE_NAME}" runs containerd://`));
+    assert.match(result.stdout, /No Docker socket \(--docker-socket none\)/);
     try {
       await assertWorks(image, namespace, repository);
     } finally {
@@ -127,26 +154,133 @@ e2eTest(
 e2eTest(
   "in a pod: `kubectl apply` of the manifest runs it, and it updates a workload",
   async () => {
-    const { containerdSocket, kubectl } = await node();
+    const { containerdSocket } = await node();
     const image = await podImage();
     const repository = uniqueRepository("in-pod-app");
     const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
-    const manifest = await runVeryfreshpod([
-      ...["manifest", "--runtime", "containerd", "--socket", containerdSocket, "--image", image],
+    await withAppliedManifest(
+      ["--runtime", "containerd", "--socket", containerdSocket, "--image", image],
+      () => assertWorks(image, namespace, repository),
+    );
+  },
+);
+
+/** The pod's log, its Deployment's hostPath volumes, and a build's way to the workload's pod. */
+async function assertBridges(image: string, namespace: string, repository: string, base: string) {
+  const { kubectl } = await node();
+  const engine = await docker();
+  await eventually<PodState>("veryfreshpod's pod Ready", async () => {
+    const [found] = await listPods(NS, SELECTOR);
+    return found?.ready && found.image === image ? found : undefined;
+  }, 120_000);
+  const deployment = JSON.parse(
+    await kubectl(["-n", NS, "get", "deployment", "veryfreshpod", "-o", "json"]),
+  );
+  // Least privilege: the two sockets, each of type Socket (never created), nothing else of the host.
+  assert.deepEqual(
+    deployment.spec.template.spec.volumes.filter((v: { hostPath?: unknown }) => v.hostPath)
+      .map((v: { hostPath: unknown }) => v.hostPath),
+    [
+      { path: (await node()).containerdSocket, type: "Socket" },
+      { path: engine.socket, type: "Socket" },
+    ],
+  );
+  const logs = () => kubectl(["-n", NS, "logs", "deployment/veryfreshpod"]);
+  await eventually("the pod's log to show it bridges and tracks workloads", async () => {
+    const text = await logs();
+    return /Tracking \d+ workloads/.test(text) &&
+        new RegExp(
+          `Bridging: images built in docker unix:///var/run/docker.sock go to node ${NODE_NAME} ` +
+            "through the containerd socket /run/containerd/containerd.sock",
+        ).test(text)
+      ? text
+      : undefined;
+  });
+
+  const next = `${repository}:v2`;
+  const id = await dockerBuild(next, base); // only in Docker
+  await waitForImages("Deployment", namespace, "web", { app: next }, 60_000);
+  const [web] = await waitForPodsOn(namespace, "app=web", id);
+  assert.equal(web!.image, next);
+  const text = await logs();
+  assert.match(text, new RegExp(`Copied \\S*${next} to node ${NODE_NAME}: \\d+ blobs written`));
+  assert.match(
+    text,
+    new RegExp(`Updated Deployment ${namespace}/web container app: \\S+ -> ${next}`),
+  );
+}
+
+/** A base image that runs a shell, in Docker, and `web` running a build of it on the node. */
+async function webOnDockerBuild(repository: string): Promise<{ namespace: string; base: string }> {
+  const base = `${uniqueRepository("in-pod-base")}:v1`;
+  await makeImage(base);
+  const v1 = await dockerBuild(`${repository}:v1`, base);
+  await importIntoContainerd(`${repository}:v1`);
+  return { namespace: await runningWeb(`${repository}:v1`, v1), base };
+}
+
+e2eTest(
+  "in a pod: install on the containerd node with Docker beside it mounts both sockets, and a docker build reaches the workload's pod",
+  async () => {
+    const [kube, { containerdSocket }, engine] = await Promise.all([
+      kubernetes(),
+      node(),
+      docker(),
     ]);
-    assert.equal(manifest.code, 0, manifest.stderr);
-    const file = await Deno.makeTempFile({ prefix: "vfp-manifest-", suffix: ".yaml" });
+    const image = await podImage();
+    const repository = uniqueRepository("in-pod-docker");
+    const { namespace, base } = await webOnDockerBuild(repository);
+    await uninstall();
+    const result = await runVeryfreshpod([
+      ...["install", "--kubeconfig", kube.kubeconfig, "--socket", containerdSocket],
+      ...["--docker-socket", engine.socket, "--image", image],
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`Docker Engine \\S+ at ${engine.socket}: mounting it too`),
+    );
     try {
-      Deno.writeTextFileSync(file, manifest.stdout);
-      await uninstall();
-      await kubectl(["apply", "-f", file]);
-      try {
-        await assertWorks(image, namespace, repository);
-      } finally {
-        await kubectl(["delete", "-f", file, "--wait=true"]);
-      }
+      await assertBridges(image, namespace, repository, base);
     } finally {
-      Deno.removeSync(file);
+      await uninstall();
     }
+  },
+);
+
+e2eTest(
+  "in a pod: `kubectl apply` of `manifest --docker-socket` mounts both sockets, and a docker build reaches the workload's pod",
+  async () => {
+    const [{ containerdSocket }, engine] = await Promise.all([node(), docker()]);
+    const image = await podImage();
+    const repository = uniqueRepository("in-pod-docker");
+    const { namespace, base } = await webOnDockerBuild(repository);
+    await withAppliedManifest(
+      [
+        ...["--runtime", "containerd", "--socket", containerdSocket, "--image", image],
+        ...["--docker-socket", engine.socket],
+      ],
+      () => assertBridges(image, namespace, repository, base),
+    );
+  },
+);
+
+e2eTest(
+  "install on a containerd node says in one line when --docker-socket names no socket",
+  async () => {
+    const [kube, { containerdSocket }] = await Promise.all([kubernetes(), node()]);
+    const missing = `${await Deno.makeTempDir()}/docker.sock`;
+    const result = await runVeryfreshpod([
+      ...["install", "--kubeconfig", kube.kubeconfig, "--socket", containerdSocket],
+      ...["--docker-socket", missing, "--image", "vfp.test/none:1", "--dry-run"],
+    ]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(
+      result.stderr,
+      `error: No socket at "${missing}" (--docker-socket): give the path of the socket the ` +
+        "node's Docker Engine listens on, or --docker-socket none\n",
+    );
+    // Nothing was created where the socket is missing.
+    assert.equal(await Deno.stat(missing).then(() => true, () => false), false);
   },
 );
