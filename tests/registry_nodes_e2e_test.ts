@@ -9,7 +9,14 @@
  * runs: both pods, on both nodes, on that digest.
  */
 import assert from "node:assert/strict";
-import { docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
+import {
+  containerd,
+  docker,
+  e2eTest,
+  importIntoContainerd,
+  kubernetes,
+  makeImage,
+} from "./env/mod.ts";
 import {
   dockerConfigWithAuth,
   type PrivateRegistry,
@@ -22,7 +29,15 @@ import { NODE_NAME } from "./env/controlplane.ts";
 import { listPods, type PodState } from "./pods.ts";
 import { startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import { eventually } from "./eventually.ts";
-import { api, createNamespace, createWorkload, eventsIn, nodeWorkload } from "./workloads.ts";
+import {
+  api,
+  createNamespace,
+  createWorkload,
+  eventsIn,
+  getWorkload,
+  imagesOf,
+  nodeWorkload,
+} from "./workloads.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 
@@ -206,6 +221,184 @@ e2eTest(
       assert.equal(row.id, rebuilt);
       assert.deepEqual(row.pods, { onImage: 2, total: 2 });
       assert.ok(!loop.lines.some((l) => / (WARN|ERROR) /.test(l)), loop.lines.join("\n"));
+    } finally {
+      await removeAnnouncement();
+      await registry.stop();
+    }
+  },
+);
+
+e2eTest(
+  "--registry without a ConfigMap, the containerd engine: an imported tag is pushed from containerd's content and reaches both nodes",
+  async () => {
+    const { registry, repository } = await setUp();
+    await withdraw();
+    try {
+      const ns = await createNamespace("registry-ctr");
+      const v1 = `${registry.address}/${repository}:v1`;
+      await spreadDeployment(ns, "web", v1);
+      await waitForPodsOnBothNodes(
+        ns,
+        "web",
+        v1,
+        (await registryDigest(registry, repository, "v1"))!,
+      );
+
+      const first = await containerd();
+      await using loop = await startLoop(
+        ["--namespace", ns, "--registry", registry.address],
+        {
+          engineArgs: ["--runtime", "containerd", "--containerd-socket", first.socket],
+          env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
+        },
+      );
+      await loop.waitForLine(
+        new RegExp(`Cluster registry ${escape(registry.address)}, from --registry`),
+      );
+      // A build imported into the node's containerd (as `ctr images import` or nerdctl would).
+      await makeImage(`${repository}:v2`);
+      await importIntoContainerd(`${repository}:v2`);
+      await loop.waitForLine(/Pushed docker\.io\/library\/.*:v2 to /, 60_000);
+      const digest = (await registryDigest(registry, repository, "v2"))!;
+      const v2 = `${registry.address}/${repository}:v2@${digest}`;
+      await waitForImages("Deployment", ns, "web", { app: v2 }, 60_000);
+      await waitForPodsOnBothNodes(ns, "web", v2, digest);
+      assert.ok(!loop.lines.some((l) => / (WARN|ERROR) /.test(l)), loop.lines.join("\n"));
+    } finally {
+      await registry.stop();
+    }
+  },
+);
+
+e2eTest(
+  "basic auth: wrong credentials are one line naming their source and nothing is patched; once fixed the push lands",
+  async () => {
+    const { registry, repository, base, dockerConfig } = await setUp({ basicAuth: true });
+    try {
+      const ns = await createNamespace("registry-auth");
+      const v1 = `${registry.address}/${repository}:v1`;
+      // No replicas: what is asserted is the push and the patch, not the nodes' own credentials.
+      await createWorkload(nodeWorkload("Deployment", ns, "web", v1, {
+        command: ["sleep", "3600"],
+        replicas: 0,
+      }));
+      const wrong = dockerConfigWithAuth(registry.address, `${REGISTRY_PASSWORD}-wrong`);
+      await using loop = await startLoop(
+        ["--namespace", ns, "--registry", registry.address, "--bridge", "off"],
+        { env: { DOCKER_CONFIG: wrong } },
+      );
+      await buildOnBase(base, `${repository}:v2`);
+      const refused = await loop.waitForLine(/WARN +Cannot push/, 60_000);
+      assert.match(
+        refused,
+        new RegExp(
+          `Cannot push docker\\.io/library/${repository}:v2 to ${escape(registry.address)}/` +
+            `${repository}:v2: registry ${escape(registry.address)} refused the credentials ` +
+            `from auths\\["${escape(registry.address)}"\\] in ${escape(wrong)}/config\\.json ` +
+            `\\(HTTP 401\\); run docker login`,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.deepEqual(imagesOf(await getWorkload("Deployment", ns, "web")), { app: v1 });
+      assert.equal(await registryDigest(registry, repository, "v2"), undefined);
+
+      // The developer logs in again (the right password): the next retry pushes and patches.
+      Deno.copyFileSync(`${dockerConfig}/config.json`, `${wrong}/config.json`);
+      await loop.waitForLine(/Pushed docker\.io\/library\/.*:v2 to /, 60_000);
+      const digest = (await registryDigest(registry, repository, "v2"))!;
+      await waitForImages("Deployment", ns, "web", {
+        app: `${registry.address}/${repository}:v2@${digest}`,
+      });
+      // One line for the cause, however many retries failed the same way.
+      const warnings = loop.lines.filter((l) => / WARN /.test(l));
+      assert.deepEqual(warnings, [refused]);
+    } finally {
+      await registry.stop();
+    }
+  },
+);
+
+e2eTest(
+  "the registry stopped: one line, nothing patched; once it is back the push lands and both nodes roll",
+  async () => {
+    const { registry, repository, base } = await setUp();
+    const removeAnnouncement = await announce(registry.address);
+    try {
+      const ns = await createNamespace("registry-down");
+      const v1 = `${registry.address}/${repository}:v1`;
+      await spreadDeployment(ns, "web", v1);
+      await waitForPodsOnBothNodes(
+        ns,
+        "web",
+        v1,
+        (await registryDigest(registry, repository, "v1"))!,
+      );
+      await using loop = await startLoop(["--namespace", ns, "--bridge", "off"], {
+        env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
+      });
+      await registry.stop();
+      await buildOnBase(base, `${repository}:v2`);
+      const down = await loop.waitForLine(/WARN +Cannot push/, 60_000);
+      assert.match(
+        down,
+        new RegExp(
+          `registry http://${escape(registry.address)} does not answer: .*; nothing is patched ` +
+            `until it is there, retrying in [\\d.]+ s`,
+        ),
+      );
+      assert.match(down, new RegExp(escape(HELP)), "the cluster's help is shown with the failure");
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.deepEqual(imagesOf(await getWorkload("Deployment", ns, "web")), { app: v1 });
+
+      await registry.start();
+      await loop.waitForLine(/Pushed docker\.io\/library\/.*:v2 to /, 90_000);
+      const warnings = loop.lines.filter((l) => / WARN /.test(l));
+      assert.deepEqual(warnings, [down], "one line while the registry was down");
+      const digest = (await registryDigest(registry, repository, "v2"))!;
+      const v2 = `${registry.address}/${repository}:v2@${digest}`;
+      await waitForImages("Deployment", ns, "web", { app: v2 });
+      await waitForPodsOnBothNodes(ns, "web", v2, digest);
+    } finally {
+      await removeAnnouncement();
+      await registry.stop();
+    }
+  },
+);
+
+e2eTest(
+  "nodes that cannot pull the registry's name: the failure line names the node, the image and the cluster's help",
+  async () => {
+    const { registry, repository, base } = await setUp();
+    // The cluster says the nodes reach the registry at a port where nothing listens.
+    const removeAnnouncement = await announce(registry.address, "127.0.0.1:1");
+    try {
+      const ns = await createNamespace("registry-pull");
+      const v1 = `${registry.address}/${repository}:v1`;
+      await spreadDeployment(ns, "web", v1);
+      await waitForPodsOnBothNodes(
+        ns,
+        "web",
+        v1,
+        (await registryDigest(registry, repository, "v1"))!,
+      );
+      await using loop = await startLoop(["--namespace", ns, "--bridge", "off"], {
+        env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
+      });
+      await buildOnBase(base, `${repository}:v2`);
+      await loop.waitForLine(/Pushed /, 60_000);
+      const digest = (await registryDigest(registry, repository, "v2"))!;
+      const image = `127.0.0.1:1/${repository}:v2@${digest}`;
+      await waitForImages("Deployment", ns, "web", { app: image });
+      const failed = await loop.waitForLine(/ERROR +Rollout of Deployment .* failed/, 120_000);
+      assert.match(
+        failed,
+        new RegExp(
+          `(ErrImagePull|ImagePullBackOff), cannot pull ${escape(image)}.*; node ` +
+            `(${NODE_NAME}|${SECOND_NODE_NAME}) cannot pull it from the cluster's registry ` +
+            `127\\.0\\.0\\.1:1: check that the nodes reach it under that name and may pull from ` +
+            `it \\(${escape(HELP)}\\)`,
+        ),
+      );
     } finally {
       await removeAnnouncement();
       await registry.stop();

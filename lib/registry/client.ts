@@ -243,10 +243,12 @@ export class RegistryClient {
     if (!response.ok) {
       await response.body?.cancel();
       const kind = response.status === 403 ? "forbidden" : "unauthorized";
+      const phrase = await this.#sourcePhrase();
+      this.#lookup = undefined;
       throw new RegistryError(
         kind,
-        `the token service of ${this.host} (${tokenUrl.origin}) refused ${await this
-          .#sourcePhrase()}: HTTP ${response.status}`,
+        `the token service of ${this.host} (${tokenUrl.origin}) refused ${phrase}: ` +
+          `HTTP ${response.status}`,
       );
     }
     const body = await response.json().catch(() => ({})) as Record<string, unknown>;
@@ -299,9 +301,13 @@ export class RegistryClient {
     if (response.status === 401 || response.status === 403) {
       const kind = response.status === 401 ? "unauthorized" : "forbidden";
       const verb = response.status === 401 ? "refused" : "forbade";
+      const phrase = await this.#sourcePhrase();
+      // Read the credentials again next time: the user may log in meanwhile.
+      this.#lookup = undefined;
+      this.#tokens.clear();
       return new RegistryError(
         kind,
-        `registry ${this.host} ${verb} ${await this.#sourcePhrase()} (HTTP ${response.status}); ` +
+        `registry ${this.host} ${verb} ${phrase} (HTTP ${response.status}); ` +
           "run docker login " + this.host + " with an account that may push to " + repository,
       );
     }

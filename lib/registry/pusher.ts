@@ -108,9 +108,12 @@ export class RegistryPusher {
         const delay = this.#backoff.next();
         this.#retryAt = this.#now() + delay;
         const help = this.registry.help === undefined ? "" : ` (${this.registry.help})`;
-        this.#lastError = `Cannot push ${push.source} to ${where}: ${errorMessage(error)}${help}`;
-        log.warn("{message}; nothing is patched until it is there, retrying in {seconds} s", {
-          message: this.#lastError,
+        const message = `Cannot push ${push.source} to ${where}: ${errorMessage(error)}${help}`;
+        // One warning per cause: the retries that fail the same way are debug lines.
+        const level = message === this.#lastError ? "debug" : "warn";
+        this.#lastError = message;
+        log[level]("{message}; nothing is patched until it is there, retrying in {seconds} s", {
+          message,
           seconds: Math.round(delay / 100) / 10,
         });
         throw new PushError(this.#lastError, { cause: error });
@@ -118,6 +121,7 @@ export class RegistryPusher {
     }
     this.#backoff.reset();
     this.#retryAt = 0;
+    this.#lastError = "";
   }
 
   async #push(push: Push, signal: AbortSignal) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { WorkloadUpdate } from "../plan_types.ts";
 import { Backoff } from "../backoff.ts";
+import { captureLogs } from "../log_capture.ts";
 import { RegistryClient } from "./client.ts";
 import type { ImageSource, SourceImage } from "./image_source.ts";
 import { PushError, RegistryPusher } from "./pusher.ts";
@@ -34,6 +35,7 @@ class FailingSource implements ImageSource {
 }
 
 Deno.test("a failed push holds every update back, and is not tried again before its backoff ends", async () => {
+  using logs = captureLogs("info");
   let now = 1_000;
   const source = new FailingSource();
   const client = new RegistryClient("localhost:5001", {
@@ -70,6 +72,8 @@ Deno.test("a failed push holds every update back, and is not tried again before 
   now += 2_000;
   await assert.rejects(pusher.ensure([update()], signal), PushError);
   assert.equal(source.opened, 2);
+  const warnings = logs.lines.filter((line) => / WARN /.test(line));
+  assert.equal(warnings.length, 1, "the retry that failed the same way is no second warning");
   // Updates already pinned (or with nothing to push) need nothing.
   await pusher.ensure([update(`sha256:${"a".repeat(64)}`)], signal);
   assert.equal(source.opened, 2);

@@ -7,6 +7,7 @@ import { logger } from "../log.ts";
 import { RegistryClient } from "./client.ts";
 import { lookupCredentials } from "./credentials.ts";
 import type { ImageSource } from "./image_source.ts";
+import { setRegistryPullHelp } from "./pull_help.ts";
 import { RegistryPusher } from "./pusher.ts";
 import {
   type ClusterRegistry,
@@ -62,6 +63,7 @@ export async function startRegistry(setup: RegistrySetup): Promise<RegistryPushe
       },
     );
   }
+  setRegistryPullHelp(registry.fromRuntime, registry.help);
   const host = registry.host;
   const client = new RegistryClient(host, {
     credentials: () => lookupCredentials(host, { env: setup.env }),

@@ -11,6 +11,7 @@ import {
   type PodContainer,
   timeOf,
 } from "./objects.ts";
+import { registryPullHint } from "../registry/pull_help.ts";
 
 /** How long a pod may stay unschedulable before that counts as a failure (a surge pod waits for room). */
 export const UNSCHEDULABLE_GRACE_MS = 5_000;
@@ -133,14 +134,16 @@ function diagnoseContainer(
   }
   if (waiting?.reason !== undefined && PULL_FAILURES.has(waiting.reason)) {
     const always = spec?.imagePullPolicy === "Always";
+    const fromRegistry = registryPullHint(image, node);
     return {
       reason: waiting.reason,
       detail: `cannot pull ${image}${waiting.message ? `: ${oneLine(waiting.message)}` : ""}`,
-      hint: always
-        ? "imagePullPolicy is Always, so the kubelet pulls even an image that is on the node; " +
-          "for a local build set imagePullPolicy to IfNotPresent or Never"
-        : `${image} is not${onNode} and no registry serves it: build, load or import it into ` +
-          "the node's container engine, or push it where the node can pull it",
+      hint: fromRegistry ??
+        (always
+          ? "imagePullPolicy is Always, so the kubelet pulls even an image that is on the node; " +
+            "for a local build set imagePullPolicy to IfNotPresent or Never"
+          : `${image} is not${onNode} and no registry serves it: build, load or import it into ` +
+            "the node's container engine, or push it where the node can pull it"),
       exitCode: undefined,
       log: undefined,
     };
