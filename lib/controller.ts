@@ -64,6 +64,11 @@ export interface ControllerParts {
    * patched and the same changes are planned again on a later pass.
    */
   readonly beforePatch?: BeforePatch;
+  /**
+   * Called once the workloads are listed, before anything is patched: the
+   * rollout follower follows again what the last run left open.
+   */
+  readonly onSynced?: () => void;
 }
 
 /** Makes what `updates` need ready; throws to hold them back. */
@@ -164,6 +169,7 @@ export class Controller {
       workloads: plural(kube.size, "workload"),
       count: kube.size,
     });
+    this.#parts.onSynced?.();
 
     // The one exception to "only differences count": workloads whose recorded
     // image ID is stale were rebuilt while veryfreshpod was down.

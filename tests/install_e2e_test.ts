@@ -109,6 +109,7 @@ e2eTest("install creates every object of the manifest as specified", async () =>
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
     { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+    { apiGroups: [""], resources: ["events"], verbs: ["get", "list"] },
   ]);
   const binding = await get(
     OBJECT_PATHS["clusterrolebinding.rbac.authorization.k8s.io/veryfreshpod"],

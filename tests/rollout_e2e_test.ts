@@ -89,7 +89,7 @@ e2eTest(
       new RegExp(
         `INFO  Rolled out Deployment ${namespace}/web: 2/2 pods on ${
           escape(`${repository}:v2`)
-        } in \\d+(\\.\\d)? s$`,
+        } \\([0-9a-f]{12}\\) in \\d+(\\.\\d)? s$`,
       ),
       120_000,
     );
@@ -138,8 +138,11 @@ e2eTest(
     await buildOnNode(`${repository}:v2`, CRASHING);
     const failure = await loop.waitForLine(
       new RegExp(
-        `ERROR Rollout of Deployment ${namespace}/web failed after [\\d.]+ s: pod web-\\S+ ` +
-          "container app: (CrashLoopBackOff|Error), exited with code 1\\b.*; fix the program",
+        `ERROR Rollout of Deployment ${namespace}/web to ${
+          escape(`${repository}:v2`)
+        } \\([0-9a-f]{12}\\) failed after [\\d.]+ s: pod web-\\S+ ` +
+          "container app: (CrashLoopBackOff|Error), exited with code 1\\b.*; fix the program " +
+          "and build again \\(its log is below\\)$",
       ),
       120_000,
     );
@@ -172,6 +175,8 @@ e2eTest(
       return events.find((e) => e.startsWith("Deployment/web RolloutFailed "));
     });
     assert.match(event, /exited with code 1/);
+    // The log is in the log, not in the Event: its text says nothing of one.
+    assert.ok(!event.includes("its log is below"), event);
 
     const [row] = await status(namespace);
     assert.equal(row.image, `${repository}:v2`);
@@ -197,7 +202,9 @@ e2eTest(
     await build(`${repository}:v2`, GOOD);
     const line = await loop.waitForLine(
       new RegExp(
-        `ERROR Rollout of Deployment ${namespace}/web failed after [\\d.]+ s: pod web-\\S+ ` +
+        `ERROR Rollout of Deployment ${namespace}/web to ${
+          escape(`${repository}:v2`)
+        } \\([0-9a-f]{12}\\) failed after [\\d.]+ s: pod web-\\S+ ` +
           `container app: ErrImageNeverPull, image ${escape(`${repository}:v2`)} is not on node ${
             escape(nodeName)
           } and imagePullPolicy is Never; build, load or ` +

@@ -210,6 +210,8 @@ export const runCommand: Command = {
         engine,
         kube: new ClusterSide(watcher, index, patcher),
         metrics,
+        // A restart in the middle of a follow still ends in a verdict.
+        onSynced: () => void follower.resume(index.values()),
         ...((bridge || (pusher && !dryRun)) && {
           beforePatch: async (updates, snapshot) => {
             await bridge?.ensure(imagesOfUpdates(updates, snapshot), context.signal);

@@ -87,7 +87,7 @@ export async function readStatus(
         const ns = workload.metadata?.namespace ?? "";
         let pods;
         try {
-          pods = info.kind === "CronJob" ? [] : await reader.listPods(ns, workload);
+          pods = await reader.listPods(ns, info.kind, workload);
         } catch (error) {
           if (apiStatus(error) === 403) {
             throw new UserError(
@@ -98,7 +98,14 @@ export async function readStatus(
           }
           throw explainKubeError(error, server, { verb: "list", resource: "pods", namespace: ns });
         }
-        rows.push(...statusRows(info.kind, workload, pods, now));
+        let found = statusRows(info.kind, workload, pods, now);
+        // A stuck rollout: the pods' probe failures (their Events) may say why.
+        if (found.some(stuck) && pods.length > 0) {
+          const names = pods.map((pod) => pod.metadata?.name ?? "");
+          const probeEvents = await reader.probeEvents(ns, names).catch(() => []);
+          found = statusRows(info.kind, workload, pods, now, { probeEvents });
+        }
+        rows.push(...found);
       }
     }
   }
@@ -106,6 +113,12 @@ export async function readStatus(
     a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) ||
     a.name.localeCompare(b.name) || a.container.localeCompare(b.container)
   );
+}
+
+/** A rollout that waits for pods that are not ready, or failed without a pod to blame. */
+function stuck(row: StatusRow): boolean {
+  return row.rollout.state === "in progress" ||
+    (row.rollout.state === "failing" && !row.rollout.detail?.startsWith("pod "));
 }
 
 /** A table like kubectl's: one row per container, columns padded, the long ROLLOUT last. */

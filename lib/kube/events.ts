@@ -19,7 +19,12 @@ export interface WorkloadEvent {
   /** The workload's uid and resourceVersion after the change, when known. */
   readonly uid: string | undefined;
   readonly resourceVersion: string | undefined;
-  readonly reason: "ImageUpdated" | "ImageRebuilt" | "RolloutFailed" | "ImageRestored";
+  readonly reason:
+    | "ImageUpdated"
+    | "ImageRebuilt"
+    | "RolloutFailed"
+    | "RolledOut"
+    | "ImageRestored";
   readonly type: "Normal" | "Warning";
   readonly message: string;
 }

@@ -146,8 +146,12 @@ export function slimObject(
     for (const step of [...templatePath].reverse()) spec = { [step]: spec };
   }
   const rollout = kind === undefined ? undefined : rolloutFields(kind, object);
-  if (rollout !== undefined) spec = { ...rollout.spec, ...spec as object };
-  const status = rollout === undefined ? {} : { status: rollout.status };
+  if (rollout !== undefined) {
+    // A CronJob's Jobs' pod labels are read from its template, which is kept anyway.
+    const { jobPodLabels: _, ...fields } = rollout.spec;
+    spec = { ...fields, ...spec as object };
+  }
+  const status = rollout === undefined || kind === "CronJob" ? {} : { status: rollout.status };
   if (object.metadata === undefined) return { spec, ...status };
   const { managedFields: _, ...metadata } = object.metadata as KubeObject["metadata"] & {
     managedFields?: unknown;
@@ -235,6 +239,7 @@ export function toTrackedWorkload(
   return {
     key: { kind: info.kind, namespace: metadata.namespace, name: metadata.name },
     resourceVersion: metadata.resourceVersion ?? "",
+    ...(metadata.uid && { uid: metadata.uid }),
     labels: { ...metadata.labels },
     // Watch events bring whole objects: the last-applied copy must not stay in the index.
     annotations: { ...withoutLastApplied(metadata.annotations) },
@@ -247,7 +252,7 @@ export function toTrackedWorkload(
   };
 }
 
-/** The rollout fields as a property, absent for a CronJob. */
+/** The rollout fields as a property (a CronJob's: its schedule and its Jobs' pod labels). */
 function rolloutOf(
   kind: WorkloadKind,
   object: KubeObject,

@@ -32,6 +32,19 @@ export interface RolloutFields {
     readonly replicas?: number | undefined;
     readonly selector?: LabelSelector | undefined;
     readonly progressDeadlineSeconds?: number | undefined;
+    /** A paused Deployment rolls nothing until resumed. */
+    readonly paused?: boolean | undefined;
+    /** How long a new pod must be ready to count: the crash window is at least this. */
+    readonly minReadySeconds?: number | undefined;
+    /** A Deployment's strategy: whether a surge pod needs room of its own. */
+    readonly strategy?: {
+      readonly type?: string | undefined;
+      readonly rollingUpdate?: { readonly maxSurge?: number | string | undefined } | undefined;
+    } | undefined;
+    /** A CronJob's schedule and time zone (its next run) and its Jobs' pod labels. */
+    readonly schedule?: string | undefined;
+    readonly timeZone?: string | undefined;
+    readonly jobPodLabels?: Readonly<Record<string, string>> | undefined;
     readonly updateStrategy?: {
       readonly type?: string | undefined;
       readonly rollingUpdate?: { readonly partition?: number | undefined } | undefined;
@@ -54,16 +67,29 @@ const NUMBERS = [
 const STRINGS = ["updateRevision", "currentRevision"] as const;
 
 /**
- * The rollout fields of `object` (raw JSON or a client model); undefined for a
- * kind whose rollout the verdict does not follow (a CronJob: its next Job).
+ * The rollout fields of `object` (raw JSON or a client model). A CronJob has
+ * no status to follow: its schedule, time zone and Jobs' pod labels instead.
  */
 export function rolloutFields(
   kind: string,
   // deno-lint-ignore no-explicit-any -- spec and status differ per kind; read by name
   object: { metadata?: { generation?: number | undefined } | undefined; spec?: any; status?: any },
 ): RolloutFields | undefined {
-  if (kind === "CronJob") return undefined;
   const spec = object.spec ?? {};
+  if (kind === "CronJob") {
+    const labels = spec.jobTemplate?.spec?.template?.metadata?.labels;
+    return {
+      generation: typeof object.metadata?.generation === "number"
+        ? object.metadata.generation
+        : undefined,
+      spec: {
+        ...(typeof spec.schedule === "string" && { schedule: spec.schedule }),
+        ...(typeof spec.timeZone === "string" && { timeZone: spec.timeZone }),
+        ...(labels && typeof labels === "object" && { jobPodLabels: { ...labels } }),
+      },
+      status: {},
+    };
+  }
   const status = object.status ?? {};
   const kept: Record<string, number | string | readonly RolloutCondition[]> = {};
   for (const name of NUMBERS) if (typeof status[name] === "number") kept[name] = status[name];
@@ -81,6 +107,16 @@ export function rolloutFields(
       ...(spec.selector && { selector: copySelector(spec.selector) }),
       ...(typeof spec.progressDeadlineSeconds === "number" &&
         { progressDeadlineSeconds: spec.progressDeadlineSeconds }),
+      ...(spec.paused === true && { paused: true }),
+      ...(typeof spec.minReadySeconds === "number" && spec.minReadySeconds > 0 &&
+        { minReadySeconds: spec.minReadySeconds }),
+      ...(kind === "Deployment" && spec.strategy && {
+        strategy: {
+          type: spec.strategy.type,
+          ...(spec.strategy.rollingUpdate?.maxSurge !== undefined &&
+            { rollingUpdate: { maxSurge: spec.strategy.rollingUpdate.maxSurge } }),
+        },
+      }),
       ...(strategy && {
         updateStrategy: {
           type: strategy.type,

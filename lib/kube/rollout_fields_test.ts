@@ -61,5 +61,33 @@ Deno.test("rolloutFields() keeps the counters, the revisions and failure conditi
       currentRevision: "db-1",
     },
   });
-  assert.equal(rolloutFields("CronJob", { spec: {} }), undefined);
+  assert.deepEqual(rolloutFields("CronJob", { spec: {} }), {
+    generation: undefined,
+    spec: {},
+    status: {},
+  });
+  assert.deepEqual(
+    rolloutFields("CronJob", {
+      spec: {
+        schedule: "0 3 1 1 *",
+        timeZone: "Europe/Berlin",
+        jobTemplate: { spec: { template: { metadata: { labels: { app: "job" } } } } },
+      },
+    })?.spec,
+    { schedule: "0 3 1 1 *", timeZone: "Europe/Berlin", jobPodLabels: { app: "job" } },
+  );
+  assert.deepEqual(
+    rolloutFields("Deployment", {
+      spec: {
+        paused: true,
+        minReadySeconds: 40,
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+      },
+    })?.spec,
+    {
+      paused: true,
+      minReadySeconds: 40,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0 } },
+    },
+  );
 });

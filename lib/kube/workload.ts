@@ -37,6 +37,8 @@ export interface TrackedContainer {
 export interface TrackedWorkload {
   readonly key: WorkloadKey;
   readonly resourceVersion: string;
+  /** Its uid: Events on it show in `kubectl describe` only with it. */
+  readonly uid?: string | undefined;
   /** The workload's own labels and annotations (tell who manages it, opt-out). */
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
@@ -45,7 +47,7 @@ export interface TrackedWorkload {
   readonly containers: readonly TrackedContainer[];
   /**
    * How its rollout stands (generation, selector, the status counters), for
-   * the rollout follower; undefined for a CronJob.
+   * the rollout follower (a CronJob: its schedule, for its next Job).
    */
   readonly rollout?: RolloutFields | undefined;
 }

@@ -2,7 +2,13 @@
  * Follows every rollout veryfreshpod starts until it ends, and says how in one
  * line: done (with the time it took), or which pod fails and why, followed by
  * the last lines of the failing container's log. A failure also becomes a
- * RolloutFailed Event on the workload.
+ * RolloutFailed Event on the workload, and a success after a failure a
+ * RolledOut Event. After a success the new pods are watched through their
+ * crash window (30 s, or minReadySeconds): a crash then takes the success
+ * back in a second line. A paused Deployment, OnDelete, no replica and a
+ * CronJob's next Job are said at once and followed on until pods run the
+ * build. At start, the rollouts the workloads' records show as still within
+ * their bound are followed again (`resume`).
  *
  * Following costs no request: the workload's state comes from the watch loop's
  * index, its pods from one shared pod watch (pod_store.ts), and each follow
@@ -21,17 +27,34 @@ import type { WorkloadUpdate } from "../plan_types.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import { describeWorkload, workloadId, type WorkloadKey } from "../kube/workload.ts";
+import type { TrackedWorkload } from "../kube/workload.ts";
+import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
+import type { PodProblem } from "./pod_diagnosis.ts";
 import type { PodStates } from "./pod_store.ts";
+import { parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
 import {
+  crashedLine,
   deferredLine,
   doneLine,
   failedLine,
+  LOG_BELOW,
   logTail,
+  pausedLine,
   type RolloutResult,
   timeoutLine,
 } from "./report.ts";
-import { decide, isNewPod, type RolloutTarget, type Verdict } from "./verdict.ts";
+import {
+  crashWindowMs,
+  cronJobPodSelector,
+  decide,
+  isNewPod,
+  type ProbeEvent,
+  probeProblem,
+  type RolloutTarget,
+  type SetImage,
+  type Verdict,
+} from "./verdict.ts";
 
 const log = logger("rollout");
 
@@ -61,7 +84,10 @@ export interface WorkloadStates {
   listen(listener: (key: WorkloadKey) => void): () => void;
 }
 
-/** The one request a follow may make: a failing container's log (kube_reader.ts). */
+/**
+ * The requests a follow may make, only on a failure: the failing container's
+ * log, and the pods' probe failures (kube_reader.ts).
+ */
 export interface LogReader {
   /** The last `lines` lines of a container's log (its previous run when `previous`). */
   logTail(
@@ -71,6 +97,8 @@ export interface LogReader {
     previous: boolean,
     lines: number,
   ): Promise<string>;
+  /** The probe failures (Unhealthy Events) of these pods, oldest first. */
+  probeEvents(namespace: string, pods: readonly string[]): Promise<ProbeEvent[]>;
 }
 
 /** Time, injected so tests run without waiting. */
@@ -109,7 +137,8 @@ export function defineRolloutMetrics(metrics: Metrics): void {
   metrics.define(
     "veryfreshpod_rollouts_total",
     "counter",
-    "Rollouts followed to their end, by result (done, failed, timeout, deferred, superseded)",
+    "Rollouts followed to their end, by result (done, failed, timeout, deferred, superseded, " +
+      "crashed: a success taken back)",
   );
   metrics.defineHistogram(
     "veryfreshpod_rollout_duration_seconds",
@@ -130,8 +159,8 @@ export function followRequest(
       kind: update.workload.kind,
       generation: patched.metadata?.generation,
       images: [
-        ...update.imageUpdates.map((u) => ({ container: u.container, image: u.to })),
-        ...update.rebuilds.map((r) => ({ container: r.container, image: r.image })),
+        ...update.imageUpdates.map((u) => ({ container: u.container, image: u.to, id: u.id })),
+        ...update.rebuilds.map((r) => ({ container: r.container, image: r.image, id: r.id })),
       ],
       rolloutAnnotation: update.rolloutAnnotation,
     },
@@ -140,8 +169,37 @@ export function followRequest(
   };
 }
 
+/**
+ * The rollout a workload's record shows (rollout/record.ts): the images it set
+ * that the workload still runs, since the newest of them was set; undefined
+ * when it shows none.
+ */
+export function recordedRequest(workload: TrackedWorkload): FollowRequest | undefined {
+  const record = parseUpdates(workload.annotations[UPDATES_ANNOTATION]);
+  const images: SetImage[] = [];
+  let startedAt = -Infinity;
+  for (const [container, entry] of Object.entries(record)) {
+    if (workload.containers.find((c) => c.name === container)?.image !== entry.image) continue;
+    images.push({ container, image: entry.image, id: entry.id });
+    startedAt = Math.max(startedAt, Date.parse(entry.at));
+  }
+  if (images.length === 0 || !Number.isFinite(startedAt)) return undefined;
+  return {
+    key: workload.key,
+    target: {
+      kind: workload.key.kind,
+      generation: workload.rollout?.generation,
+      images,
+      rolloutAnnotation: workload.templateAnnotations[ROLLOUT_ANNOTATION],
+    },
+    startedAt,
+    uid: workload.uid,
+  };
+}
+
 /** One follow in progress. */
 interface Follow {
+  readonly key: WorkloadKey;
   readonly namespace: string;
   readonly abort: AbortController;
   readonly bell: Doorbell;
@@ -156,6 +214,8 @@ export class RolloutFollower {
   readonly #options: FollowerOptions;
   readonly #signal: AbortSignal;
   readonly #active = new Map<string, Follow>();
+  /** Workloads whose last rollout said failed: their next success records a RolledOut Event. */
+  readonly #failed = new Set<string>();
 
   /** Follows stop when `signal` aborts (veryfreshpod shutting down). */
   constructor(parts: FollowerParts, options: FollowerOptions, signal: AbortSignal) {
@@ -176,7 +236,52 @@ export class RolloutFollower {
     signal.addEventListener("abort", () => {
       stopWorkloads();
       stopPods();
+      this.#sayOpen();
     }, { once: true });
+  }
+
+  /** At the stop: which follows are still open (the next start follows them again). */
+  #sayOpen(): void {
+    const open = [...this.#active.values()].map((f) => describeWorkload(f.key));
+    if (open.length === 0) return;
+    const shown = open.slice(0, 10).join(", ") + (open.length > 10 ? ", …" : "");
+    log.info(
+      "Stopping with {count} {rollouts} still followed, followed again at the next " +
+        "start: {workloads}",
+      {
+        count: open.length,
+        rollouts: open.length === 1 ? "rollout" : "rollouts",
+        workloads: shown,
+      },
+    );
+  }
+
+  /**
+   * At start: follows again every rollout whose record (the workload's own
+   * annotation) is newer than its bound, so a restart in the middle of a
+   * follow still ends in a verdict. Returns how many.
+   */
+  resume(tracked: Iterable<TrackedWorkload>): number {
+    const now = this.#parts.clock.now();
+    const resumed: string[] = [];
+    for (const workload of tracked) {
+      const request = recordedRequest(workload);
+      if (request === undefined) continue;
+      const object = this.#parts.workloads.get(workload.key);
+      if (object === undefined) continue;
+      const boundMs = this.#limitMs(request, object) + crashWindowMs(object);
+      if (now - request.startedAt >= boundMs) continue;
+      this.follow(request);
+      resumed.push(describeWorkload(workload.key));
+    }
+    if (resumed.length > 0) {
+      log.info("Following again {count} {rollouts} under way at the last stop: {workloads}", {
+        count: resumed.length,
+        rollouts: resumed.length === 1 ? "rollout" : "rollouts",
+        workloads: resumed.slice(0, 10).join(", ") + (resumed.length > 10 ? ", …" : ""),
+      });
+    }
+    return resumed.length;
   }
 
   /** How many rollouts are being followed. */
@@ -200,6 +305,7 @@ export class RolloutFollower {
     const stop = () => abort.abort();
     this.#signal.addEventListener("abort", stop, { once: true });
     const follow: Follow = {
+      key: request.key,
       namespace: request.key.namespace,
       abort,
       bell: new Doorbell(),
@@ -237,9 +343,14 @@ export class RolloutFollower {
       return;
     }
     const limitMs = this.#limitMs(request, first);
-    const deadline = request.startedAt + limitMs;
+    /** The bound counts from here: the patch, or the last moment the rollout was on hold. */
+    let boundFrom = request.startedAt;
     /** When the rollout first looked done, and its pods' restarts then. */
     let settling: { at: number; restarts: number } | undefined;
+    /** What was said of a rollout on hold (paused, deferred), said once. */
+    let said: string | undefined;
+    /** When the success was said: the new pods are watched for a crash until the window ends. */
+    let doneAt: number | undefined;
     while (!signal.aborted) {
       const workload = workloads.get(request.key);
       if (workload === undefined) {
@@ -248,40 +359,112 @@ export class RolloutFollower {
         });
         return;
       }
-      // A CronJob's pods come with its next Job: nothing to watch.
-      follow.selector = request.target.kind === "CronJob" ? undefined : workload.spec?.selector;
+      // A CronJob's pods come with its Jobs.
+      follow.selector = request.target.kind === "CronJob"
+        ? cronJobPodSelector(workload)
+        : workload.spec?.selector;
       if (follow.selector !== undefined) pods.start();
       const podsNow = follow.selector === undefined
         ? []
         : pods.select(request.key.namespace, follow.selector);
       const now = clock.now();
-      const verdict = decide(request.target, workload, podsNow, now);
-      let waitMs: number;
-      if (verdict.state === "done") {
-        // A container counts as available the moment it starts; one that exits a
-        // moment later must not be reported as rolled out. Confirm after a short while.
-        const restarts = restartsOf(podsNow, request.target);
-        if (settling === undefined || settling.restarts !== restarts) {
-          settling = { at: now, restarts };
-        }
-        if (now - settling.at >= SETTLE_MS) {
-          await this.#report(request, verdict, settling.at, signal);
+      let verdict = decide(request.target, workload, podsNow, now);
+      const deadline = boundFrom + limitMs;
+      let waitMs = Math.min(RECHECK_MS, Math.max(0, deadline - now));
+
+      if (doneAt !== undefined) {
+        // Said to be rolled out: a crash within the window takes that back.
+        if (verdict.state === "failed" && verdict.problem) {
+          await this.#reportCrash(request, verdict.problem, signal);
           return;
         }
-        waitMs = settling.at + SETTLE_MS - now;
-      } else {
-        settling = undefined;
-        if (verdict.state !== "progressing") {
+        const end = doneAt + crashWindowMs(workload);
+        if (now >= end) return;
+        await follow.bell.wait(Math.min(RECHECK_MS, end - now), clock, signal);
+        continue;
+      }
+      // Stuck: a probe that keeps failing, named in the pods' Events, says why.
+      const stuck = (verdict.state === "failed" && verdict.problem === undefined) ||
+        (verdict.state === "progressing" && now >= deadline);
+      if (stuck) {
+        const problem = probeProblem(
+          podsNow.filter((pod) => isNewPod(pod, request.target)),
+          await this.#probeEvents(request, podsNow),
+        );
+        if (problem) verdict = { state: "failed", problem, reason: undefined, detail: undefined };
+      }
+
+      switch (verdict.state) {
+        case "done": {
+          // A container counts as available the moment it starts; one that exits a
+          // moment later must not be reported as rolled out. Confirm after a short while.
+          const restarts = restartsOf(podsNow, request.target);
+          if (settling === undefined || settling.restarts !== restarts) {
+            settling = { at: now, restarts };
+          }
+          if (now - settling.at < SETTLE_MS) {
+            waitMs = settling.at + SETTLE_MS - now;
+            break;
+          }
+          await this.#report(request, verdict, settling.at, signal);
+          // A Job's success is final; a workload's pods are watched through their crash window.
+          if (verdict.job !== undefined) return;
+          doneAt = now;
+          continue;
+        }
+        case "paused":
+        case "deferred": {
+          settling = undefined;
+          // On hold: the bound counts from when it goes on.
+          boundFrom = now;
+          const text = verdict.state === "paused"
+            ? pausedLine(request.key, request.target.images)
+            : deferredLine(request.key, verdict.why, request.target.images);
+          if (said !== verdict.state) {
+            said = verdict.state;
+            this.#sayOnHold(request, text, verdict.state);
+          }
+          waitMs = RECHECK_MS;
+          break;
+        }
+        case "failed":
           await this.#report(request, verdict, now, signal);
           return;
-        }
-        if (now >= deadline) {
-          await this.#timedOut(request, verdict, limitMs);
-          return;
-        }
-        waitMs = Math.min(RECHECK_MS, deadline - now);
+        case "progressing":
+          settling = undefined;
+          if (now >= deadline) {
+            await this.#timedOut(request, verdict, limitMs);
+            return;
+          }
       }
       await follow.bell.wait(waitMs, clock, signal);
+    }
+  }
+
+  /** A paused or deferred rollout, said once; the follow goes on. */
+  #sayOnHold(request: FollowRequest, line: string, state: "paused" | "deferred"): void {
+    const fields = { workload: describeWorkload(request.key), ...request.key, line };
+    if (state === "paused") {
+      log.warn("{line}", { ...fields, result: "paused" });
+      return;
+    }
+    log.info("{line}", { ...fields, result: "deferred" });
+    this.#count("deferred");
+  }
+
+  /** The probe failures of the rollout's pods; none when they cannot be read. */
+  async #probeEvents(request: FollowRequest, pods: readonly Pod[]): Promise<ProbeEvent[]> {
+    const names = pods.filter((pod) => isNewPod(pod, request.target))
+      .map((pod) => pod.metadata?.name ?? "").filter((name) => name !== "");
+    if (names.length === 0) return [];
+    try {
+      return await this.#parts.logs.probeEvents(request.key.namespace, names);
+    } catch (error) {
+      log.debug("Cannot read the Events of {workload}'s pods: {error}", {
+        workload: describeWorkload(request.key),
+        error: errorMessage(error),
+      });
+      return [];
     }
   }
 
@@ -296,28 +479,54 @@ export class RolloutFollower {
 
   async #report(
     request: FollowRequest,
-    verdict: Exclude<Verdict, { state: "progressing" }>,
+    verdict: Extract<Verdict, { state: "done" | "failed" }>,
     now: number,
     signal: AbortSignal,
   ): Promise<void> {
     const { key, target } = request;
-    const elapsed = now - request.startedAt;
+    // A CronJob's Job is timed from its pod, not from the patch long before.
+    const elapsed = now - (verdict.job?.since ?? request.startedAt);
     const fields = { workload: describeWorkload(key), ...key };
+    const id = workloadId(key);
     if (verdict.state === "done") {
       // The line is a value, never the template: a pod's message may hold braces.
       const line = doneLine(key, verdict, target.images, elapsed);
       log.info("{line}", { ...fields, line, result: "done" });
       this.#count("done", elapsed);
+      // `kubectl describe` showed the failure; it shows the success that follows too.
+      if (this.#failed.delete(id)) await this.#record(request, "RolledOut", line);
       return;
     }
-    if (verdict.state === "deferred") {
-      const line = deferredLine(key, verdict.why, target.images);
-      log.info("{line}", { ...fields, line, result: "deferred" });
-      this.#count("deferred");
-      return;
+    const line = failedLine(key, verdict, target.images, elapsed);
+    if (await this.#sayFailure(request, line, verdict.problem, verdict.reason, signal)) {
+      this.#count("failed", elapsed);
     }
-    const line = failedLine(key, verdict, elapsed);
-    const problem = verdict.problem;
+  }
+
+  /** A crash after the success was said: the line that takes it back, and the Event. */
+  async #reportCrash(
+    request: FollowRequest,
+    problem: PodProblem,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const line = crashedLine(request.key, problem, request.target.images);
+    if (await this.#sayFailure(request, line, problem, undefined, signal)) {
+      this.#count("crashed");
+    }
+  }
+
+  /**
+   * A failure line, with the failing container's log under it when it can be
+   * read, and a RolloutFailed Event with the same text. False when stopped.
+   */
+  async #sayFailure(
+    request: FollowRequest,
+    line: string,
+    problem: PodProblem | undefined,
+    reason: string | undefined,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const { key } = request;
     let tail: string[] = [];
     if (problem?.log) {
       try {
@@ -336,22 +545,24 @@ export class RolloutFollower {
         });
       }
     }
-    if (signal.aborted) return;
+    if (signal.aborted) return false;
+    const fields = { workload: describeWorkload(key), ...key };
     log.error("{line}", {
       ...fields,
-      line,
+      line: tail.length > 0 ? line + LOG_BELOW : line,
       result: "failed",
       pod: problem?.pod,
       container: problem?.container,
-      reason: problem?.reason ?? verdict.reason,
+      reason: problem?.reason ?? reason,
       exitCode: problem?.exitCode,
       logTail: tail,
     });
     for (const logLine of tail) {
       log.error("    {logLine}", { ...fields, pod: problem?.pod, logLine });
     }
-    this.#count("failed", elapsed);
-    await this.#recordFailure(request, line);
+    this.#failed.add(workloadId(key));
+    await this.#record(request, "RolloutFailed", line);
+    return true;
   }
 
   async #timedOut(
@@ -367,16 +578,21 @@ export class RolloutFollower {
       result: "timeout",
     });
     this.#count("timeout", limitMs);
-    await this.#recordFailure(request, line);
+    this.#failed.add(workloadId(request.key));
+    await this.#record(request, "RolloutFailed", line);
   }
 
-  async #recordFailure(request: FollowRequest, message: string): Promise<void> {
+  async #record(
+    request: FollowRequest,
+    reason: "RolloutFailed" | "RolledOut",
+    message: string,
+  ): Promise<void> {
     await this.#parts.events.record({
       workload: request.key,
       uid: request.uid,
       resourceVersion: undefined,
-      reason: "RolloutFailed",
-      type: "Warning",
+      reason,
+      type: reason === "RolledOut" ? "Normal" : "Warning",
       message,
     });
   }

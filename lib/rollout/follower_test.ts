@@ -4,7 +4,9 @@ import { Metrics } from "../metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import { workloadId, type WorkloadKey } from "../kube/workload.ts";
-import { crashLoop, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
+import type { TrackedWorkload } from "../kube/workload.ts";
+import { crashLoop, cs, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
+import { UPDATES_ANNOTATION } from "./record.ts";
 import {
   type Clock,
   defineRolloutMetrics,
@@ -18,6 +20,8 @@ import {
 } from "./follower.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import type { PodListener, PodStates } from "./pod_store.ts";
+import { CRASH_WINDOW_MS } from "./pod_diagnosis.ts";
+import type { ProbeEvent } from "./verdict.ts";
 
 const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
 const T0 = 1_000_000;
@@ -51,6 +55,11 @@ class FakeClock implements Clock {
     this.time = T0 + ms;
     await settle();
   }
+}
+
+/** Lets the crash window after a success pass, so that the follow ends. */
+async function pastCrashWindow(clock: FakeClock): Promise<void> {
+  await clock.advanceTo(clock.time - T0 + CRASH_WINDOW_MS);
 }
 
 /** Lets every pending promise chain run (no timers involved). */
@@ -99,11 +108,16 @@ class FakeCluster {
     },
   };
 
+  /** The probe failures the fake API server holds, as Events. */
+  probeEvents: ProbeEvent[] = [];
+
   readonly logReader: LogReader = {
     logTail: (_key, pod, container, previous, lines) => {
       this.logs.push({ pod, container, previous, lines });
       return Promise.resolve(this.logText);
     },
+    probeEvents: (_namespace, pods) =>
+      Promise.resolve(this.probeEvents.filter((e) => pods.includes(e.pod))),
   };
 
   /** Sets a workload's state without telling anyone (what a missed event would leave). */
@@ -193,6 +207,7 @@ Deno.test("a rollout that completes is one line with the time since the patch", 
   await clock.advanceTo(1_800 + SETTLE_MS - 1);
   assert.deepEqual(lines, []);
   await clock.advanceTo(1_800 + SETTLE_MS);
+  await pastCrashWindow(clock);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.8 s\n"]);
   assert.deepEqual(events, []);
@@ -219,7 +234,7 @@ Deno.test("a build that looks done for a moment and then crashes is a failure, n
   await follower.settled();
   assert.match(
     lines[0] ?? "",
-    /^ERROR Rollout of Deployment dev\/web failed after 1\.5 s: pod web-new-1 container web: CrashLoopBackOff, exited with code 1/,
+    /^ERROR Rollout of Deployment dev\/web to app:v2 failed after 1\.5 s: pod web-new-1 container web: CrashLoopBackOff, exited with code 1/,
   );
   assert.ok(!lines.some((l) => l.includes("Rolled out")), lines.join(""));
   assert.equal(events.length, 1);
@@ -235,6 +250,7 @@ Deno.test("a workload that is done without news is reported once it has stayed d
   await clock.advanceTo(RECHECK_MS + SETTLE_MS - 1);
   assert.deepEqual(lines, []);
   await clock.advanceTo(RECHECK_MS + SETTLE_MS);
+  await pastCrashWindow(clock);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.0 s\n"]);
 });
@@ -250,6 +266,7 @@ Deno.test("following reads only the watches' state: a change of the workload wak
   reader.change({ workload: complete.workload, pods: progressing.pods });
   reader.changePods("web", complete.pods);
   await clock.advanceTo(300 + SETTLE_MS);
+  await pastCrashWindow(clock);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 0.3 s\n"]);
   // No log was read: a follow's only request is the log of a failing container.
@@ -273,16 +290,20 @@ Deno.test("a pod event wakes only the follows whose selector picks the pod", asy
   assert.deepEqual(reader.selects, ["web"]);
 });
 
-Deno.test("a CronJob's follow does not start the pod watch", async () => {
-  const cron = { workload: { metadata: {}, spec: {}, status: {} }, pods: [] };
+Deno.test("a CronJob's follow watches the pods of its Jobs, by its template's labels", async () => {
+  const cron = {
+    workload: { metadata: {}, spec: { jobPodLabels: { app: "nightly" } }, status: {} },
+    pods: [],
+  };
   const key: WorkloadKey = { kind: "CronJob", namespace: "dev", name: "nightly" };
-  const { clock, reader, follower } = setup(undefined);
+  const { clock, reader, follower, stop } = setup(undefined);
   reader.set(cron, key);
   follower.follow(request({ kind: "CronJob" }, key));
   await clock.advanceTo(0);
+  assert.equal(reader.podStarts, 1);
+  assert.deepEqual(reader.selects, ["nightly"]);
+  stop.abort();
   await follower.settled();
-  assert.equal(reader.podStarts, 0);
-  assert.deepEqual(reader.selects, []);
 });
 
 Deno.test("a pod that stays unschedulable fails the rollout after its grace, without news", async () => {
@@ -299,7 +320,7 @@ Deno.test("a pod that stays unschedulable fails the rollout after its grace, wit
   await follower.settled();
   assert.match(
     lines[0] ?? "",
-    /^ERROR Rollout of Deployment dev\/web failed after 5\.\d s: pod web-new-1: Unschedulable/,
+    /^ERROR Rollout of Deployment dev\/web to app:v2 failed after 5\.\d s: pod web-new-1: Unschedulable/,
   );
 });
 
@@ -314,11 +335,11 @@ Deno.test("a crashing build is one failure line, its log indented below, and an 
   await settle();
   await follower.settled();
   const failure =
-    "Rollout of Deployment dev/web failed after 2.4 s: pod web-new-1 container web: " +
-    "CrashLoopBackOff, exited with code 1, restarted 3 times: bad config; fix the program (its " +
-    "log is below) and build again";
+    "Rollout of Deployment dev/web to app:v2 failed after 2.4 s: pod web-new-1 container web: " +
+    "CrashLoopBackOff, exited with code 1, restarted 3 times: bad config; fix the program and " +
+    "build again";
   assert.deepEqual(lines, [
-    `ERROR ${failure}\n`,
+    `ERROR ${failure} (its log is below)\n`,
     "ERROR     starting\n",
     "ERROR     loading config\n",
     "ERROR     error: cannot open /etc/app.conf\n",
@@ -367,7 +388,7 @@ Deno.test("a rollout that does not end within --rollout-timeout fails with what 
   assert.deepEqual(lines, []);
   await clock.advanceTo(10_000);
   await follower.settled();
-  const line = "Rollout of StatefulSet dev/web did not finish in 10 s: 0/1 pods on app:v2 ready; " +
+  const line = "Rollout of StatefulSet dev/web to app:v2 did not finish in 10 s: 0/1 pods ready; " +
     "waiting for pod web-new-1: container web ContainerCreating";
   assert.deepEqual(lines, [`ERROR ${line}\n`]);
   assert.equal(events[0]?.message, line);
@@ -388,7 +409,7 @@ Deno.test("a Deployment is bounded by its own progressDeadlineSeconds, not the d
   assert.equal(lines.length, 1);
   assert.match(
     lines[0]!,
-    /^ERROR Rollout of Deployment dev\/web did not finish in 35 s: 0\/2 pods/,
+    /^ERROR Rollout of Deployment dev\/web to app:v2 did not finish in 35 s: 0\/2 pods/,
   );
 });
 
@@ -401,6 +422,7 @@ Deno.test("many rollouts at once each end with their own line, and the pod watch
   assert.equal(follower.active, 100);
   for (const key of keys) reader.change(complete, key);
   await clock.advanceTo(500 + SETTLE_MS);
+  await pastCrashWindow(clock);
   await follower.settled();
   assert.equal(lines.length, 100);
   assert.ok(lines.every((l) => / in 0\.5 s\n$/.test(l)), lines.join(""));
@@ -424,23 +446,37 @@ Deno.test("a newer update of the same workload replaces the rollout being follow
     ],
   });
   await clock.advanceTo(1_000 + SETTLE_MS);
+  await pastCrashWindow(clock);
   await follower.settled();
   assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v3 in 0.5 s\n"]);
   assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "superseded" }), 1);
   assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "done" }), 1);
 });
 
-Deno.test("a CronJob's update says its next Job will use the image", async () => {
-  const cron = { workload: { metadata: {}, spec: {}, status: {} }, pods: [] };
+Deno.test("a CronJob's update says when its next Job runs and how to run one now", async () => {
+  const cron = {
+    workload: {
+      metadata: { name: "nightly", namespace: "dev" },
+      spec: { schedule: "0 3 1 1 *", timeZone: "Europe/Berlin" },
+      status: {},
+    },
+    pods: [],
+  };
   const key: WorkloadKey = { kind: "CronJob", namespace: "dev", name: "nightly" };
-  const { lines, clock, reader, follower } = setup(undefined);
+  const { lines, clock, reader, follower, stop } = setup(undefined);
   reader.set(cron, key);
   follower.follow(request({ kind: "CronJob" }, key));
-  await clock.advanceTo(0);
-  await follower.settled();
+  await clock.advanceTo(5_000);
+  // T0 is 00:16 UTC on 1 January 1970: 03:00 in Berlin that day is 02:00 UTC.
   assert.deepEqual(lines, [
-    "INFO  Updated CronJob dev/nightly to app:v2: its next Job will use it\n",
+    "INFO  Updated CronJob dev/nightly to app:v2: its next Job will use it, at 1970-01-01 02:00 " +
+    'UTC (schedule "0 3 1 1 *", time zone Europe/Berlin); to run one now: kubectl create job ' +
+    "nightly-now --from=cronjob/nightly -n dev\n",
   ]);
+  // Followed on, said once: a Job on the new build is followed to its outcome.
+  assert.equal(follower.active, 1);
+  stop.abort();
+  await follower.settled();
 });
 
 Deno.test("a workload that is gone ends the follow quietly", async () => {
@@ -461,7 +497,11 @@ Deno.test("shutting down stops every follow without a report", async () => {
   await clock.advanceTo(100);
   stop.abort();
   await follower.settled();
-  assert.deepEqual(lines, []);
+  // The stop names the follows still open: the next start follows them again.
+  assert.deepEqual(lines, [
+    "INFO  Stopping with 1 rollout still followed, followed again at the next start: " +
+    "Deployment dev/web\n",
+  ]);
   follower.follow(request());
   assert.equal(follower.active, 0);
 });
@@ -484,10 +524,166 @@ Deno.test("followRequest() takes the images, the record and the generation the p
     target: {
       kind: "Deployment",
       generation: 5,
-      images: [{ container: "web", image: "app:v2" }, { container: "side", image: "side:dev" }],
+      images: [
+        { container: "web", image: "app:v2", id: undefined },
+        { container: "side", image: "side:dev", id: "b" },
+      ],
       rolloutAnnotation: '{"x":"b"}',
     },
     startedAt: 42,
     uid: "u",
   });
+});
+
+/** A new pod whose container runs again after it crashed `ranMs` after it started. */
+function restartedPod(ranMs: number): Pod {
+  const started = new Date(T0 + 1_000).toISOString();
+  const finished = new Date(T0 + 1_000 + ranMs).toISOString();
+  return pod({
+    name: "web-new-1",
+    statuses: [cs("web", {
+      restartCount: 1,
+      lastState: {
+        terminated: { exitCode: 1, reason: "Error", startedAt: started, finishedAt: finished },
+      },
+    })],
+  });
+}
+
+Deno.test("a crash 4 s after the start, after the success was said, takes it back: a second line and an Event", async () => {
+  const { lines, clock, reader, events, metrics, follower } = setup(progressing);
+  reader.logText = "error: cannot open /etc/app.conf\n";
+  follower.follow(request());
+  await clock.advanceTo(1_000);
+  reader.change(complete);
+  await clock.advanceTo(1_000 + SETTLE_MS);
+  assert.deepEqual(lines, ["INFO  Rolled out Deployment dev/web: 2/2 pods on app:v2 in 1.0 s\n"]);
+  // The success line is as quick as before; the follow stays open through the crash window.
+  assert.equal(follower.active, 1);
+  await clock.advanceTo(5_000);
+  reader.change({ workload: complete.workload, pods: [restartedPod(4_000)] });
+  await clock.advanceTo(5_100);
+  await follower.settled();
+  const correction = "Rollout of Deployment dev/web to app:v2 crashed 4.0 s after it started, " +
+    "after it was said to be rolled out: pod web-new-1 container web: Error, exited with code 1 " +
+    "after 4 s, restarted 1 time; fix the program and build again";
+  assert.deepEqual(lines.slice(1), [
+    `ERROR ${correction} (its log is below)\n`,
+    "ERROR     error: cannot open /etc/app.conf\n",
+  ]);
+  // The crashed run's log: the previous one, since the container runs again.
+  assert.deepEqual(reader.logs, [{ pod: "web-new-1", container: "web", previous: true, lines: 5 }]);
+  assert.deepEqual(events.map((e) => [e.reason, e.message]), [["RolloutFailed", correction]]);
+  assert.equal(metrics.get("veryfreshpod_rollouts_total", { result: "crashed" }), 1);
+});
+
+Deno.test("the crash window after a success is 30 s by default, or minReadySeconds when longer", async (t) => {
+  for (
+    const [name, spec, windowMs] of [
+      ["default", {}, CRASH_WINDOW_MS],
+      ["minReadySeconds 45", { minReadySeconds: 45 }, 45_000],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const done = {
+        ...complete,
+        workload: { ...complete.workload, spec: { replicas: 2, ...spec } },
+      };
+      const { lines, clock, follower, stop } = setup(done);
+      follower.follow(request());
+      await clock.advanceTo(SETTLE_MS);
+      assert.equal(lines.length, 1);
+      assert.equal(CRASH_WINDOW_MS, 30_000);
+      await clock.advanceTo(SETTLE_MS + windowMs - 1);
+      assert.equal(follower.active, 1);
+      await clock.advanceTo(SETTLE_MS + windowMs);
+      await settle();
+      assert.equal(follower.active, 0);
+      stop.abort();
+    });
+  }
+});
+
+Deno.test("a success after a failure records a RolledOut Event, for kubectl describe", async () => {
+  const { clock, reader, events, follower } = setup({
+    workload: progressing.workload,
+    pods: [oldPod(), pod({ statuses: [crashLoop(1)] })],
+  });
+  follower.follow(request());
+  await clock.advanceTo(100);
+  await follower.settled();
+  reader.set(complete);
+  follower.follow({ ...request(), startedAt: T0 + 100 });
+  await clock.advanceTo(100 + SETTLE_MS);
+  await pastCrashWindow(clock);
+  await follower.settled();
+  assert.deepEqual(events.map((e) => [e.reason, e.type]), [
+    ["RolloutFailed", "Warning"],
+    ["RolledOut", "Normal"],
+  ]);
+  assert.match(events[1]!.message, /^Rolled out Deployment dev\/web: 2\/2 pods on app:v2/);
+});
+
+Deno.test("a paused Deployment is said at once with the command, and followed once resumed", async () => {
+  const paused = {
+    workload: { ...progressing.workload, spec: { replicas: 2, paused: true } },
+    pods: [oldPod()],
+  };
+  const { lines, clock, reader, follower } = setup(paused, 10_000);
+  follower.follow(request());
+  await clock.advanceTo(0);
+  assert.deepEqual(lines, [
+    "WARN  Rollout of Deployment dev/web to app:v2 waits: the Deployment is paused " +
+    "(spec.paused); to roll it: kubectl rollout resume deployment/web -n dev\n",
+  ]);
+  // Paused far longer than the bound: no timeout, nothing more said.
+  await clock.advanceTo(60_000);
+  assert.equal(lines.length, 1);
+  reader.change(progressing);
+  await clock.advanceTo(61_000);
+  reader.change(complete);
+  await clock.advanceTo(61_000 + SETTLE_MS);
+  assert.match(
+    lines[1]!,
+    /^INFO {2}Rolled out Deployment dev\/web: 2\/2 pods on app:v2 in 61 s\n$/,
+  );
+});
+
+Deno.test("resume() follows again the rollouts the records show within their bound, and says so", async () => {
+  const { lines, clock, reader, follower, stop } = setup(progressing);
+  const tracked = (name: string, at: number): TrackedWorkload => ({
+    key: { ...KEY, name },
+    resourceVersion: "9",
+    uid: `uid-${name}`,
+    labels: {},
+    annotations: {
+      [UPDATES_ANNOTATION]: JSON.stringify({
+        web: { image: "app:v2", id: "sha256:0123456789abcdef", at: new Date(at).toISOString() },
+      }),
+    },
+    templateAnnotations: {},
+    containers: [{ name: "web", init: false, image: "app:v2", pullPolicy: undefined }],
+    rollout: { generation: 2, spec: {}, status: {} },
+  });
+  reader.set(progressing, { ...KEY, name: "recent" });
+  reader.set(progressing, { ...KEY, name: "old" });
+  await clock.advanceTo(200_000);
+  // Within the bound (progressDeadlineSeconds 600, and the crash window): followed again.
+  const count = follower.resume([tracked("recent", T0 + 150_000), tracked("old", T0 - 500_000)]);
+  assert.equal(count, 1);
+  assert.deepEqual(lines, [
+    "INFO  Following again 1 rollout under way at the last stop: Deployment dev/recent\n",
+  ]);
+  reader.change({ workload: progressing.workload, pods: [pod({ statuses: [crashLoop(1)] })] }, {
+    ...KEY,
+    name: "recent",
+  });
+  reader.changePods("recent", [pod({ statuses: [crashLoop(1)] })]);
+  await clock.advanceTo(200_100);
+  assert.match(
+    lines[1]!,
+    /^ERROR Rollout of Deployment dev\/recent to app:v2 \(0123456789ab\) failed after 50 s: /,
+  );
+  stop.abort();
+  await follower.settled();
 });

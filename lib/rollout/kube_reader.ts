@@ -2,14 +2,16 @@
  * The requests about rollouts that are not the shared watches: the pods of
  * one workload by its selector (for `veryfreshpod status`, which runs once
  * and watches nothing), and the tail of a failing container's log (the one
- * request a follow makes, on a failure). Needs list on pods and get on
- * pods/log.
+ * request a follow makes, on a failure), and the probe failures the kubelet
+ * recorded as Events on a stuck rollout's pods. Needs list on pods and on
+ * events, and get on pods/log.
  */
 import type { KubeClient } from "../kube/rest.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import type { WorkloadKey } from "../kube/workload.ts";
 import type { LogReader } from "./follower.ts";
-import type { Pod, WorkloadObject } from "./objects.ts";
+import { type Pod, timeOf, type WorkloadObject } from "./objects.ts";
+import { cronJobPodSelector, type ProbeEvent } from "./verdict.ts";
 
 const LOG_LIMIT_BYTES = 16 * 1024;
 
@@ -49,9 +51,10 @@ export class KubeRolloutReader implements LogReader {
     this.#client = client;
   }
 
-  /** The pods the workload's selector picks (none for a CronJob: its Jobs come later). */
-  async listPods(namespace: string, workload: WorkloadObject): Promise<Pod[]> {
-    const labelSelector = selectorQuery(workload.spec?.selector);
+  /** The pods the workload's selector picks (a CronJob's: its Jobs' pods). */
+  async listPods(namespace: string, kind: string, workload: WorkloadObject): Promise<Pod[]> {
+    const selector = kind === "CronJob" ? cronJobPodSelector(workload) : workload.spec?.selector;
+    const labelSelector = selectorQuery(selector);
     if (labelSelector === undefined) return [];
     const list = await this.#client.json<{ items?: Pod[] | null }>(
       "GET",
@@ -75,4 +78,43 @@ export class KubeRolloutReader implements LogReader {
       query: { container, previous, tailLines: lines, limitBytes: LOG_LIMIT_BYTES },
     });
   }
+
+  async probeEvents(namespace: string, pods: readonly string[]): Promise<ProbeEvent[]> {
+    const wanted = new Set(pods);
+    const list = await this.#client.json<{ items?: CoreEvent[] | null }>(
+      "GET",
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+      { query: { fieldSelector: "involvedObject.kind=Pod,reason=Unhealthy" } },
+    );
+    return probeEventsOf(list.items ?? [], wanted);
+  }
+}
+
+/** A core/v1 Event, as far as a probe failure reads it. */
+interface CoreEvent {
+  readonly involvedObject?: { readonly name?: string; readonly fieldPath?: string };
+  readonly message?: string;
+  readonly count?: number;
+  readonly series?: { readonly count?: number };
+  readonly lastTimestamp?: string | null;
+  readonly eventTime?: string | null;
+  readonly firstTimestamp?: string | null;
+}
+
+/** The probe failures of the `wanted` pods, oldest first. */
+export function probeEventsOf(
+  events: readonly CoreEvent[],
+  wanted: ReadonlySet<string>,
+): ProbeEvent[] {
+  const when = (e: CoreEvent) =>
+    timeOf(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? undefined) ?? 0;
+  return events
+    .filter((e) => wanted.has(e.involvedObject?.name ?? "") && e.message)
+    .sort((a, b) => when(a) - when(b))
+    .map((e) => ({
+      pod: e.involvedObject?.name ?? "",
+      container: e.involvedObject?.fieldPath?.match(/\{([^}]+)\}/)?.[1],
+      message: e.message ?? "",
+      count: e.series?.count ?? e.count ?? 1,
+    }));
 }

@@ -12,6 +12,9 @@ export interface ContainerStateTerminated {
   readonly signal?: number | undefined;
   readonly reason?: string | undefined;
   readonly message?: string | undefined;
+  /** When the run that ended began and ended: how long it lasted tells a crash at start. */
+  readonly startedAt?: Timestamp | undefined;
+  readonly finishedAt?: Timestamp | undefined;
 }
 
 export interface ContainerState {
@@ -54,6 +57,7 @@ export interface Pod {
     readonly namespace?: string | undefined;
     readonly annotations?: Record<string, string> | undefined;
     readonly labels?: Record<string, string> | undefined;
+    readonly ownerReferences?: readonly { kind?: string; name?: string }[] | undefined;
     readonly deletionTimestamp?: Timestamp | undefined;
     readonly creationTimestamp?: Timestamp | undefined;
   } | undefined;

@@ -15,6 +15,28 @@ import { registryPullHint } from "../registry/pull_help.ts";
 
 /** How long a pod may stay unschedulable before that counts as a failure (a surge pod waits for room). */
 export const UNSCHEDULABLE_GRACE_MS = 5_000;
+/**
+ * A container that restarts or ends with an error within this long of
+ * starting is a crash of the build (a longer minReadySeconds widens it).
+ */
+export const CRASH_WINDOW_MS = 30_000;
+
+/** How the pod's owner reads its containers' ends. */
+export interface DiagnosisRules {
+  /**
+   * A container that exits 0 has failed: true for Deployments, StatefulSets and
+   * DaemonSets, whose containers must keep running; false for a Job's pods.
+   */
+  readonly mustKeepRunning: boolean;
+  /** A restart after a run shorter than this is a crash (CRASH_WINDOW_MS by default). */
+  readonly crashWindowMs: number;
+}
+
+/** The rules for a workload's own pods. */
+export const WORKLOAD_RULES: DiagnosisRules = {
+  mustKeepRunning: true,
+  crashWindowMs: CRASH_WINDOW_MS,
+};
 
 /** One problem that stops a pod from running. */
 export interface PodProblem {
@@ -32,6 +54,8 @@ export interface PodProblem {
   readonly exitCode: number | undefined;
   /** Where the container's log tells more: its current or its previous run. */
   readonly log: { readonly container: string; readonly previous: boolean } | undefined;
+  /** How long the crashed run lasted, when the kubelet says (ms). */
+  readonly ranMs?: number | undefined;
 }
 
 const PULL_FAILURES = new Set(["ErrImagePull", "ImagePullBackOff"]);
@@ -46,11 +70,31 @@ const CONFIG_FAILURES = new Set([
 const MAX_TEXT = 200;
 
 /** The problem that keeps `pod` from running, or undefined when none is (yet) known. */
-export function diagnosePod(pod: Pod, now: number): PodProblem | undefined {
+export function diagnosePod(
+  pod: Pod,
+  now: number,
+  rules: DiagnosisRules = WORKLOAD_RULES,
+): PodProblem | undefined {
   const name = pod.metadata?.name ?? "(unnamed)";
   const node = pod.spec?.nodeName || undefined;
   const base = { pod: name, node, exitCode: undefined, log: undefined };
   const status = pod.status ?? {};
+
+  // Init containers run first: a failing one is why the others never start.
+  // A failed pod's containers say why it failed better than the pod does.
+  const specs = [...pod.spec?.initContainers ?? [], ...pod.spec?.containers ?? []];
+  // An init container's job is to end: exit 0 is its success.
+  const initRules = { ...rules, mustKeepRunning: false };
+  for (
+    const [container, containerRules] of [
+      ...(status.initContainerStatuses ?? []).map((s) => [s, initRules] as const),
+      ...(status.containerStatuses ?? []).map((s) => [s, rules] as const),
+    ]
+  ) {
+    const spec = specs.find((s) => s.name === container.name);
+    const problem = diagnoseContainer(container, spec, node, containerRules);
+    if (problem) return { ...base, container: container.name, ...problem };
+  }
 
   if (status.phase === "Failed") {
     const reason = status.reason ?? "Failed";
@@ -73,22 +117,24 @@ export function diagnosePod(pod: Pod, now: number): PodProblem | undefined {
       ...base,
       container: undefined,
       reason: "Unschedulable",
-      detail: `cannot be scheduled: ${oneLine(scheduled.message ?? "no node fits")}`,
+      detail: `cannot be scheduled: ${schedulerReason(scheduled.message)}`,
       hint: "free or add capacity, or relax the pod's requests, nodeSelector, affinity or " +
         "tolerations",
     };
   }
-
-  // Init containers run first: a failing one is why the others never start.
-  const specs = [...pod.spec?.initContainers ?? [], ...pod.spec?.containers ?? []];
-  for (
-    const container of [...status.initContainerStatuses ?? [], ...status.containerStatuses ?? []]
-  ) {
-    const spec = specs.find((s) => s.name === container.name);
-    const problem = diagnoseContainer(container, spec, node);
-    if (problem) return { ...base, container: container.name, ...problem };
-  }
   return undefined;
+}
+
+/**
+ * The scheduler's reason without its preemption report, which only says that
+ * evicting other pods would not help either (`… preemption: 0/1 nodes are
+ * available: 1 No preemption victims found for incoming pod.`).
+ */
+export function schedulerReason(message: string | undefined): string {
+  const text = oneLine(message ?? "no node fits", Infinity);
+  const cut = text.search(/\s*preemption:/);
+  const reason = (cut >= 0 ? text.slice(0, cut) : text).replace(/\s*$/, "");
+  return oneLine(reason || "no node fits");
 }
 
 type ContainerProblem = Omit<PodProblem, "pod" | "node" | "container">;
@@ -97,29 +143,67 @@ function diagnoseContainer(
   status: ContainerStatus,
   spec: PodContainer | undefined,
   node: string | undefined,
+  rules: DiagnosisRules,
 ): ContainerProblem | undefined {
   const waiting = status.state?.waiting;
   const terminated = status.state?.terminated;
   const image = spec?.image ?? status.image ?? "the image";
   const onNode = node ? ` on node ${node}` : " on the node";
+  const restarts = status.restartCount ?? 0;
+  const restarted = restarts > 0 ? `, restarted ${plural(restarts, "time")}` : "";
 
+  // The command is not in the image: the program never ran, and no log or restart will tell more.
+  const unstartable = missingCommand(terminated?.message) ??
+    missingCommand(waiting?.message) ??
+    missingCommand(status.lastState?.terminated?.message);
+  if (unstartable !== undefined) {
+    return {
+      reason: terminated?.reason ?? waiting?.reason ?? status.lastState?.terminated?.reason ??
+        "StartError",
+      detail: `the command ${unstartable.command} is not in the image ${image}, so the program ` +
+        `never ran: ${unstartable.message}`,
+      hint: "fix the image's ENTRYPOINT/CMD or the workload's command and args",
+      exitCode: undefined,
+      log: undefined,
+    };
+  }
   if (waiting?.reason === "CrashLoopBackOff") {
     const last = status.lastState?.terminated;
     return {
       reason: "CrashLoopBackOff",
-      detail: exitText(last, `, restarted ${plural(status.restartCount ?? 0, "time")}`),
+      detail: exitText(last, restarted),
       hint: crashHint(last),
       exitCode: last?.exitCode,
       log: { container: status.name, previous: true },
+      ranMs: runMs(last),
     };
   }
-  if (terminated && terminated.exitCode !== 0 && terminated.exitCode !== undefined) {
+  if (
+    terminated && terminated.exitCode !== undefined &&
+    (terminated.exitCode !== 0 || rules.mustKeepRunning)
+  ) {
     return {
       reason: terminated.reason ?? "Error",
-      detail: exitText(terminated),
+      detail: exitText(terminated, restarted),
       hint: crashHint(terminated),
       exitCode: terminated.exitCode,
       log: { container: status.name, previous: false },
+      ranMs: runMs(terminated),
+    };
+  }
+  // Running (or starting) again after a crash: the build crashes, whatever this run does.
+  const last = status.lastState?.terminated;
+  if (
+    restarts > 0 && last && (last.exitCode !== 0 || rules.mustKeepRunning) &&
+    (runMs(last) ?? 0) < rules.crashWindowMs
+  ) {
+    return {
+      reason: last.reason ?? "Error",
+      detail: exitText(last, restarted),
+      hint: crashHint(last),
+      exitCode: last.exitCode,
+      log: { container: status.name, previous: true },
+      ranMs: runMs(last),
     };
   }
   if (waiting?.reason === "ErrImageNeverPull") {
@@ -170,6 +254,29 @@ function diagnoseContainer(
   return undefined;
 }
 
+/**
+ * The runtime's word that the container's command does not exist (or cannot
+ * be run) in the image: `exec: "/bin/nope": stat /bin/nope: no such file or
+ * directory`, as runc and Docker write it.
+ */
+export function missingCommand(
+  message: string | undefined,
+): { command: string; message: string } | undefined {
+  if (!message) return undefined;
+  const match = message.match(
+    /exec: "([^"]*)": (?:stat [^:]*: )?(no such file or directory|executable file not found in \$PATH|permission denied)/,
+  );
+  if (!match) return undefined;
+  return { command: match[1]!, message: match[0] };
+}
+
+/** How long a run that ended lasted, when the kubelet gives both times. */
+function runMs(terminated: ContainerStateTerminated | undefined): number | undefined {
+  const started = timeOf(terminated?.startedAt);
+  const finished = timeOf(terminated?.finishedAt);
+  return started === undefined || finished === undefined ? undefined : finished - started;
+}
+
 /** `exited with code 1 (OOMKilled), restarted 3 times: the termination message`. */
 function exitText(terminated: ContainerStateTerminated | undefined, restarts = ""): string {
   if (!terminated) return `keeps exiting${restarts}`;
@@ -177,8 +284,10 @@ function exitText(terminated: ContainerStateTerminated | undefined, restarts = "
   const reason = terminated.reason && !["Error", "Completed"].includes(terminated.reason)
     ? ` (${terminated.reason})`
     : "";
+  const ran = runMs(terminated);
+  const after = ran === undefined ? "" : ` after ${secondsOf(ran)} s`;
   const message = terminated.message?.trim() ? `: ${oneLine(terminated.message)}` : "";
-  return `exited with code ${code}${reason}${restarts}${message}`;
+  return `exited with code ${code}${reason}${after}${restarts}${message}`;
 }
 
 function crashHint(terminated: ContainerStateTerminated | undefined): string {
@@ -188,7 +297,12 @@ function crashHint(terminated: ContainerStateTerminated | undefined): string {
   if (terminated?.exitCode === 0) {
     return "the program ended by itself; a workload's container must keep running";
   }
-  return "fix the program (its log is below) and build again";
+  return "fix the program and build again";
+}
+
+/** Whole seconds, at least 0. */
+function secondsOf(ms: number): number {
+  return Math.max(0, Math.round(ms / 1000));
 }
 
 function plural(n: number, word: string): string {

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { crashLoop, cs, NOW, pod, waiting } from "./fixtures_test.ts";
 import type { Pod } from "./objects.ts";
-import { diagnosePod, oneLine, podWaitingFor, UNSCHEDULABLE_GRACE_MS } from "./pod_diagnosis.ts";
+import {
+  diagnosePod,
+  oneLine,
+  podWaitingFor,
+  schedulerReason,
+  UNSCHEDULABLE_GRACE_MS,
+} from "./pod_diagnosis.ts";
 import { problemText } from "./report.ts";
 
 /** The diagnosis as one line (or "none"), plus where the log is read from. */
@@ -26,8 +32,8 @@ Deno.test("diagnosePod() names the problem, the container and what to do", async
       "a crash loop after exit 1 names the code, the termination message and the log of the previous run",
       pod({ statuses: [crashLoop(1, "cannot open /etc/app.conf\n")] }),
       "pod web-new-1 container web: CrashLoopBackOff, exited with code 1, restarted 3 times: " +
-      "cannot open /etc/app.conf; fix the program (its log is " +
-      "below) and build again [log web previous]",
+      "cannot open /etc/app.conf; fix the program and build again" +
+      " [log web previous]",
     ],
     [
       "a crash loop after exit 0 says a workload must keep running",
@@ -51,18 +57,96 @@ Deno.test("diagnosePod() names the problem, the container and what to do", async
           state: { terminated: { exitCode: 2, reason: "Error" } },
         })],
       }),
-      "pod web-new-1 container web: Error, exited with code 2; fix the program (its log is " +
-      "below) and build again [log web]",
+      "pod web-new-1 container web: Error, exited with code 2; fix the program and build again" +
+      " [log web]",
     ],
     [
-      "a container that exited 0 and will be restarted is not (yet) a failure",
+      "a workload's container that exits 0 is a failure at its first Completed",
       pod({
         statuses: [cs("web", {
           ready: false,
-          state: { terminated: { exitCode: 0, reason: "Completed" } },
+          state: {
+            terminated: {
+              exitCode: 0,
+              reason: "Completed",
+              startedAt: "2026-11-25T11:59:58Z",
+              finishedAt: "2026-11-25T11:59:59Z",
+            },
+          },
+        })],
+      }),
+      "pod web-new-1 container web: Completed, exited with code 0 after 1 s; the program ended " +
+      "by itself; a workload's container must keep running [log web]",
+    ],
+    [
+      "running again after a crash 4 s after it started is a crash, not ready",
+      pod({
+        statuses: [cs("web", {
+          ready: true,
+          restartCount: 2,
+          lastState: {
+            terminated: {
+              exitCode: 1,
+              reason: "Error",
+              startedAt: "2026-11-25T11:59:50Z",
+              finishedAt: "2026-11-25T11:59:54Z",
+            },
+          },
+        })],
+      }),
+      "pod web-new-1 container web: Error, exited with code 1 after 4 s, restarted 2 times; fix " +
+      "the program and build again [log web previous]",
+    ],
+    [
+      "a restart after a run longer than the crash window is not the build's crash",
+      pod({
+        statuses: [cs("web", {
+          restartCount: 1,
+          lastState: {
+            terminated: {
+              exitCode: 1,
+              reason: "Error",
+              startedAt: "2026-11-25T11:00:00Z",
+              finishedAt: "2026-11-25T11:30:00Z",
+            },
+          },
         })],
       }),
       "none",
+    ],
+    [
+      "a command the image lacks says so in full, without a log, and never names ConfigMaps",
+      pod({
+        statuses: [cs("web", {
+          ready: false,
+          restartCount: 1,
+          state: {
+            waiting: {
+              reason: "RunContainerError",
+              message: "failed to create containerd task: failed to create shim task: OCI " +
+                "runtime create failed: runc create failed: unable to start container process: " +
+                'error during container init: exec: "/bin/nope": stat /bin/nope: no such file or ' +
+                "directory: unknown",
+            },
+          },
+          lastState: { terminated: { exitCode: 128, reason: "StartError" } },
+        })],
+      }),
+      "pod web-new-1 container web: RunContainerError, the command /bin/nope is not in the " +
+      'image app:v2, so the program never ran: exec: "/bin/nope": stat /bin/nope: no such file ' +
+      "or directory; fix the image's ENTRYPOINT/CMD or the workload's command and args",
+    ],
+    [
+      "a Job's container that failed is named before the pod's phase",
+      pod({
+        phase: "Failed",
+        statuses: [cs("web", {
+          ready: false,
+          state: { terminated: { exitCode: 4, reason: "Error" } },
+        })],
+      }),
+      "pod web-new-1 container web: Error, exited with code 4; fix the program and build again " +
+      "[log web]",
     ],
     [
       "ErrImageNeverPull says the image is not on that node",
@@ -135,13 +219,39 @@ Deno.test("diagnosePod() names the problem, the container and what to do", async
         statuses: [waiting("PodInitializing")],
       }),
       "pod web-new-1 container init: CrashLoopBackOff, exited with code 3, restarted 1 time; " +
-      "fix the program (its log is below) and build again [log init " +
+      "fix the program and build again [log init " +
       "previous]",
     ],
   ];
   for (const [name, p, expected] of cases) {
     await t.step(name, () => assert.equal(summary(p), expected));
   }
+});
+
+Deno.test("diagnosePod() with a Job's rules: exit 0 is success", () => {
+  const done = pod({
+    phase: "Succeeded",
+    statuses: [cs("web", {
+      ready: false,
+      state: { terminated: { exitCode: 0, reason: "Completed" } },
+    })],
+  });
+  assert.equal(
+    diagnosePod(done, NOW, { mustKeepRunning: false, crashWindowMs: 30_000 }),
+    undefined,
+  );
+  assert.equal(diagnosePod(done, NOW)?.reason, "Completed");
+});
+
+Deno.test("schedulerReason() drops the preemption report", () => {
+  assert.equal(
+    schedulerReason(
+      "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No " +
+        "preemption victims found for incoming pod.",
+    ),
+    "0/1 nodes are available: 1 Insufficient cpu.",
+  );
+  assert.equal(schedulerReason(undefined), "no node fits");
 });
 
 Deno.test("podWaitingFor() says what a pod still waits for", () => {

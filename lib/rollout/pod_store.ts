@@ -171,6 +171,14 @@ export function slimPod(object: KubeObject): Pod {
       // Only veryfreshpod's own record tells a rebuild's new pods apart.
       ...(typeof rollout === "string" && { annotations: { [ROLLOUT_ANNOTATION]: rollout } }),
       ...(metadata.deletionTimestamp && { deletionTimestamp: metadata.deletionTimestamp }),
+      // When a CronJob's Job ran, and which Job: its verdict is timed from the pod.
+      ...(metadata.creationTimestamp && { creationTimestamp: metadata.creationTimestamp }),
+      ...(Array.isArray(metadata.ownerReferences) && {
+        ownerReferences: metadata.ownerReferences.map((o: { kind?: string; name?: string }) => ({
+          kind: o.kind,
+          name: o.name,
+        })),
+      }),
     },
     spec: {
       nodeName: spec.nodeName,
@@ -230,13 +238,15 @@ function state(value: any): ContainerState | undefined {
   const { waiting, running, terminated } = value;
   return {
     ...(waiting && { waiting: { reason: waiting.reason, message: waiting.message } }),
-    ...(running && { running: {} }),
+    ...(running && { running: { startedAt: running.startedAt } }),
     ...(terminated && {
       terminated: {
         exitCode: terminated.exitCode,
         signal: terminated.signal,
         reason: terminated.reason,
         message: terminated.message,
+        startedAt: terminated.startedAt,
+        finishedAt: terminated.finishedAt,
       },
     }),
   };

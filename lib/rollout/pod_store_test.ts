@@ -135,6 +135,7 @@ Deno.test("slimPod() keeps what the verdict and the diagnosis read, and nothing 
       namespace: "dev",
       labels: { app: "web" },
       annotations: { [ROLLOUT_ANNOTATION]: '{"a":"b"}' },
+      ownerReferences: [{ kind: "ReplicaSet", name: "web-1" }],
     },
     spec: {
       nodeName: "node-1",
@@ -148,7 +149,7 @@ Deno.test("slimPod() keeps what the verdict and the diagnosis read, and nothing 
         image: "app:v2",
         ready: true,
         restartCount: 0,
-        state: { running: {} },
+        state: { running: { startedAt: "2026-11-25T12:00:00Z" } },
         lastState: undefined,
       }],
     },

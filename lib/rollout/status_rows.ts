@@ -12,12 +12,18 @@ import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
 import { parseRecord } from "../update_builder.ts";
 import type { ContainerStatus, Pod, PodContainer, WorkloadObject } from "./objects.ts";
 import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
-import { problemText } from "./report.ts";
+import { failureText, problemText } from "./report.ts";
 import { restoreTarget } from "../restore_plan.ts";
-import { decide, type SetImage } from "./verdict.ts";
+import { decide, type DecideContext, isNewPod, probeProblem, type SetImage } from "./verdict.ts";
 
 /** Where a rollout stands, for the ROLLOUT column. */
-export type RolloutState = "done" | "in progress" | "failing" | "deferred" | "replaced";
+export type RolloutState =
+  | "done"
+  | "in progress"
+  | "failing"
+  | "paused"
+  | "deferred"
+  | "replaced";
 
 /** One row: one container of one workload. */
 export interface StatusRow {
@@ -44,12 +50,16 @@ export function hasRecord(kind: WorkloadKind, workload: WorkloadObject): boolean
     templateOf(kind, workload)?.metadata?.annotations?.[ROLLOUT_ANNOTATION] !== undefined;
 }
 
-/** The rows of one workload, given its pods (by its selector) at time `now`. */
+/**
+ * The rows of one workload, given its pods (by its selector; a CronJob's: its
+ * Jobs') at time `now`, and the pods' probe failures when read.
+ */
 export function statusRows(
   kind: WorkloadKind,
   workload: WorkloadObject,
   pods: readonly Pod[],
   now: number,
+  context: DecideContext = {},
 ): StatusRow[] {
   const template = templateOf(kind, workload);
   const containers: PodContainer[] = [
@@ -61,27 +71,47 @@ export function statusRows(
     containers.find((c) => c.name === name)?.image === r.image
   );
   const images: SetImage[] = current.map(([container, r]) => ({ container, image: r.image }));
-  const verdict = decide(
-    {
-      kind,
-      generation: workload.metadata?.generation,
-      images,
-      rolloutAnnotation: template?.metadata?.annotations?.[ROLLOUT_ANNOTATION],
-    },
-    workload,
-    pods,
-    now,
-  );
+  const target = {
+    kind,
+    generation: workload.metadata?.generation,
+    images,
+    rolloutAnnotation: template?.metadata?.annotations?.[ROLLOUT_ANNOTATION],
+  };
+  const verdict = decide(target, workload, pods, now, context);
   let rollout: StatusRow["rollout"];
   switch (verdict.state) {
-    case "done":
-      rollout = { state: "done", detail: `${verdict.ready}/${verdict.desired} ready` };
+    case "done": {
+      const held = verdict.held && verdict.held.pods.length > 0
+        ? `; ${verdict.held.pods.join(", ")} on the old build (${verdict.held.why})`
+        : "";
+      rollout = {
+        state: "done",
+        detail: verdict.job
+          ? `Job ${verdict.job.name} succeeded`
+          : `${verdict.ready}/${verdict.desired} ready${held}`,
+      };
       break;
-    case "progressing":
+    }
+    case "progressing": {
+      // A probe that keeps failing is what it waits for.
+      const probe = probeProblem(pods.filter((p) => isNewPod(p, target)), context.probeEvents);
       rollout = {
         state: "in progress",
         detail: `${verdict.ready}/${verdict.desired} ready` +
-          (verdict.waitingFor ? `; waiting for ${verdict.waitingFor}` : ""),
+          (probe
+            ? `; waiting for ${problemText(probe)}`
+            : verdict.waitingFor
+            ? `; waiting for ${verdict.waitingFor}`
+            : ""),
+      };
+      break;
+    }
+    case "paused":
+      rollout = {
+        state: "paused",
+        detail: `kubectl rollout resume deployment/${workload.metadata?.name ?? ""} -n ${
+          workload.metadata?.namespace ?? ""
+        }`,
       };
       break;
     case "deferred":
@@ -90,9 +120,7 @@ export function statusRows(
     case "failed":
       rollout = {
         state: "failing",
-        detail: verdict.problem
-          ? problemText(verdict.problem)
-          : `${verdict.reason}, ${verdict.detail}`,
+        detail: (verdict.job ? `Job ${verdict.job.name}: ` : "") + failureText(verdict),
       };
   }
   const live = pods.filter((p) => !p.metadata?.deletionTimestamp);

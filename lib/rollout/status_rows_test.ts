@@ -89,7 +89,7 @@ Deno.test("statusRows() tells each changed container's rollout and which pods ru
       [oldPod("web-old-1"), oldPod("web-old-2"), pod({ name: "web-1", statuses: [crashLoop(1)] })],
       [
         `Deployment dev/web web app:v2 ${AT} | failing: pod web-1 container web: CrashLoopBackOff, ` +
-        "exited with code 1, restarted 3 times; fix the program (its log is below) and build " +
+        "exited with code 1, restarted 3 times; fix the program and build " +
         "again | pods 0/3",
       ],
     ],
@@ -126,6 +126,7 @@ Deno.test("statusRows() says a CronJob's next Job uses the image, without pods",
       annotations: { [UPDATES_ANNOTATION]: JSON.stringify({ job: { image: "app:v2", at: AT } }) },
     },
     spec: {
+      schedule: "0 0 1 1 *",
       jobTemplate: {
         spec: { template: { spec: { containers: [{ name: "job", image: "app:v2" }] } } },
       },
@@ -133,7 +134,9 @@ Deno.test("statusRows() says a CronJob's next Job uses the image, without pods",
   };
   assert.equal(hasRecord("CronJob", cron), true);
   assert.deepEqual(statusRows("CronJob", cron, [], NOW).map(line), [
-    `CronJob dev/nightly job app:v2 ${AT} | deferred: its next Job will use it | pods -`,
+    `CronJob dev/nightly job app:v2 ${AT} | deferred: its next Job will use it, at 2027-01-01 ` +
+    '00:00 UTC (schedule "0 0 1 1 *"); to run one now: kubectl create job nightly-now ' +
+    "--from=cronjob/nightly -n dev | pods -",
   ]);
 });
 
