@@ -116,7 +116,10 @@ e2eTest(
     assert.deepEqual(row.pods, { onImage: 2, total: 2 });
     assert.ok(Date.now() - Date.parse(row.updatedAt) < 300_000);
     const table = await statusTable(namespace);
-    assert.match(table, /^NAMESPACE +WORKLOAD +CONTAINER +IMAGE +ID +UPDATED +PODS +ROLLOUT\n/);
+    assert.match(
+      table,
+      /^NAMESPACE +WORKLOAD +CONTAINER +IMAGE +ORIGINAL +ID +UPDATED +PODS +ROLLOUT\n/,
+    );
     assert.match(
       table,
       new RegExp(`deployment/web +app +${escape(`${repository}:v2`)} .* 2/2 +done`),

@@ -84,10 +84,13 @@ function deployment(namespace: string, image: string, replicas = 1) {
   });
 }
 
-/** The lines after the one that matched `pattern`. */
-function linesAfter(loop: VeryfreshpodProcess, line: string, count: number): string[] {
-  const at = loop.lines.indexOf(line);
-  return loop.lines.slice(at + 1, at + 1 + count);
+/** The line after `line`, the log line under it (its chunk may come a moment later). */
+function lineAfter(loop: VeryfreshpodProcess, line: string): Promise<string> {
+  return eventually(
+    `the line after ${line}`,
+    () => Promise.resolve(loop.lines[loop.lines.indexOf(line) + 1]),
+    10_000,
+  );
 }
 
 e2eTest(
@@ -415,9 +418,10 @@ e2eTest(
         120_000,
       );
       // The log below is the crashed run's (the previous one once the container restarted).
-      assert.deepEqual(linesAfter(loop, line, 1).map((l) => l.replace(/^.* ERROR {5}/, "")), [
+      assert.equal(
+        (await lineAfter(loop, line)).replace(/^.* ERROR {5}/, ""),
         `error: cannot open /etc/${tag}.conf`,
-      ]);
+      );
       await waitForEvent(namespace, "Deployment/web", "RolloutFailed", new RegExp(`:${tag} `));
     }
     const v4 = await buildOnNode(`${repository}:v4`, GOOD);
@@ -612,9 +616,10 @@ e2eTest(
       ),
       90_000,
     );
-    assert.deepEqual(linesAfter(loop, line, 1).map((l) => l.replace(/^.* ERROR {5}/, "")), [
+    assert.equal(
+      (await lineAfter(loop, line)).replace(/^.* ERROR {5}/, ""),
       "report failed: no input",
-    ]);
+    );
     // The cluster agrees: the Job's pod ran v2 and failed.
     const job = await api("GET", `/apis/batch/v1/namespaces/${namespace}/jobs/nightly-now`);
     assert.equal(job.spec.template.spec.containers[0].image, `${repository}:v2`);

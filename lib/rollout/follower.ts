@@ -363,7 +363,14 @@ export class RolloutFollower {
       follow.selector = request.target.kind === "CronJob"
         ? cronJobPodSelector(workload)
         : workload.spec?.selector;
-      if (follow.selector !== undefined) pods.start();
+      if (follow.selector !== undefined) {
+        pods.start();
+        // Until the first list, no pod is known: decide nothing from that.
+        if (!pods.listed) {
+          await follow.bell.wait(RECHECK_MS, clock, signal);
+          continue;
+        }
+      }
       const podsNow = follow.selector === undefined
         ? []
         : pods.select(request.key.namespace, follow.selector);

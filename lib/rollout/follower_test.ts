@@ -84,6 +84,8 @@ class FakeCluster {
   readonly #podListeners = new Set<PodListener>();
   /** How often the pod watch was asked to start, and each follow's reads of its pods. */
   podStarts = 0;
+  /** Whether the pod watch's first list came. */
+  podsListed = true;
   readonly selects: string[] = [];
   readonly logs: Array<{ pod: string; container: string; previous: boolean; lines: number }> = [];
   logText = "starting\nloading config\nerror: cannot open /etc/app.conf\n";
@@ -96,17 +98,24 @@ class FakeCluster {
     },
   };
 
-  readonly pods: PodStates = {
-    start: () => void this.podStarts++,
-    select: (_namespace, selector) => {
-      this.selects.push(appOf(selector));
-      return this.#pods.get(appOf(selector)) ?? [];
-    },
-    listen: (listener) => {
-      this.#podListeners.add(listener);
-      return () => this.#podListeners.delete(listener);
-    },
-  };
+  readonly pods: PodStates = (() => {
+    // deno-lint-ignore no-this-alias -- the getter below reads the fake's own flag
+    const cluster = this;
+    return {
+      get listed() {
+        return cluster.podsListed;
+      },
+      start: () => void cluster.podStarts++,
+      select: (_namespace: string, selector: LabelSelector) => {
+        this.selects.push(appOf(selector));
+        return this.#pods.get(appOf(selector)) ?? [];
+      },
+      listen: (listener) => {
+        this.#podListeners.add(listener);
+        return () => this.#podListeners.delete(listener);
+      },
+    } satisfies PodStates;
+  })();
 
   /** The probe failures the fake API server holds, as Events. */
   probeEvents: ProbeEvent[] = [];
@@ -684,6 +693,32 @@ Deno.test("resume() follows again the rollouts the records show within their bou
     lines[1]!,
     /^ERROR Rollout of Deployment dev\/recent to app:v2 \(0123456789ab\) failed after 50 s: /,
   );
+  stop.abort();
+  await follower.settled();
+});
+
+Deno.test("nothing is decided from the pods before the pod watch's first list", async () => {
+  const onDelete = {
+    workload: {
+      metadata: { generation: 2, namespace: "dev" },
+      spec: { replicas: 1, updateStrategy: { type: "OnDelete" } },
+      status: { observedGeneration: 2 },
+    },
+    pods: [oldPod("web-0")],
+  };
+  const key: WorkloadKey = { ...KEY, kind: "StatefulSet" };
+  const { lines, clock, reader, follower, stop } = setup(undefined);
+  reader.set(onDelete, key);
+  reader.podsListed = false;
+  follower.follow(request({ kind: "StatefulSet" }, key));
+  await clock.advanceTo(2_000);
+  assert.deepEqual(lines, []);
+  reader.podsListed = true;
+  await clock.advanceTo(3_000);
+  assert.deepEqual(lines, [
+    "INFO  Updated StatefulSet dev/web to app:v2: its updateStrategy is OnDelete, so each pod " +
+    "changes only once it is deleted (kubectl delete pod web-0 -n dev)\n",
+  ]);
   stop.abort();
   await follower.settled();
 });

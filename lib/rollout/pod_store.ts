@@ -40,6 +40,11 @@ export type PodListener = (
 export interface PodStates {
   /** Starts the shared watch (once; later calls do nothing). */
   start(): void;
+  /**
+   * True once the first list came (or was refused): before, no pod is known,
+   * which must not read as "no pod was deleted yet" or "no pod crashes".
+   */
+  readonly listed: boolean;
   /** The pods of `namespace` that `selector` picks, as last seen. */
   select(namespace: string, selector: LabelSelector): readonly Pod[];
   /** Calls `listener` after every change; returns the function that stops it. */
@@ -118,6 +123,7 @@ export class PodWatch implements PodStates {
   readonly #loop: ListWatchLoop<PodScope>;
   readonly #signal: AbortSignal;
   #done: Promise<void> | undefined;
+  #listed = false;
 
   /** `namespaces`: the scopes, as the workload watcher's (`[undefined]`: all). */
   constructor(
@@ -138,7 +144,14 @@ export class PodWatch implements PodStates {
 
   start(): void {
     if (this.#done !== undefined || this.#signal.aborted) return;
-    this.#done = this.#loop.start(this.#signal).then(({ done }) => done);
+    this.#done = this.#loop.start(this.#signal).then(({ done }) => {
+      this.#listed = true;
+      return done;
+    });
+  }
+
+  get listed(): boolean {
+    return this.#listed;
   }
 
   select(namespace: string, selector: LabelSelector): readonly Pod[] {
