@@ -429,6 +429,8 @@ e2eTest("install refuses to build its image from Deno itself, on either runtime"
   for (const runtime of ["docker", "containerd"]) {
     const fromSource = await runVeryfreshpod([
       ...["install", "--kubeconfig", kube.kubeconfig, "--runtime", runtime],
+      // On containerd, install would look for a Docker socket: never the machine's own.
+      ...["--docker-socket", "none"],
     ]);
     assert.equal(fromSource.code, 2, fromSource.stderr);
     assert.match(fromSource.stderr, /^error: veryfreshpod is running from source.*--image\n$/);
