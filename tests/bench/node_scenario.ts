@@ -21,7 +21,7 @@ const READY_TIMEOUT_MS = 120_000;
 const MARGIN_MS = 100;
 
 /** The pods of a namespace: when a pod of each image was first seen Ready. */
-class PodWatch extends ObjectView {
+export class PodWatch extends ObjectView {
   readonly #pods = new Map<string, { image: string; ready: boolean; deleting: boolean }>();
   readonly #readyAt = new Map<string, number>();
   readonly #createdAt = new Map<string, number>();
@@ -89,14 +89,18 @@ class PodWatch extends ObjectView {
   }
 }
 
-/** One running workload on the node; returns the watch of its pods. */
-async function runningWorkload(context: BenchContext, image: string): Promise<PodWatch> {
+/** One running workload on the node (Deployment `web` in `namespace`); returns the watch of its pods. */
+export async function runningWorkload(
+  context: BenchContext,
+  image: string,
+  namespace = NAMESPACE,
+): Promise<PodWatch> {
   const labels = { app: "web" };
-  await context.cluster.createNamespace(NAMESPACE);
-  await context.cluster.request("POST", `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`, {
+  await context.cluster.createNamespace(namespace);
+  await context.cluster.request("POST", `/apis/apps/v1/namespaces/${namespace}/deployments`, {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: { name: "web", namespace: NAMESPACE },
+    metadata: { name: "web", namespace },
     spec: {
       replicas: 1,
       selector: { matchLabels: labels },
@@ -114,7 +118,7 @@ async function runningWorkload(context: BenchContext, image: string): Promise<Po
       },
     },
   });
-  const pods = await context.cluster.watch(`/api/v1/namespaces/${NAMESPACE}/pods`, new PodWatch());
+  const pods = await context.cluster.watch(`/api/v1/namespaces/${namespace}/pods`, new PodWatch());
   await pods.settled(image);
   return pods;
 }
