@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { criImageStatus } from "./cri.ts";
-import { containerd, docker, e2eTest, kubernetes, makeImage, node } from "./env/mod.ts";
+import {
+  allCapabilitiesFlags,
+  containerd,
+  docker,
+  e2eTest,
+  kubernetes,
+  makeImage,
+  node,
+} from "./env/mod.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
 import { startLoop, waitForImages } from "./loop.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
@@ -247,9 +255,8 @@ async function startKindNode(
   );
   const role = name.endsWith("control-plane") ? "control-plane" : "worker";
   await engine.run([
-    // kind runs its nodes --privileged; here the test process itself lacks CAP_SYS_RESOURCE,
-    // which --privileged would ask runc for, so: every other capability, no seccomp filter.
-    ...["run", "--detach", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"],
+    // kind runs its nodes --privileged; here: every capability the engine can give, no seccomp.
+    ...["run", "--detach", ...allCapabilitiesFlags()],
     ...["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined"],
     ...["--network", "none", "--name", name],
     ...["--label", `io.x-k8s.kind.cluster=${cluster}`, "--label", `io.x-k8s.kind.role=${role}`],

@@ -13,7 +13,10 @@ import {
   containerd,
   daemonVersions,
   docker,
+  dockerClassic,
   e2eTest,
+  engineSet,
+  engineVersions,
   imageId,
   importIntoContainerd,
   kubernetes,
@@ -36,7 +39,109 @@ e2eTest("the end-to-end daemons report their versions", async () => {
   for (const name of ["dockerd", "containerd", "docker-registry", "etcd", "kube-apiserver"]) {
     assert.match(versions, new RegExp(`^${name}: .*\\d+\\.\\d+`, "m"));
   }
+  if (engineSet() === "today") {
+    // The versions tests/engines/versions.env pins, as the built programs report them (an
+    // engine built without its version calls itself "library-import").
+    const pins = engineVersions();
+    const expected: [string, string | undefined][] = [
+      ["dockerd", pins.DOCKER_VERSION],
+      ["docker", pins.DOCKER_CLI_VERSION],
+      ["buildx", pins.BUILDX_VERSION],
+      ["containerd", pins.CONTAINERD_VERSION],
+      ["runc", pins.RUNC_VERSION],
+    ];
+    for (const [name, version] of expected) {
+      assert.ok(version, `tests/engines/versions.env pins ${name}`);
+      const line = versions.match(new RegExp(`^${name}: (.*)$`, "m"))?.[1] ?? "";
+      assert.ok(line.includes(version), `${name} reports ${version}: ${line}`);
+    }
+  } else {
+    assert.match(versions, /^dockerd: Docker version 20\.10\./m);
+    assert.match(versions, /^containerd: containerd \S+ 1\.6\./m);
+  }
 });
+
+e2eTest("the Docker daemons run the image store each stands for", async () => {
+  const driverType = async (engine: Awaited<ReturnType<typeof docker>>) =>
+    (JSON.parse(await engine.run(["info", "--format", "{{json .DriverStatus}}"])) ??
+      []) as string[][];
+  const [main, classic] = await Promise.all([docker(), dockerClassic()]);
+  const snapshotter = (status: string[][]) =>
+    status.some(([key, value]) =>
+      key === "driver-type" && value === "io.containerd.snapshotter.v1"
+    );
+  assert.equal(classic.store, "classic");
+  assert.equal(await classic.run(["info", "--format", "{{.Driver}}"]), "vfs");
+  assert.equal(
+    snapshotter(await driverType(classic)),
+    false,
+    "the classic store is a graph driver",
+  );
+  if (engineSet() === "today") {
+    assert.equal(main.store, "containerd");
+    assert.equal(snapshotter(await driverType(main)), true, "docker() keeps images in containerd");
+    assert.notEqual(main.socket, classic.socket);
+  } else {
+    assert.equal(main, classic, "Docker 20.10 has only the classic store: one daemon");
+  }
+});
+
+e2eTest("docker build is a BuildKit build on today's engines", async () => {
+  const engine = await docker();
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/Dockerfile`, "FROM scratch\nCOPY greeting /greeting\n");
+    Deno.writeTextFileSync(`${dir}/greeting`, crypto.randomUUID());
+    const ref = `${unique("smoke-build")}:v1`;
+    if (engineSet() === "today") {
+      // Only buildx knows --metadata-file; the legacy builder refuses the flag.
+      await engine.run(["build", "-q", "--metadata-file", `${dir}/metadata.json`, "-t", ref, dir]);
+      const metadata = JSON.parse(Deno.readTextFileSync(`${dir}/metadata.json`));
+      assert.match(metadata["containerimage.digest"] ?? "", /^sha256:/);
+      assert.ok(metadata["buildx.build.ref"], "a build of the buildx plugin");
+    } else {
+      await engine.run(["build", "-q", "-t", ref, dir]);
+    }
+    assert.match(await imageId(ref), /^sha256:[0-9a-f]{64}$/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+e2eTest(
+  "the API server answers the machine's clients on loopback and the node on its veth address, nowhere else",
+  async () => {
+    const kube = await kubernetes();
+    const server = new URL(kube.server);
+    const nodeSide = new URL(kube.nodeSideServer);
+    assert.equal(server.hostname, "127.0.0.1");
+    assert.notEqual(nodeSide.hostname, "127.0.0.1");
+    const kubeconfig = JSON.parse(Deno.readTextFileSync(kube.kubeconfig));
+    assert.equal(kubeconfig.clusters[0].cluster.server, kube.server);
+    const caCert = Deno.readTextFileSync(kube.caFile);
+    for (const url of [kube.server, kube.nodeSideServer]) {
+      const client = Deno.createHttpClient({ caCerts: [caCert] });
+      try {
+        const response = await fetch(`${url}/readyz`, {
+          client,
+          headers: { authorization: `Bearer ${kube.adminToken}` },
+        });
+        assert.equal(response.status, 200, url);
+        await response.body?.cancel();
+      } finally {
+        client.close();
+      }
+    }
+    // Every listening socket on the API server's port, by local address.
+    const listening = (await new Deno.Command("ss", {
+      args: ["-Hltn", `sport = :${server.port}`],
+      stdout: "piped",
+    }).output()).stdout;
+    const addresses = new TextDecoder().decode(listening).trim().split("\n")
+      .map((line) => line.split(/\s+/)[3]?.replace(/:\d+$/, ""));
+    assert.deepEqual(addresses.sort(), [nodeSide.hostname, "127.0.0.1"].sort());
+  },
+);
 
 e2eTest("a test image runs a command in a container without network", async () => {
   const ref = `${unique("smoke-run")}:v1`;

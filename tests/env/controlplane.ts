@@ -1,12 +1,16 @@
 /**
  * A Kubernetes control plane of the test run's own: etcd, kube-apiserver and
  * kube-controller-manager built from tests/controlplane, with certificates
- * made at run time. etcd and the controller-manager listen on loopback; the
- * API server on the machine's end of the test node's veth pair (network.ts),
- * a private address that the tests, the node and its pods all reach. It
- * advertises that address, so the `kubernetes` Service's endpoints lead there
- * and in-cluster clients (through kube-proxy, see node.ts) reach it as a real
- * cluster's do. Pods only run once a test asks for `node()` (node.ts); until
+ * made at run time. etcd, the controller-manager and the API server listen on
+ * loopback, where every client on the machine's side (the tests, veryfreshpod
+ * run by them, kubectl, the scheduler) talks to it. The node and its pods live
+ * in a network namespace of their own (network.ts) and cannot reach the
+ * machine's loopback: for them a forwarder (socat) listens on the machine's
+ * end of the node's veth pair, a private address, and passes each connection
+ * to the API server. The API server advertises that address, so the
+ * `kubernetes` Service's endpoints lead there and in-cluster clients (through
+ * kube-proxy, see node.ts) reach it as a real cluster's do. Nothing listens on
+ * any other address of the machine. Pods only run once a test asks for `node()` (node.ts); until
  * then they are created but never run, which is all many tests need.
  *
  * Authentication is by static bearer tokens (an admin in system:masters, and
@@ -18,7 +22,7 @@
 import { makeCA, makeServingCert, makeSigningKey } from "./certs.ts";
 import { startEtcd } from "./etcd.ts";
 import { nodeNetwork } from "./network.ts";
-import { controlPlaneBinary } from "./paths.ts";
+import { binary, controlPlaneBinary } from "./paths.ts";
 import { type Daemon, freePort, makeDir, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
 export interface KubeResponse {
@@ -31,8 +35,10 @@ export interface KubeResponse {
 export interface Kubernetes {
   /** Path of a kubeconfig file for the admin user (token auth, cluster CA). */
   readonly kubeconfig: string;
-  /** `https://<address>:<port>`: a private address of this machine (see above). */
+  /** `https://127.0.0.1:<port>`: the API server, for clients on the machine's side. */
   readonly server: string;
+  /** `https://<veth address>:<port>`: the same API server as the node and its pods reach it. */
+  readonly nodeSideServer: string;
   /** Bearer token of a user in the group system:masters. */
   readonly adminToken: string;
   /** PEM file of the CA that signed the API server's certificate. */
@@ -109,7 +115,8 @@ async function start(): Promise<Kubernetes> {
   ]);
   const address = network.hostAddress;
   const [apiServerCert, controllerCert] = await Promise.all([
-    // In-cluster clients connect to the Service IP; the node and the tests to the address.
+    // The tests connect to 127.0.0.1 (always named), the node to the address, pods to the
+    // Service IP.
     makeServingCert(ca, dir, "kube-apiserver", [address, KUBERNETES_SERVICE_IP]),
     makeServingCert(ca, dir, "kube-controller-manager"),
   ]);
@@ -132,9 +139,10 @@ async function start(): Promise<Kubernetes> {
       ).join(""),
   );
   const port = freePort();
-  const server = `https://${address}:${port}`;
+  const server = `https://127.0.0.1:${port}`;
+  const nodeSideServer = `https://${address}:${port}`;
   const apiServerArgs = [
-    ...["--etcd-servers", etcd.clientUrl, "--bind-address", address],
+    ...["--etcd-servers", etcd.clientUrl, "--bind-address", "127.0.0.1"],
     ...["--secure-port", String(port), "--advertise-address", address],
     ...["--tls-cert-file", apiServerCert.certFile, "--tls-private-key-file", apiServerCert.keyFile],
     ...["--client-ca-file", ca.certFile, "--token-auth-file", `${dir}/tokens.csv`],
@@ -155,16 +163,27 @@ async function start(): Promise<Kubernetes> {
       apiServerTimeoutMs,
     );
   };
+  // One process per connection (fork); it stays up while the API server restarts.
+  const forwarder = spawnDaemon("apiserver-forwarder", binary("socat"), [
+    `TCP-LISTEN:${port},bind=${address},reuseaddr,fork`,
+    `TCP:127.0.0.1:${port}`,
+  ]);
   await startApiServer();
+  await waitReady(
+    forwarder,
+    () => httpsReady(`${nodeSideServer}/readyz`, caCert, adminToken),
+  );
 
   const kubeconfig = `${dir}/admin.kubeconfig`;
   Deno.writeTextFileSync(kubeconfig, kubeconfigText(server, ca.certFile, "admin", adminToken));
   const componentKubeconfigs = {} as Record<NodeComponent, string>;
   for (const [name, component] of Object.entries(components)) {
     const path = `${dir}/${name}.kubeconfig`;
+    // The kubelet and kube-proxy run in the node's namespace; the scheduler on the machine.
+    const componentServer = name === "kube-scheduler" ? server : nodeSideServer;
     Deno.writeTextFileSync(
       path,
-      kubeconfigText(server, ca.certFile, component.user, component.token),
+      kubeconfigText(componentServer, ca.certFile, component.user, component.token),
     );
     componentKubeconfigs[name as NodeComponent] = path;
   }
@@ -210,6 +229,7 @@ async function start(): Promise<Kubernetes> {
   return {
     kubeconfig,
     server,
+    nodeSideServer,
     componentKubeconfigs,
     etcdUrl: etcd.clientUrl,
     adminToken,

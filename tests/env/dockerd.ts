@@ -1,15 +1,23 @@
 /**
- * A Docker Engine of the test run's own: every path it writes is under the
+ * Docker Engines of the test run's own: every path each writes is under the
  * run root, it listens on a unix socket there, and it has no networking of
  * its own (`docker run --network none` still works).
  *
- * It gets a private containerd through `--containerd`: left to itself,
- * dockerd 20.10 uses the machine's containerd whenever
+ * With today's engines (engines.ts) there are two: `docker()` with the
+ * containerd image store, which Docker 29 turns on for new installs and
+ * Docker Desktop has, and `dockerClassic()` with the classic (graph driver)
+ * store that upgraded installs keep. They differ where veryfreshpod looks
+ * (image IDs, repo digests, `docker save`, events; FACTS.md, "Today's
+ * engines"). With the compatibility set (Docker 20.10) both are one daemon
+ * with the classic store, the only one 20.10 has.
+ *
+ * Each gets a private containerd through `--containerd`: left to itself,
+ * dockerd uses the machine's containerd whenever
  * /run/containerd/containerd.sock exists, and would share it with the
  * machine. Its own `/etc/docker/daemon.json` and `/etc/docker/key.json` are
  * kept out with `--config-file` (which also sets the trust-key path).
  * 127.0.0.0/8 registries are insecure by default, which is what lets it pull
- * from the test registry over plain HTTP (checked in `docker()`).
+ * from the test registry over plain HTTP (checked at start).
  *
  * It also listens on a loopback tcp port with `--tlsverify`, as minikube's
  * dockerd does on 2376: a CA of its own signs its serving certificate and one
@@ -19,10 +27,16 @@
 
 import { makeCA, makeClientCert, makeServingCert } from "./certs.ts";
 import { startContainerd } from "./containerd.ts";
+import { cliPluginsDir, enginePath, engineSet } from "./engines.ts";
 import { binary } from "./paths.ts";
 import { freePort, makeDir, run, runName, spawnDaemon, stopDaemon, waitReady } from "./process.ts";
 
+/** Where the engine keeps images: Docker's containerd (the default since Docker 29), or its own. */
+export type ImageStore = "containerd" | "classic";
+
 export interface Docker {
+  /** The image store this daemon runs with. */
+  readonly store: ImageStore;
   /** The daemon's unix socket path. */
   readonly socket: string;
   /** `unix://<socket>`, for DOCKER_HOST. */
@@ -43,15 +57,30 @@ export interface Docker {
   readonly pid: number;
 }
 
+/**
+ * `docker run` flags for a nearly privileged container, as kind runs its node
+ * containers: every capability the engine can give. The test process lacks
+ * CAP_SYS_RESOURCE, which --privileged would ask runc for. Docker 29 leaves
+ * what the machine lacks out of ALL by itself and refuses to be told to drop
+ * it; Docker 20.10 puts it in ALL and runc then fails, so there it is dropped.
+ */
+export function allCapabilitiesFlags(): string[] {
+  return engineSet() === "compat"
+    ? ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"]
+    : ["--cap-add", "ALL"];
+}
+
 /** fetch() over a unix socket; the client must be closed after use. */
 export function unixHttpClient(socket: string): Deno.HttpClient {
   return Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
 }
 
 /** The TLS material of the tcp listener: the daemon's flags and the client's directory. */
-async function makeTlsMaterial(): Promise<{ daemonArgs: string[]; certPath: string }> {
-  const serverDir = makeDir("docker/tls");
-  const certPath = makeDir("docker/client-certs");
+async function makeTlsMaterial(
+  name: string,
+): Promise<{ daemonArgs: string[]; certPath: string }> {
+  const serverDir = makeDir(`${name}/tls`);
+  const certPath = makeDir(`${name}/client-certs`);
   const ca = await makeCA(serverDir, "veryfreshpod test dockerd CA");
   const [server, client] = await Promise.all([
     makeServingCert(ca, serverDir, "dockerd"),
@@ -65,26 +94,40 @@ async function makeTlsMaterial(): Promise<{ daemonArgs: string[]; certPath: stri
   return { daemonArgs, certPath };
 }
 
-async function start(): Promise<Docker> {
+/** Starts a dockerd named `name` (its directory and log) with `store`. */
+async function start(name: string, store: ImageStore): Promise<Docker> {
   const [engineContainerd, tls] = await Promise.all([
-    startContainerd("docker-containerd", { cri: false }),
-    makeTlsMaterial(),
+    startContainerd(`${name}-containerd`, { cri: false }),
+    makeTlsMaterial(name),
   ]);
   const tlsHost = `tcp://127.0.0.1:${freePort()}`;
-  const dir = makeDir("docker");
+  const dir = makeDir(name);
   const socket = `${dir}/docker.sock`;
-  const cliConfig = makeDir("docker/cli");
+  const cliConfig = makeDir(`${name}/cli`);
+  const daemonConfig: Record<string, unknown> = { "deprecated-key-path": `${dir}/key.json` };
+  // Docker 20.10 has only the classic store; from 29 the default depends on how it was
+  // installed, so say which.
+  if (engineSet() === "today") {
+    daemonConfig.features = { "containerd-snapshotter": store === "containerd" };
+  }
+  Deno.writeTextFileSync(`${dir}/daemon.json`, JSON.stringify(daemonConfig));
+  const plugins = cliPluginsDir();
+  // The CLI finds buildx here, so that `docker build` is a BuildKit build as users have it.
   Deno.writeTextFileSync(
-    `${dir}/daemon.json`,
-    JSON.stringify({ "deprecated-key-path": `${dir}/key.json` }),
+    `${cliConfig}/config.json`,
+    JSON.stringify(plugins ? { cliPluginsExtraDirs: [plugins] } : {}),
   );
+  // vfs for the classic store: overlay2 needs a file system the run root may not be on. The
+  // containerd store uses containerd's overlayfs snapshotter, as new installs do.
+  const storageDriver = store === "classic" ? ["--storage-driver=vfs"] : [];
   const args = [
     ...["--config-file", `${dir}/daemon.json`, "--data-root", `${dir}/data`],
     ...["--exec-root", `${dir}/exec`, "--pidfile", `${dir}/docker.pid`],
     ...["-H", `unix://${socket}`, "--containerd", engineContainerd.socket],
     // TLS applies to the tcp listener only; the unix socket stays plain.
     ...["-H", tlsHost, ...tls.daemonArgs],
-    ...["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none"],
+    ...storageDriver,
+    ...["--iptables=false", "--ip6tables=false", "--bridge=none"],
     ...["--ip-forward=false", "--ip-masq=false", "--userland-proxy=false"],
     // Containers of a test run are disposable: do not wait long for them at shutdown.
     "--shutdown-timeout=2",
@@ -93,7 +136,16 @@ async function start(): Promise<Docker> {
   ];
   const launch = async () => {
     // SIGTERM and time to stop containers, so that no shim or mount outlives it.
-    const daemon = spawnDaemon("dockerd", binary("dockerd"), args, { graceMs: 10_000 });
+    const daemon = spawnDaemon(
+      name === "docker" ? "dockerd" : `dockerd-${store}`,
+      binary("dockerd"),
+      args,
+      {
+        graceMs: 10_000,
+        // dockerd finds runc through it.
+        env: { PATH: enginePath() },
+      },
+    );
     await waitReady(daemon, async () => {
       const client = unixHttpClient(socket);
       try {
@@ -118,6 +170,7 @@ async function start(): Promise<Docker> {
   };
   const tlsEnv = { DOCKER_HOST: tlsHost, DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: tls.certPath };
   const docker: Docker = {
+    store,
     socket,
     host,
     env,
@@ -149,9 +202,24 @@ async function start(): Promise<Docker> {
 }
 
 let shared: Promise<Docker> | undefined;
+let sharedClassic: Promise<Docker> | undefined;
 
-/** The Docker Engine of this test run, started on first use. */
+/**
+ * The Docker Engine of this test run, started on first use: with today's
+ * engines, the containerd image store (what new installs have); with the
+ * compatibility set, Docker 20.10's classic store.
+ */
 export function docker(): Promise<Docker> {
-  shared ??= start();
+  shared ??= start("docker", engineSet() === "today" ? "containerd" : "classic");
   return shared;
+}
+
+/**
+ * A Docker Engine with the classic image store, started on first use: a second
+ * daemon with today's engines, the same as `docker()` with the compatibility set.
+ */
+export function dockerClassic(): Promise<Docker> {
+  if (engineSet() === "compat") return docker();
+  sharedClassic ??= start("docker-classic", "classic");
+  return sharedClassic;
 }

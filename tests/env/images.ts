@@ -6,6 +6,7 @@
  * (`docker run --network none <ref> echo hi`).
  */
 
+import { imageKey, parseReference } from "../../lib/image_ref.ts";
 import { containerd } from "./containerd.ts";
 import { docker } from "./dockerd.ts";
 import { busyboxPath } from "./paths.ts";
@@ -81,15 +82,21 @@ export async function loadImage(path: string): Promise<void> {
 /**
  * Copies `refs` from the test dockerd into the standalone containerd with
  * `docker save` and `ctr images import`, as `k3s ctr images import` does on a
- * node; returns the names containerd gave them (`docker.io/library/app:v1`).
+ * node; returns the names containerd gave them (`docker.io/library/app:v1`),
+ * each checked to be there. (ctr's own output differs between 1.6 and 2.x.)
  */
 export async function importIntoContainerd(...refs: string[]): Promise<string[]> {
   const tarball = await saveImage(...refs);
   try {
     const ctr = await containerd();
-    const output = await ctr.ctr(["images", "import", tarball]);
-    // One line per image: `unpacking docker.io/library/app:v1 (sha256:…)...done`.
-    return [...output.matchAll(/^unpacking (\S+) \(/gm)].map((match) => match[1] ?? "");
+    await ctr.ctr(["images", "import", tarball]);
+    const names = refs.map((ref) => imageKey(parseReference(ref)) ?? ref);
+    const listed = new Set((await ctr.ctr(["images", "ls", "-q"])).split("\n"));
+    const missing = names.filter((name) => !listed.has(name));
+    if (missing.length > 0) {
+      throw new Error(`ctr images import left no ${missing.join(", ")} in the test containerd`);
+    }
+    return names;
   } finally {
     Deno.removeSync(tarball.slice(0, tarball.lastIndexOf("/")), { recursive: true });
   }

@@ -8,12 +8,18 @@
  * shared by every test file (the module-level promise is the singleton; a
  * failed start stays failed, so every test that needs it fails loudly):
  *
- *   docker(): Promise<Docker>  socket, host (unix://…), env (DOCKER_HOST, DOCKER_CONFIG),
+ *   docker(): Promise<Docker>  store ("containerd" with today's engines, "classic" with the
+ *     compatibility set), socket, host (unix://…), env (DOCKER_HOST, DOCKER_CONFIG),
  *     run(args): Promise<string>  the docker CLI; stdout trimmed; throws with stderr
+ *   dockerClassic(): Promise<Docker>  a daemon with the classic store (with the compatibility
+ *     set, the same as docker())
+ *   engineSet(): "today" | "compat"  which engines this process runs against (engines.ts;
+ *     VFP_TEST_ENGINES=compat picks Docker 20.10 and containerd 1.6); engineVersions()
  *   containerd(): Promise<Containerd>  socket, namespace ("k8s.io"), ctr(args): Promise<string>
  *   registry(): Promise<Registry>  address (127.0.0.1:port, plain HTTP: the test dockerd
  *     accepts it)
- *   kubernetes(): Promise<Kubernetes>  kubeconfig (admin kubeconfig path), server, adminToken,
+ *   kubernetes(): Promise<Kubernetes>  kubeconfig (admin kubeconfig path), server
+ *     (https://127.0.0.1:port), nodeSideServer (where the node and pods reach it), adminToken,
  *     caFile, request(method, path, { token?, body?, contentType? }): Promise<{ status, body }>,
  *     restartApiServer(): Promise<void>
  *   serviceAccountToken(namespace, name, expirationSeconds?): Promise<string>  TokenRequest API
@@ -40,7 +46,15 @@
  */
 
 export { type Containerd, containerd } from "./containerd.ts";
-export { type Docker, docker, unixHttpClient } from "./dockerd.ts";
+export {
+  allCapabilitiesFlags,
+  type Docker,
+  docker,
+  dockerClassic,
+  type ImageStore,
+  unixHttpClient,
+} from "./dockerd.ts";
+export { type EngineSet, engineSet, engineVersions } from "./engines.ts";
 export {
   type KubeResponse,
   type Kubernetes,

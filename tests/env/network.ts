@@ -3,7 +3,9 @@
  * the machine by a veth pair, the way a kind node is a container with a
  * network of its own. The test containerd (and so the CNI plugins it runs,
  * the pods' bridge and the pods), the kubelet and kube-proxy live in it; the
- * API server and the tests stay in the machine's namespace.
+ * API server (on 127.0.0.1) and the tests stay in the machine's namespace, and
+ * the node reaches the API server through a forwarder on the machine's end of
+ * the veth (controlplane.ts).
  *
  * Why a namespace: kube-proxy owns fixed chain names (KUBE-SERVICES, …) and
  * deletes rules it does not know, and every run's `kubernetes` Service has the
@@ -15,7 +17,7 @@
  *
  *   machine                                   node namespace
  *   vfp-<run> 10.X.Y.129/30  <-- veth -->  eth0 10.X.Y.130/30
- *   (API server listens here)               vfpbr-<run> 10.X.Y.1/25 -- pods 10.X.Y.2-126
+ *   (the API server's forwarder)            vfpbr-<run> 10.X.Y.1/25 -- pods 10.X.Y.2-126
  *   route 10.X.Y.0/25 via 10.X.Y.130
  *
  * Nothing leaves the machine: the node namespace has no default route (the
@@ -29,7 +31,7 @@ import { type Daemon, makeDir, run, runName, spawnDaemon, waitReady } from "./pr
 export interface NodeNetwork {
   /** `/proc/<pid>/ns/net` of the namespace (held by a sleeping process of the run). */
   readonly netns: string;
-  /** The machine's end of the veth pair: where the API server listens for the node and its pods. */
+  /** The machine's end of the veth pair: where the node and its pods reach the API server. */
   readonly hostAddress: string;
   /** The node's end: its InternalIP, where the kubelet listens. */
   readonly nodeAddress: string;

@@ -5,6 +5,11 @@
  * directory outside the clone, so that a fresh clone reuses an earlier build.
  */
 
+import { cacheHome } from "./cache.ts";
+import { engineBinary, isEngineProgram } from "./engines.ts";
+
+export { cacheHome };
+
 const controlPlaneModule = new URL("../controlplane/", import.meta.url).pathname;
 
 /** The Go module that builds the control plane and the node's programs. */
@@ -21,17 +26,6 @@ export function kubernetesVersion(): string {
     throw new Error(`no k8s.io/kubernetes requirement in ${controlPlaneModule}go.mod`);
   }
   return match[1];
-}
-
-/** `$XDG_CACHE_HOME`, else `~/.cache`: builds kept outside the clone live under it. */
-export function cacheHome(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return xdg;
-  const home = Deno.env.get("HOME");
-  if (!home) {
-    throw new Error("neither XDG_CACHE_HOME nor HOME is set: no place for the build cache");
-  }
-  return `${home}/.cache`;
 }
 
 /** The cache directory holding this version's control-plane build. */
@@ -118,8 +112,13 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-/** Like findBinary, but throws naming the fix. */
+/**
+ * Like findBinary, but throws naming the fix. The engines' programs (dockerd,
+ * docker, containerd, ctr, the shim, runc) come from this run's engine set
+ * (engines.ts), never from the PATH.
+ */
 export function binary(name: string): string {
+  if (isEngineProgram(name)) return engineBinary(name);
   const path = findBinary(name);
   if (!path) {
     throw new Error(

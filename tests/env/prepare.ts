@@ -6,10 +6,13 @@
  *   deno run -A tests/env/prepare.ts
  *
  * Installs the Debian packages of the daemons when their programs are missing
- * (as root, with apt-get), builds the control plane and the node's programs
- * (kubelet, kube-scheduler, kube-proxy, kubectl) from tests/controlplane into
- * the cache directory when this version has no complete build there, and the
- * pinned actionlint (tests/workflows_test.ts checks .github/workflows).
+ * (as root, with apt-get; Docker 20.10 and containerd 1.6 are the
+ * compatibility engines), builds the control plane and the node's programs
+ * (kubelet, kube-scheduler, kube-proxy, kubectl) from tests/controlplane and
+ * today's engines (Docker 29, its CLI and buildx, containerd 2.x, runc) from
+ * tests/engines into the cache directory when these versions have no complete
+ * build there, and the pinned actionlint (tests/workflows_test.ts checks
+ * .github/workflows).
  * Where it cannot install (not root, not Debian) it fails with one line naming
  * what to install.
  */
@@ -26,6 +29,15 @@ import {
   nodeBuildDir,
   nodeBuilt,
 } from "./paths.ts";
+import {
+  compatBinary,
+  compatPackages,
+  type EngineProgram,
+  enginesBuilt,
+  enginesDir,
+  enginesModuleDir,
+  engineVersions,
+} from "./engines.ts";
 import { ACTIONLINT_VERSION, actionlintBuilt, buildActionlint } from "./actionlint.ts";
 import { daemonVersions } from "./versions.ts";
 
@@ -43,14 +55,20 @@ const onPath = (name: string, pkg: string): Requirement => ({
   present: () => findBinary(name) !== undefined,
 });
 
+/** The compatibility engines, by their Debian paths: the PATH may hold other versions. */
+const compatEngine = (name: EngineProgram): Requirement => ({
+  what: compatBinary(name),
+  pkg: compatPackages[name],
+  present: () => isExecutable(compatBinary(name)),
+});
+
+const needsEngines = !enginesBuilt();
+
 const requirements: Requirement[] = [
-  onPath("dockerd", "docker.io"),
-  onPath("docker", "docker.io"),
-  onPath("runc", "runc"),
-  onPath("containerd", "containerd"),
-  onPath("ctr", "containerd"),
-  onPath("containerd-shim-runc-v2", "containerd"),
+  ...(Object.keys(compatPackages) as EngineProgram[]).map(compatEngine),
   onPath("docker-registry", "docker-registry"),
+  // The API server's door for the node and its pods (controlplane.ts).
+  onPath("socat", "socat"),
   onPath("openssl", "openssl"),
   onPath("tar", "tar"),
   onPath("setsid", "util-linux"),
@@ -66,8 +84,13 @@ const requirements: Requirement[] = [
   {
     what: `the CNI plugins in ${cniBinDir}`,
     pkg: "containernetworking-plugins",
-    present: () => ["bridge", "host-local", "loopback"].every(isExecutable),
+    present: () =>
+      ["bridge", "host-local", "loopback"].every((p) => isExecutable(`${cniBinDir}/${p}`)),
   },
+  // runc's build (tests/engines/build.sh) links libseccomp with cgo and unpacks its headers.
+  ...(needsEngines
+    ? [onPath("gcc", "gcc"), onPath("pkg-config", "pkg-config"), onPath("dpkg-deb", "dpkg")]
+    : []),
   // Test images run it in `FROM scratch`-like images, so it must be static.
   {
     what: `a static ${busyboxPath}`,
@@ -76,9 +99,9 @@ const requirements: Requirement[] = [
   },
 ];
 
-function isExecutable(plugin: string): boolean {
+function isExecutable(path: string): boolean {
   try {
-    return ((Deno.statSync(`${cniBinDir}/${plugin}`).mode ?? 0) & 0o111) !== 0;
+    return ((Deno.statSync(path).mode ?? 0) & 0o111) !== 0;
   } catch {
     return false;
   }
@@ -116,6 +139,15 @@ if ((needsBuild || needsNodeBuild) && !go) {
       "there is no `go`: install Go >= 1.24 (https://go.dev/dl/)",
   );
 }
+if (needsEngines && !go) {
+  problems.push(
+    `today's engines (${enginesLabel()}) must be built and there is no \`go\`: ` +
+      "install Go >= 1.26.8 (https://go.dev/dl/)",
+  );
+}
+if (needsEngines && !aptGet) {
+  problems.push("today's engines must be built and runc needs `apt-get download libseccomp-dev`");
+}
 if (needsActionlint && !go) {
   problems.push(
     `actionlint ${ACTIONLINT_VERSION} must be built and there is no \`go\`: ` +
@@ -137,15 +169,27 @@ if (missing.length > 0 && aptGet) {
   if (still.length > 0) fail(`still missing after apt-get: ${still.map((r) => r.what).join(", ")}`);
 }
 
-/** Runs one of tests/controlplane's build scripts into `out`, unless it holds a build. */
-async function build(what: string, programs: string[], out: string, built: () => boolean) {
+function enginesLabel(): string {
+  const v = engineVersions();
+  return `Docker ${v.DOCKER_VERSION}, CLI ${v.DOCKER_CLI_VERSION}, buildx ${v.BUILDX_VERSION}, ` +
+    `containerd ${v.CONTAINERD_VERSION}, runc ${v.RUNC_VERSION}`;
+}
+
+/** Runs a build script into `out`, unless it holds a complete build. */
+async function build(
+  what: string,
+  script: string,
+  args: string[],
+  out: string,
+  built: () => boolean,
+) {
   // A stamp from another version or an interrupted build would make the script skip the build.
   try {
     Deno.removeSync(out, { recursive: true });
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  console.log(`Building ${what} ${kubernetesVersion()} into ${out}`);
+  console.log(`Building ${what} into ${out}`);
   const started = Date.now();
   // go build is silent for minutes; a heartbeat keeps CI from thinking it hangs.
   const heartbeat = setInterval(() => {
@@ -154,7 +198,7 @@ async function build(what: string, programs: string[], out: string, built: () =>
   try {
     // The script runs the `go` found here, even when it is not on the PATH.
     const path = `${go!.slice(0, go!.lastIndexOf("/"))}:${Deno.env.get("PATH") ?? ""}`;
-    await sh("bash", [`${controlPlaneModuleDir()}build.sh`, out, ...programs], { PATH: path });
+    await sh("bash", [script, out, ...args], { PATH: path });
   } finally {
     clearInterval(heartbeat);
   }
@@ -162,13 +206,20 @@ async function build(what: string, programs: string[], out: string, built: () =>
   console.log(`Built ${what} in ${Math.round((Date.now() - started) / 1000)}s`);
 }
 
+const buildScript = `${controlPlaneModuleDir()}build.sh`;
 if (needsBuild && go) {
   const programs = ["etcd", "kube-apiserver", "kube-controller-manager"];
-  await build("the test control plane", programs, controlPlaneDir(), controlPlaneBuilt);
+  const what = `the test control plane ${kubernetesVersion()}`;
+  await build(what, buildScript, programs, controlPlaneDir(), controlPlaneBuilt);
 }
 if (needsNodeBuild && go) {
   const programs = ["kubelet", "kube-scheduler", "kube-proxy", "kubectl"];
-  await build("the test node", programs, nodeBuildDir(), nodeBuilt);
+  const what = `the test node ${kubernetesVersion()}`;
+  await build(what, buildScript, programs, nodeBuildDir(), nodeBuilt);
+}
+if (needsEngines && go) {
+  const what = `today's engines (${enginesLabel()})`;
+  await build(what, `${enginesModuleDir()}build.sh`, [], enginesDir(), enginesBuilt);
 }
 
 if (needsActionlint && go) {

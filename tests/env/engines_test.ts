@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { ENGINE_SET_VARIABLE, enginesDir, engineSet, engineVersions } from "./engines.ts";
+
+function withEngineSet<T>(value: string | undefined, fn: () => T): T {
+  const before = Deno.env.get(ENGINE_SET_VARIABLE);
+  if (value === undefined) Deno.env.delete(ENGINE_SET_VARIABLE);
+  else Deno.env.set(ENGINE_SET_VARIABLE, value);
+  try {
+    return fn();
+  } finally {
+    if (before === undefined) Deno.env.delete(ENGINE_SET_VARIABLE);
+    else Deno.env.set(ENGINE_SET_VARIABLE, before);
+  }
+}
+
+Deno.test("engineSet() is today's engines unless VFP_TEST_ENGINES says compat", () => {
+  assert.equal(withEngineSet(undefined, engineSet), "today");
+  assert.equal(withEngineSet("", engineSet), "today");
+  assert.equal(withEngineSet("today", engineSet), "today");
+  assert.equal(withEngineSet("compat", engineSet), "compat");
+});
+
+Deno.test("engineSet() names the variable and the choices for any other value", () => {
+  assert.throws(
+    () => withEngineSet("docker20", engineSet),
+    /^Error: VFP_TEST_ENGINES="docker20" names no engine set: use "today" or "compat"$/,
+  );
+});
+
+Deno.test("the engines' cache directory is named by every pinned version", () => {
+  const pins = engineVersions();
+  const name = enginesDir().split("/").at(-1) ?? "";
+  for (const key of ["DOCKER_VERSION", "DOCKER_CLI_VERSION", "BUILDX_VERSION"]) {
+    assert.match(pins[key] ?? "", /^\d+\.\d+\.\d+$/, key);
+  }
+  assert.equal(
+    name,
+    `docker-${pins.DOCKER_VERSION}-cli-${pins.DOCKER_CLI_VERSION}-buildx-${pins.BUILDX_VERSION}` +
+      `-containerd-${pins.CONTAINERD_VERSION}-runc-${pins.RUNC_VERSION}`,
+  );
+});
