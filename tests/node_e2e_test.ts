@@ -3,12 +3,12 @@
  * image appears in the node's containerd, veryfreshpod (`run --runtime
  * containerd` on the node's socket) changes the workload and the new pods run
  * the new image. Asserted on the cluster's state: the pods the kubelet runs,
- * their `containerStatuses[].imageID` (the image's config digest, which is
- * also its Docker image ID, as `makeImage` returns it), the old pods gone, and
+ * their `containerStatuses[].imageID` (the image's config digest, which
+ * `makeImageOnNode` returns), the old pods gone, and
  * the Events veryfreshpod records.
  */
 import assert from "node:assert/strict";
-import { e2eTest, importIntoContainerd, makeImage, node } from "./env/mod.ts";
+import { e2eTest, importIntoContainerd, makeImageOnNode, node } from "./env/mod.ts";
 import { startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
 import { eventually } from "./eventually.ts";
 import { listPods, waitForPodsOn, waitForWaitingPod } from "./pods.ts";
@@ -20,13 +20,6 @@ import {
   nodeWorkload,
 } from "./workloads.ts";
 import type { WorkloadKind } from "../lib/kube/workload.ts";
-
-/** A new image `ref` in the test dockerd, imported into the node; returns its ID. */
-async function imageOnNode(ref: string): Promise<string> {
-  const id = await makeImage(ref);
-  await importIntoContainerd(ref);
-  return id;
-}
 
 /** A workload of `kind` whose one container runs `image` and keeps running. */
 function runningWorkload(
@@ -43,12 +36,12 @@ e2eTest("node: a new tag imported into the node: the new pod runs the new image"
   await node();
   const namespace = await createNamespace("node-tag");
   const repository = uniqueRepository("node-app");
-  const v1 = await imageOnNode(`${repository}:v1`);
+  const v1 = await makeImageOnNode(`${repository}:v1`);
   await createWorkload(runningWorkload("Deployment", namespace, "web", `${repository}:v1`));
   const [first] = await waitForPodsOn(namespace, "app=web", v1);
 
   await using _loop = await startLoopOnNode(namespace);
-  const v2 = await imageOnNode(`${repository}:v2`);
+  const v2 = await makeImageOnNode(`${repository}:v2`);
   await waitForImages("Deployment", namespace, "web", { app: `${repository}:v2` });
   const [second] = await waitForPodsOn(namespace, "app=web", v2);
   assert.equal(second!.image, `${repository}:v2`);
@@ -63,17 +56,17 @@ e2eTest(
     const namespace = await createNamespace("node-rebuild");
     const repository = uniqueRepository("node-app");
     const ref = `${repository}:dev`;
-    const old = await imageOnNode(ref);
+    const old = await makeImageOnNode(ref);
     await createWorkload(runningWorkload("Deployment", namespace, "web", ref));
     const [first] = await waitForPodsOn(namespace, "app=web", old);
     const sentinelRepository = uniqueRepository("node-sentinel");
-    await imageOnNode(`${sentinelRepository}:v1`);
+    await makeImageOnNode(`${sentinelRepository}:v1`);
     await createWorkload(
       runningWorkload("Deployment", namespace, "sentinel", `${sentinelRepository}:v1`),
     );
 
     await using _loop = await startLoopOnNode(namespace);
-    const rebuilt = await imageOnNode(ref);
+    const rebuilt = await makeImageOnNode(ref);
     assert.notEqual(rebuilt, old);
     const [second] = await waitForPodsOn(namespace, "app=web", rebuilt);
     assert.notEqual(second!.uid, first!.uid);
@@ -83,7 +76,7 @@ e2eTest(
     // The same image imported again: an event and a re-read with nothing new. A change
     // of another repository afterwards proves that re-read was done before we look.
     await importIntoContainerd(ref);
-    await imageOnNode(`${sentinelRepository}:v2`);
+    await makeImageOnNode(`${sentinelRepository}:v2`);
     await waitForImages("Deployment", namespace, "sentinel", { app: `${sentinelRepository}:v2` });
     const after = await getWorkload("Deployment", namespace, "web");
     assert.equal(after.metadata.generation, rolled.metadata.generation);
@@ -102,7 +95,7 @@ e2eTest(
     const { kubectl } = await node();
     const namespace = await createNamespace("node-kinds");
     const repository = uniqueRepository("node-app");
-    const v1 = await imageOnNode(`${repository}:v1`);
+    const v1 = await makeImageOnNode(`${repository}:v1`);
     const kinds = ["Deployment", "StatefulSet", "DaemonSet"] as const;
     for (const kind of kinds) {
       await createWorkload(
@@ -113,7 +106,7 @@ e2eTest(
     for (const kind of kinds) await waitForPodsOn(namespace, `app=${kind.toLowerCase()}`, v1);
 
     await using _loop = await startLoopOnNode(namespace);
-    const v2 = await imageOnNode(`${repository}:v2`);
+    const v2 = await makeImageOnNode(`${repository}:v2`);
     for (const kind of [...kinds, "CronJob" as const]) {
       await waitForImages(kind, namespace, kind.toLowerCase(), { app: `${repository}:v2` });
     }
@@ -134,13 +127,13 @@ e2eTest(
     await node();
     const namespace = await createNamespace("node-always");
     const repository = uniqueRepository("node-app");
-    await imageOnNode(`${repository}:v1`);
+    await makeImageOnNode(`${repository}:v1`);
     await createWorkload(
       runningWorkload("Deployment", namespace, "web", `${repository}:v1`, "Always"),
     );
 
     await using loop = await startLoopOnNode(namespace);
-    await imageOnNode(`${repository}:v2`);
+    await makeImageOnNode(`${repository}:v2`);
     const warning = await loop.waitForLine(/web.*imagePullPolicy Always.*exists only on this node/);
     assert.match(warning, new RegExp(`${repository}:v2`));
     await waitForImages("Deployment", namespace, "web", { app: `${repository}:v2` });

@@ -23,11 +23,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  configDigest,
   docker,
   e2eTest,
   importIntoContainerd,
   kubernetes,
   makeImage,
+  makeImageOnNode,
   node,
   NODE_NAME,
 } from "./env/mod.ts";
@@ -48,13 +50,6 @@ async function podImage(): Promise<string> {
   const reference = `vfp.test/veryfreshpod:e2e-${Date.now().toString(36)}${images++}`;
   await importPodImage(containerdSocket, namespace, reference);
   return reference;
-}
-
-/** A new image `ref`, imported into the node; returns its ID. */
-async function imageOnNode(ref: string): Promise<string> {
-  const id = await makeImage(ref);
-  await importIntoContainerd(ref);
-  return id;
 }
 
 /** A Deployment `web` on `image` in a new namespace, its pod running; returns the namespace. */
@@ -116,7 +111,7 @@ async function assertWorks(image: string, namespace: string, repository: string)
   });
 
   const next = `${repository}:v${Date.now().toString(36)}`;
-  const id = await imageOnNode(next);
+  const id = await makeImageOnNode(next);
   await waitForImages("Deployment", namespace, "web", { app: next }, 60_000);
   const [web] = await waitForPodsOn(namespace, "app=web", id);
   assert.equal(web!.image, next);
@@ -133,7 +128,10 @@ e2eTest(
     const [kube, { containerdSocket }] = await Promise.all([kubernetes(), node()]);
     const image = await podImage();
     const repository = uniqueRepository("in-pod-app");
-    const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
+    const namespace = await runningWeb(
+      `${repository}:v1`,
+      await makeImageOnNode(`${repository}:v1`),
+    );
     await uninstall(); // a leftover of an interrupted run
     const result = await runVeryfreshpod([
       ...["install", "--kubeconfig", kube.kubeconfig, "--socket", containerdSocket],
@@ -157,7 +155,10 @@ e2eTest(
     const { containerdSocket } = await node();
     const image = await podImage();
     const repository = uniqueRepository("in-pod-app");
-    const namespace = await runningWeb(`${repository}:v1`, await imageOnNode(`${repository}:v1`));
+    const namespace = await runningWeb(
+      `${repository}:v1`,
+      await makeImageOnNode(`${repository}:v1`),
+    );
     await withAppliedManifest(
       ["--runtime", "containerd", "--socket", containerdSocket, "--image", image],
       () => assertWorks(image, namespace, repository),
@@ -214,9 +215,13 @@ async function assertBridges(image: string, namespace: string, repository: strin
 async function webOnDockerBuild(repository: string): Promise<{ namespace: string; base: string }> {
   const base = `${uniqueRepository("in-pod-base")}:v1`;
   await makeImage(base);
-  const v1 = await dockerBuild(`${repository}:v1`, base);
+  await dockerBuild(`${repository}:v1`, base);
   await importIntoContainerd(`${repository}:v1`);
-  return { namespace: await runningWeb(`${repository}:v1`, v1), base };
+  // What the pod reports: the config digest, which is the image ID on the classic store only.
+  return {
+    namespace: await runningWeb(`${repository}:v1`, await configDigest(`${repository}:v1`)),
+    base,
+  };
 }
 
 e2eTest(

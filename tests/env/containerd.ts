@@ -90,7 +90,9 @@ disabled_plugins = ${JSON.stringify(disabled)}
  * `io.containerd.cri.v1.runtime` and `.images` plugins, the sandbox image is a
  * pinned image, and the shims' sockets would go to /run/containerd/s unless
  * told otherwise. NRI is off: nothing here plugs into it, and its socket
- * would be machine-wide (/var/run/nri).
+ * would be machine-wide (/var/run/nri). `imports` is empty, or containerd 2.3
+ * would also read the machine's /etc/containerd/conf.d. (2.3 reads version 3
+ * and says it migrated it to its version 4.)
  */
 function configVersion3({ dir, socket, cri, cniConfDir, shimSocketDir }: ConfigInput): string {
   const criPlugins = [
@@ -116,6 +118,8 @@ function configVersion3({ dir, socket, cri, cniConfDir, shimSocketDir }: ConfigI
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        # runc's state, by default in the machine-wide /run/containerd/runc.
+        Root = "${dir}/runc"
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["${cniBinDir}"]
     conf_dir = "${cniConfDir}"
@@ -140,6 +144,7 @@ version = 3
 root = "${dir}/root"
 state = "${dir}/state"
 disabled_plugins = ${JSON.stringify(disabled)}
+imports = []
 
 [grpc]
   address = "${socket}"

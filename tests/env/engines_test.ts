@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ENGINE_SET_VARIABLE, enginesDir, engineSet, engineVersions } from "./engines.ts";
+import {
+  DEFAULT_ENGINE_SET,
+  ENGINE_SET_VARIABLE,
+  enginesDir,
+  engineSet,
+  engineVersions,
+} from "./engines.ts";
 
 function withEngineSet<T>(value: string | undefined, fn: () => T): T {
   const before = Deno.env.get(ENGINE_SET_VARIABLE);
@@ -13,9 +19,9 @@ function withEngineSet<T>(value: string | undefined, fn: () => T): T {
   }
 }
 
-Deno.test("engineSet() is today's engines unless VFP_TEST_ENGINES says compat", () => {
-  assert.equal(withEngineSet(undefined, engineSet), "today");
-  assert.equal(withEngineSet("", engineSet), "today");
+Deno.test("engineSet() is what VFP_TEST_ENGINES says, else the default", () => {
+  assert.equal(withEngineSet(undefined, engineSet), DEFAULT_ENGINE_SET);
+  assert.equal(withEngineSet("", engineSet), DEFAULT_ENGINE_SET);
   assert.equal(withEngineSet("today", engineSet), "today");
   assert.equal(withEngineSet("compat", engineSet), "compat");
 });

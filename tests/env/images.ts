@@ -56,6 +56,27 @@ export async function imageId(ref: string): Promise<string> {
 }
 
 /**
+ * The config digest of the image `ref` names in the test dockerd: what a pod
+ * on a containerd node reports as its `imageID`. On the classic store that is
+ * the image ID; on the containerd store the ID is the manifest's (or, for a
+ * BuildKit build, the index's) digest, so it is read from `docker save`'s
+ * manifest.json, which names the config of the platform's image.
+ */
+export async function configDigest(ref: string): Promise<string> {
+  if ((await docker()).store === "classic") return await imageId(ref);
+  const tarball = await saveImage(ref);
+  try {
+    const manifest = JSON.parse(await run("tar", ["-xOf", tarball, "manifest.json"]));
+    const config = String(manifest?.[0]?.Config ?? "");
+    const hex = config.match(/([0-9a-f]{64})/)?.[1];
+    if (!hex) throw new Error(`docker save of ${ref} names no config: ${config}`);
+    return `sha256:${hex}`;
+  } finally {
+    Deno.removeSync(tarball.slice(0, tarball.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+/**
  * Tags `ref` as `<registry>/<name>` (default: `ref` itself, e.g. `app:v1`)
  * and pushes it to the test registry; returns the registry reference.
  */
@@ -100,4 +121,18 @@ export async function importIntoContainerd(...refs: string[]): Promise<string[]>
   } finally {
     Deno.removeSync(tarball.slice(0, tarball.lastIndexOf("/")), { recursive: true });
   }
+}
+
+/**
+ * A new image `ref` (makeImage) imported into the node's containerd
+ * (importIntoContainerd); returns what a pod running it reports as its
+ * `imageID`, the config digest (configDigest).
+ */
+export async function makeImageOnNode(
+  ref: string,
+  files: Record<string, string> = {},
+): Promise<string> {
+  await makeImage(ref, files);
+  await importIntoContainerd(ref);
+  return await configDigest(ref);
 }

@@ -31,9 +31,12 @@
  *     imagePullPolicy IfNotPresent or Never.
  *
  * Images (images.ts), all in the test dockerd: makeImage(ref, files?) → image ID (new each
- * call, runnable: busybox applets on PATH); imageId(ref); pushToRegistry(ref, name?) → remote
+ * call, runnable: busybox applets on PATH); imageId(ref); configDigest(ref) → what a pod on a
+ * containerd node reports as imageID (the image ID only on the classic store);
+ * pushToRegistry(ref, name?) → remote
  * ref; saveImage(...refs) → tarball path; loadImage(path); importIntoContainerd(...refs) →
- * containerd names.
+ * containerd names; makeImageOnNode(ref, files?) → makeImage + importIntoContainerd, returns
+ * the configDigest a pod reports.
  *
  * Tests that use these daemons must be declared with `e2eTest` (or turn off
  * `sanitizeOps` and `sanitizeResources` themselves): a daemon outlives the
@@ -65,10 +68,12 @@ export { type Registry, registry } from "./registry.ts";
 export { type Node, node } from "./node.ts";
 export { KUBERNETES_SERVICE_IP, NODE_NAME } from "./controlplane.ts";
 export {
+  configDigest,
   imageId,
   importIntoContainerd,
   loadImage,
   makeImage,
+  makeImageOnNode,
   pushToRegistry,
   saveImage,
 } from "./images.ts";
