@@ -400,3 +400,36 @@ Deno.test("Docker's containerd out of reach: the copy falls back to the save", a
     await docker[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("a BuildKit index (platform manifest + attestation) reaches the node with the platform's blobs; the attestation's are not needed", async () => {
+  const layer = text("buildkit layer");
+  const config = configOf([layer]);
+  const amd64 = manifest(config, [layer]);
+  const attestation = manifest(text('{"attestation":true}'), [text("in-toto statement")]);
+  const indexBytes = text(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      { ...amd64.descriptor, platform: AMD64 },
+      {
+        ...attestation.descriptor,
+        platform: { os: "unknown", architecture: "unknown" },
+        annotations: {
+          "vnd.docker.reference.digest": amd64.descriptor.digest,
+          "vnd.docker.reference.type": "attestation-manifest",
+        },
+      },
+    ],
+  }));
+  const index = descriptor(OCI_INDEX, indexBytes);
+  // The save holds the attestation manifest but not its blobs.
+  await using t = await setup(() =>
+    ociSave(index, [layer, config, amd64.bytes, attestation.bytes, indexBytes])
+  );
+  const report = await t.feed.copy({ name: NAME, id: index.digest }, signal);
+  assert.equal(t.node.state.images[0]?.target?.digest, index.digest);
+  assert.equal(report.written, 4, JSON.stringify(report)); // layer, config, manifest, index
+  assert.ok(await t.feed.has({ name: NAME, id: index.digest }));
+  // The kubelet's image ID is the platform manifest's config: has() knows it by that too.
+  assert.ok(await t.feed.has({ name: NAME, id: digest(config) }));
+});
