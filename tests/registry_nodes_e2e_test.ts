@@ -192,7 +192,9 @@ e2eTest(
         `an Event names the tag and digest: ${events.join("\n")}`,
       );
       await loop.waitForLine(
-        new RegExp(`Rolled out Deployment ${ns}/web: 2/2 pods on ${escape(v2)} in`),
+        new RegExp(
+          `Rolled out Deployment ${ns}/web: 2/2 pods on ${escape(v2)} (\\(\\w{12}\\) )?in`,
+        ),
         60_000,
       );
 
@@ -210,7 +212,9 @@ e2eTest(
       assert.equal(pushes.length, 2, pushes.join("\n"));
       assert.match(pushes[1]!, new RegExp(`@${rebuilt}: 2 blobs sent, 1 there already`));
       await loop.waitForLine(
-        new RegExp(`Rolled out Deployment ${ns}/web: 2/2 pods on ${escape(rebuiltRef)} in`),
+        new RegExp(
+          `Rolled out Deployment ${ns}/web: 2/2 pods on ${escape(rebuiltRef)} (\\(\\w{12}\\) )?in`,
+        ),
         60_000,
       );
 
