@@ -20,8 +20,9 @@ import { kubeClient } from "../kube/rest.ts";
 import { setupLogging } from "../log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
+import { findDockerSocket } from "../install/docker_socket.ts";
 import { ensureImage, inspectImage, ROOTFS_LABEL } from "../install/image.ts";
-import { DEFAULT_IMAGE, renderObjects } from "../install/manifest.ts";
+import { DEFAULT_IMAGE, NO_DOCKER_SOCKET, renderObjects } from "../install/manifest.ts";
 import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
 import { plural } from "../plural.ts";
@@ -37,12 +38,7 @@ import {
   parseFlags,
   stringFlag,
 } from "./flags.ts";
-import {
-  dockerSocketFlag,
-  manifestOptionsFromFlags,
-  NO_DOCKER_SOCKET,
-  runtimeFlag,
-} from "./manifest.ts";
+import { dockerSocketFlag, manifestOptionsFromFlags, runtimeFlag } from "./manifest.ts";
 
 const HELP = commandHelp(
   INSTALL_FLAGS,
@@ -108,7 +104,7 @@ export const installCommand: Command = {
     }
 
     const dockerSocket = node.runtime === "containerd"
-      ? await findDockerSocket(dockerSocketAsked, context, say)
+      ? await findDockerSocket(dockerSocketAsked, { getEnv: context.env, say })
       : dockerSocketAsked;
     let options = manifestOptionsFromFlags(
       "install",
@@ -163,60 +159,6 @@ async function findRuntime(
   }
   const found = await detect();
   return { ...found, socket: socket ?? found.socket, detected: true };
-}
-
-/**
- * The Docker Engine socket beside the node's containerd, or undefined: the
- * one --docker-socket names (which must answer), else the default one when
- * Docker answers there. Says what it found in one line.
- */
-async function findDockerSocket(
-  asked: string | undefined,
-  context: CommandContext,
-  say: (line: string) => void,
-): Promise<string | undefined> {
-  if (asked === NO_DOCKER_SOCKET) {
-    say("No Docker socket (--docker-socket none): veryfreshpod sees the images in containerd");
-    return undefined;
-  }
-  const path = asked ?? DEFAULT_DOCKER_SOCKET;
-  const notThere = `the installed veryfreshpod sees only the images in containerd`;
-  if (!isSocket(path)) {
-    if (asked === undefined) {
-      say(`No Docker Engine socket at ${path}: ${notThere} (--docker-socket PATH names another)`);
-      return undefined;
-    }
-    throw new UserError(
-      `No socket at "${path}" (--docker-socket): give the path of the socket the node's ` +
-        "Docker Engine listens on, or --docker-socket none",
-      ExitCode.engine,
-    );
-  }
-  const engine = DockerEngine.create({ host: `unix://${path}`, getEnv: context.env });
-  let version: string | undefined;
-  try {
-    version = (await engine.client.negotiate()).version;
-  } catch (error) {
-    if (asked !== undefined || !(error instanceof UserError)) throw error;
-    say(`Docker at ${path} does not answer (${error.message}): ${notThere}`);
-    return undefined;
-  } finally {
-    engine.close();
-  }
-  say(
-    `Docker Engine${version ? ` ${version}` : ""} at ${path}: mounting it too; the installed ` +
-      "veryfreshpod copies each build a workload uses into the node's containerd",
-  );
-  return path;
-}
-
-/** True when `path` is a unix socket (not a missing file, not a directory). */
-function isSocket(path: string): boolean {
-  try {
-    return Deno.statSync(path).isSocket === true;
-  } catch {
-    return false;
-  }
 }
 
 const OS_NAMES: Partial<Record<OperatingSystem, string>> = { darwin: "macOS", windows: "Windows" };

@@ -10,6 +10,7 @@ import {
   DEFAULT_IMAGE,
   DEFAULT_NAMESPACE,
   type ManifestOptions,
+  NO_DOCKER_SOCKET,
   renderManifest,
   validateManifestOptions,
 } from "../install/manifest.ts";
@@ -23,9 +24,6 @@ import {
   stringFlag,
   usageError,
 } from "./flags.ts";
-
-/** `--docker-socket none`: no Docker socket, only the runtime's. */
-export const NO_DOCKER_SOCKET = "none";
 
 const HELP = commandHelp(
   MANIFEST_FLAGS,

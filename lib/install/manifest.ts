@@ -64,6 +64,9 @@ export interface ManifestOptions {
   readonly rootfsDigest?: string;
 }
 
+/** `--docker-socket none`: no Docker socket, only the runtime's. */
+export const NO_DOCKER_SOCKET = "none";
+
 /** The pod-template annotation that holds `rootfsDigest`. */
 export const ROOTFS_ANNOTATION = "veryfreshpod.io/rootfs-sha256";
 
