@@ -10,21 +10,13 @@
  * manifest's ClusterRole: restore needs no new permission.
  */
 import assert from "node:assert/strict";
-import { e2eTest, importIntoContainerd, kubernetes, makeImage, node } from "./env/mod.ts";
-import { serviceAccountToken } from "./env/mod.ts";
+import { e2eTest, kubernetes, makeImageOnNode, node, serviceAccountToken } from "./env/mod.ts";
 import { kubeconfigWithToken } from "./kubeconfig.ts";
 import { startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { api, createNamespace, eventsIn, getWorkload, nodeWorkload } from "./workloads.ts";
 import { renderObjects } from "../lib/install/manifest.ts";
-
-/** A new image `ref` in the test dockerd, imported into the node; returns its ID. */
-async function imageOnNode(ref: string): Promise<string> {
-  const id = await makeImage(ref);
-  await importIntoContainerd(ref);
-  return id;
-}
 
 /**
  * A kubeconfig of a ServiceAccount in `namespace` bound to a ClusterRole with
@@ -86,7 +78,7 @@ e2eTest(
     const namespace = await createNamespace("restore");
     const repository = uniqueRepository("restore-app");
     const original = `${repository}:test`;
-    const originalId = await imageOnNode(original);
+    const originalId = await makeImageOnNode(original);
     const manifests = await Deno.makeTempDir({ prefix: "vfp-restore-" });
     const manifest = (name: string) => `${manifests}/${name}.json`;
     const kubeconfig = await manifestRoleKubeconfig(namespace);
@@ -104,11 +96,11 @@ e2eTest(
       let loop = await startLoopOnNode(namespace);
       try {
         // A day of builds: a new tag, a rebuild of it, another new tag.
-        await imageOnNode(`${repository}:v1`);
+        await makeImageOnNode(`${repository}:v1`);
         await waitForImages("Deployment", namespace, "web", { app: `${repository}:v1` });
-        const rebuiltV1 = await imageOnNode(`${repository}:v1`);
+        const rebuiltV1 = await makeImageOnNode(`${repository}:v1`);
         await waitForPodsOn(namespace, "app=web", rebuiltV1);
-        const v2 = await imageOnNode(`${repository}:v2`);
+        const v2 = await makeImageOnNode(`${repository}:v2`);
         await waitForImages("Deployment", namespace, "web", { app: `${repository}:v2` });
         await waitForImages("Deployment", namespace, "side", { app: `${repository}:v2` });
         await waitForPodsOn(namespace, "app=web", v2);
@@ -204,7 +196,7 @@ e2eTest(
         assert.equal((await listPods(namespace, "app=web")).length, 1);
 
         // A new build moves it again.
-        const v3 = await imageOnNode(`${repository}:v3`);
+        const v3 = await makeImageOnNode(`${repository}:v3`);
         await waitForImages("Deployment", namespace, "web", { app: `${repository}:v3` });
         await waitForPodsOn(namespace, "app=web", v3);
         const again = await vfp(kubeconfig, "restore", "-n", namespace, "deployment/web");

@@ -199,7 +199,8 @@ async function assertBridges(image: string, namespace: string, repository: strin
   });
 
   const next = `${repository}:v2`;
-  const id = await dockerBuild(next, base); // only in Docker
+  await dockerBuild(next, base); // only in Docker
+  const id = await configDigest(next); // what the pod reports, on either image store
   await waitForImages("Deployment", namespace, "web", { app: next }, 60_000);
   const [web] = await waitForPodsOn(namespace, "app=web", id);
   assert.equal(web!.image, next);
