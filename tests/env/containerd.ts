@@ -6,7 +6,7 @@
  * dockerd.ts for why it cannot manage its own).
  */
 
-import { cniBinDir, cniConfig, nodeNetwork } from "./network.ts";
+import { cniBinDir, cniConfig, type NodeNetwork, nodeNetwork } from "./network.ts";
 import { enginePath, engineSet } from "./engines.ts";
 import { binary } from "./paths.ts";
 import { type Daemon, makeDir, run, spawnDaemon, waitReady } from "./process.ts";
@@ -26,6 +26,15 @@ interface ConfigInput {
   readonly cniConfDir?: string;
   /** Where containerd 2.x puts its shims' sockets: a short path (see startContainerd). */
   readonly shimSocketDir: string;
+  /** The CRI's registry hosts directory (`hosts.toml` per host), as kind's nodes have one. */
+  readonly registryConfigDir?: string;
+}
+
+/** The CRI's `config_path` line under `section`, when the node has a registry hosts directory. */
+function registryConfigPath(section: string, dir: string | undefined, indent: string): string {
+  return dir === undefined
+    ? ""
+    : `\n${indent}[plugins."${section}".registry]\n${indent}  config_path = "${dir}"`;
 }
 
 // Snapshotters that need kernel modules or special file systems only add noise.
@@ -39,7 +48,7 @@ const unusedSnapshotters = ["aufs", "btrfs", "devmapper", "zfs"].map((s) =>
  * no oom_score_adj below ours (we lack CAP_SYS_RESOURCE), pod network
  * namespaces under the state dir, cgroupfs.
  */
-function configVersion2({ dir, socket, cri, cniConfDir }: ConfigInput): string {
+function configVersion2({ dir, socket, cri, cniConfDir, registryConfigDir }: ConfigInput): string {
   const disabled = [...unusedSnapshotters, ...(cri ? [] : ["io.containerd.grpc.v1.cri"])];
   const node = cniConfDir
     ? `
@@ -55,7 +64,9 @@ function configVersion2({ dir, socket, cri, cniConfDir }: ConfigInput): string {
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "${cniBinDir}"
-    conf_dir = "${cniConfDir}"`
+    conf_dir = "${cniConfDir}"${
+      registryConfigPath("io.containerd.grpc.v1.cri", registryConfigDir, "  ")
+    }`
     : `
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "${dir}/cni/bin"
@@ -94,7 +105,9 @@ disabled_plugins = ${JSON.stringify(disabled)}
  * would also read the machine's /etc/containerd/conf.d. (2.3 reads version 3
  * and says it migrated it to its version 4.)
  */
-function configVersion3({ dir, socket, cri, cniConfDir, shimSocketDir }: ConfigInput): string {
+function configVersion3(
+  { dir, socket, cri, cniConfDir, shimSocketDir, registryConfigDir }: ConfigInput,
+): string {
   const criPlugins = [
     "io.containerd.grpc.v1.cri",
     "io.containerd.cri.v1.runtime",
@@ -107,7 +120,9 @@ function configVersion3({ dir, socket, cri, cniConfDir, shimSocketDir }: ConfigI
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
   [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = "${PAUSE_IMAGE}"
+    sandbox = "${PAUSE_IMAGE}"${
+      registryConfigPath("io.containerd.cri.v1.images", registryConfigDir, "  ")
+    }
 
 [plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
@@ -171,11 +186,17 @@ let shimSocketDirs = 0;
 /** Starts containerd with a config of its own under `<root>/<name>`. */
 export async function startContainerd(
   name: string,
-  options: { cri: boolean; node?: boolean },
+  options: {
+    cri: boolean;
+    node?: boolean;
+    /** Another node's network than the first's (second_node.ts). */
+    network?: NodeNetwork;
+    registryConfigDir?: string;
+  },
 ): Promise<ContainerdInstance> {
   const dir = makeDir(name);
   const socket = `${dir}/containerd.sock`;
-  const network = options.node ? await nodeNetwork() : undefined;
+  const network = options.network ?? (options.node ? await nodeNetwork() : undefined);
   let cniConfDir: string | undefined;
   if (network) {
     cniConfDir = `${dir}/cni/conf`;
@@ -194,6 +215,7 @@ export async function startContainerd(
     cri: options.cri,
     shimSocketDir,
     ...(cniConfDir ? { cniConfDir } : {}),
+    ...(options.registryConfigDir ? { registryConfigDir: options.registryConfigDir } : {}),
   };
   // containerd 1.6 is the compatibility set's; today's is 2.x.
   const config = engineSet() === "compat" ? configVersion2(input) : configVersion3(input);

@@ -16,9 +16,9 @@
  * the `kubernetes` Service's IP, which it names, since it connects through
  * the forwarder's address.
  */
-import { type Containerd, PAUSE_IMAGE } from "./containerd.ts";
+import { type Containerd, startContainerd } from "./containerd.ts";
 import { kubernetes, KUBERNETES_SERVICE_IP } from "./controlplane.ts";
-import { cniBinDir, cniConfig, type NodeNetwork } from "./network.ts";
+import type { NodeNetwork } from "./network.ts";
 import { importPauseImage, node } from "./node.ts";
 import { binary, nodeBinary } from "./paths.ts";
 import { type Daemon, freePort, makeDir, run, runName, spawnDaemon, waitReady } from "./process.ts";
@@ -124,96 +124,6 @@ async function forward(name: string, listen: string, target: string): Promise<vo
   });
 }
 
-/** containerd's major version, which decides the config's shape (2.x reads version 3). */
-async function containerdMajor(): Promise<number> {
-  const text = await run(binary("containerd"), ["--version"]);
-  const match = text.match(/\sv?(\d+)\.\d+\.\d+/);
-  return match ? Number(match[1]) : 1;
-}
-
-function containerdConfig(
-  major: number,
-  paths: { dir: string; socket: string; cniConfDir: string; certsDir: string },
-): string {
-  const { dir, socket, cniConfDir, certsDir } = paths;
-  const common = `
-root = "${dir}/root"
-state = "${dir}/state"
-disabled_plugins = ${
-    JSON.stringify(["aufs", "btrfs", "devmapper", "zfs"].map((s) =>
-      `io.containerd.snapshotter.v1.${s}`
-    ))
-  }
-
-[grpc]
-  address = "${socket}"
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "${dir}/opt"
-`;
-  if (major < 2) {
-    return `version = 2${common}
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_tcp_service = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  sandbox_image = "${PAUSE_IMAGE}"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${cniBinDir}"
-    conf_dir = "${cniConfDir}"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "${certsDir}"
-`;
-  }
-  return `version = 3${common}
-[plugins."io.containerd.nri.v1.nri"]
-  disable = true
-
-[plugins."io.containerd.shim.v1.manager"]
-  socket_dir = "${makeDir("s-node-2")}"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  disable_tcp_service = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-
-[plugins."io.containerd.cri.v1.images"]
-  snapshotter = "overlayfs"
-  [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = "${PAUSE_IMAGE}"
-  [plugins."io.containerd.cri.v1.images".registry]
-    config_path = "${certsDir}"
-
-[plugins."io.containerd.cri.v1.runtime"]
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.cri.v1.runtime".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = ["${cniBinDir}"]
-    conf_dir = "${cniConfDir}"
-`;
-}
-
 /** A cgroup for the kubelet below the run's own (teardown.ts removes the run's with all below). */
 function makeCgroupRoot(): string {
   const path = `/${runName()}/node-2`;
@@ -252,28 +162,14 @@ async function start(): Promise<SecondNode> {
   const network = await makeNetwork();
   const dir = makeDir("node-2");
 
-  // containerd, in the node's namespace, with the registry hosts directory kind's nodes have.
-  const socket = `${dir}/containerd.sock`;
-  const cniConfDir = `${dir}/cni/conf`;
+  // containerd 2.x (this run's set), in the node's namespace, with the registry hosts
+  // directory kind's nodes have.
   const certsDir = `${dir}/certs.d`;
-  Deno.mkdirSync(cniConfDir, { recursive: true });
   Deno.mkdirSync(certsDir, { recursive: true });
-  Deno.writeTextFileSync(
-    `${cniConfDir}/10-${network.cniNetwork}.conflist`,
-    cniConfig(network, `${dir}/cni/ipam`),
-  );
-  Deno.writeTextFileSync(
-    `${dir}/containerd.toml`,
-    containerdConfig(await containerdMajor(), { dir, socket, cniConfDir, certsDir }),
-  );
-  const containerdDaemon = spawnDaemon(
-    "containerd-node-2",
-    ...network.inNode(binary("containerd"), ["--config", `${dir}/containerd.toml`]),
-    { graceMs: 5_000 },
-  );
-  await waitReady(containerdDaemon, async () => {
-    await run(binary("ctr"), ["--address", socket, "version"]);
-    return true;
+  const { socket } = await startContainerd("containerd-node-2", {
+    cri: true,
+    network,
+    registryConfigDir: certsDir,
   });
   const ctr: Containerd = {
     socket,
