@@ -17,14 +17,18 @@ import { DockerEngine } from "../lib/engine/docker.ts";
 import type { Engine, EngineEvent, ImageSnapshot } from "../lib/engine/engine.ts";
 import {
   containerd,
+  type Docker,
   docker,
   e2eTest,
+  engineSet,
   importIntoContainerd,
   loadImage,
   makeImage,
-  pushToRegistry,
+  registry,
   saveImage,
 } from "./env/mod.ts";
+import { buildIn, dockerStores } from "./docker_stores.ts";
+import { run } from "./env/process.ts";
 
 /** A repository name no other test uses. */
 function unique(prefix: string): string {
@@ -118,27 +122,118 @@ e2eTest("docker: connect negotiates an API version both sides speak", async () =
   }
 });
 
-e2eTest("docker: the snapshot lists tagged images; fromRegistry follows repo digests", async () => {
-  const repository = unique("snap");
-  const id = await makeImage(`${repository}:v1`);
-  const remote = await pushToRegistry(`${repository}:v1`);
-  const engine = DockerEngine.create({ host: (await docker()).host });
+/** The config digest of `ref` in `daemon`, from its `docker save` (manifest.json's Config). */
+async function savedConfigDigest(daemon: Docker, ref: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "vfp-engine-save-" });
   try {
-    const snapshot = await engine.snapshot();
-    const created = snapshot.get(`docker.io/${repository}:v1`)?.time;
-    assertRecent("the image's Created", created);
-    assert.deepEqual(snapshot.get(`docker.io/${repository}:v1`), {
-      id,
-      fromRegistry: false,
-      time: created,
-    });
-    // The pushed name has a repo digest now; the local name still cannot be pulled.
-    assert.deepEqual(snapshot.get(remote), { id, fromRegistry: true, time: created });
-    for (const key of snapshot.keys()) assert.match(key, /^[^/]+\/.+:[\w][\w.-]*$/);
+    await daemon.run(["save", "-o", `${dir}/image.tar`, ref]);
+    const manifest = await run("tar", ["-xOf", `${dir}/image.tar`, "manifest.json"]);
+    const config = (JSON.parse(manifest) as Array<{ Config: string }>)[0]!.Config;
+    // `blobs/sha256/<hex>` (OCI layout) or `<hex>.json` (the classic store before Docker 25).
+    return `sha256:${/([0-9a-f]{64})/.exec(config)![1]}`;
   } finally {
-    engine.close();
+    await Deno.remove(dir, { recursive: true });
   }
-});
+}
+
+for (const { name: store, daemon: daemonOf } of dockerStores()) {
+  e2eTest(
+    `docker (${store}): the snapshot lists tagged images; a new tag's config digest and pulled-or-built`,
+    async () => {
+      const daemon = await daemonOf();
+      const engine = DockerEngine.create({ host: daemon.host });
+      try {
+        await engine.connect();
+        // The baseline: what changes after it is looked up in the store.
+        await engine.snapshot();
+        const repository = unique("snap");
+        const built = await buildIn(daemon, `${repository}:v1`, { buildkit: false });
+        const remote = `${(await registry()).address}/${repository}`;
+        await daemon.run(["tag", `${repository}:v1`, `${remote}:v1`]);
+        await daemon.run(["push", "--quiet", `${remote}:v1`]);
+        const config = await savedConfigDigest(daemon, `${repository}:v1`);
+        const snapshot = await engine.snapshot();
+        const local = snapshot.get(`docker.io/${repository}:v1`);
+        assertRecent("the image's Created", local?.time);
+        assert.equal(local?.id, built);
+        // Only the pushed name can be pulled; the local name of the same image cannot.
+        assert.equal(local?.fromRegistry, false, "a build");
+        assert.equal(snapshot.get(`${remote}:v1`)?.fromRegistry, true, "pushed");
+        assert.equal(snapshot.get(`${remote}:v1`)?.id, built);
+        // The config digest, which pods on a containerd node report: the ID itself on the
+        // classic store, beside it on the containerd store (where the ID is the manifest's).
+        if (daemon.store === "containerd") {
+          assert.notEqual(built, config);
+          assert.equal(local?.configId, config);
+        } else {
+          assert.equal(built, config);
+          assert.equal(local?.configId, undefined);
+        }
+        for (const key of snapshot.keys()) assert.match(key, /^[^/]+\/.+:[\w][\w.-]*$/);
+      } finally {
+        engine.close();
+      }
+    },
+  );
+
+  e2eTest(
+    `docker (${store}): events at the negotiated API name the tag and its image; untag; a BuildKit build`,
+    async () => {
+      const daemon = await daemonOf();
+      const repository = unique("events");
+      const id = await buildIn(daemon, `${repository}:v1`, { buildkit: false });
+      const engine = DockerEngine.create({ host: daemon.host });
+      const tap = new EventTap(engine);
+      try {
+        await engine.connect();
+        if (engineSet() === "today") {
+          // Docker 29: events without the legacy status, id and from fields.
+          assert.ok(compareApiVersions(engine.client.apiVersion ?? "", "1.52") >= 0);
+        }
+        let probe = 0;
+        await tap.live(() =>
+          daemon.run(["tag", `${repository}:v1`, `${repository}:probe${probe++}`]).then(() => {})
+        );
+        let from = tap.events.length;
+        await daemon.run(["tag", `${repository}:v1`, `${repository}:v2`]);
+        const tagged = await tap.waitFor("docker tag", (e) =>
+          e.action === "tag" &&
+          e.reference === `docker.io/${repository}:v2`, from);
+        assert.equal(tagged.id, id, "the tag event names the image the tag names now");
+        assertRecent("the tag event's time", tagged.time);
+
+        // untag names the removed tag (containerd store) or the image ID (classic store).
+        from = tap.events.length;
+        await daemon.run(["rmi", `${repository}:v2`]);
+        const untagged = await tap.waitFor("docker rmi", (e) => e.action === "untag", from);
+        assert.ok(
+          untagged.subject.includes(`${repository}:v2`) || untagged.subject.includes(id),
+          untagged.subject,
+        );
+        assert.equal(untagged.reference, undefined, "an untag sets no tag");
+
+        // A BuildKit build: the tag event names its image (after a create, on the containerd store).
+        from = tap.events.length;
+        const built = await buildIn(daemon, `${repository}:v3`, { buildkit: true });
+        const tag = await tap.waitFor(
+          "the BuildKit build's tag",
+          (e) => e.action === "tag" && e.reference === `docker.io/${repository}:v3`,
+          from,
+        );
+        assert.equal(tag.id, built);
+        const actions = tap.events.slice(from).map((e) => e.action);
+        if (daemon.store === "containerd") {
+          assert.ok(actions.indexOf("create") >= 0, actions.join(" "));
+          assert.ok(actions.indexOf("create") < actions.indexOf("tag"), actions.join(" "));
+        }
+        await endsAfterAbort(tap.stop());
+      } finally {
+        await endsAfterAbort(tap.stop()).catch(() => {});
+        engine.close();
+      }
+    },
+  );
+}
 
 e2eTest(
   "docker: a tag sends an event and shows in the next snapshot; abort ends the stream",
@@ -200,7 +295,9 @@ e2eTest(
     try {
       await engine.connect();
       await engine.snapshot(); // the baseline: config digests are learned for what changes after it
-      const dockerId = await makeImage(`${repository}:v1`);
+      await makeImage(`${repository}:v1`);
+      // Docker's image ID on the classic store, beside it on the containerd store.
+      const config = await savedConfigDigest(await docker(), `${repository}:v1`);
       const [name] = await importIntoContainerd(`${repository}:v1`);
       assert.equal(name, `docker.io/${repository}:v1`);
       const listing = await ctr.ctr(["images", "ls"]);
@@ -208,13 +305,13 @@ e2eTest(
         2
       ];
       const snapshot = await engine.snapshot();
-      // The target is the manifest; the config digest (Docker's image ID) is what pods report.
+      // The target is the manifest; the config digest is what pods report.
       const { time, ...tagged } = snapshot.get(name) ?? {};
-      assert.deepEqual(tagged, { id: digest, fromRegistry: false, configId: dockerId });
+      assert.deepEqual(tagged, { id: digest, fromRegistry: false, configId: config });
       assertRecent("the name's updated_at", time);
       // Read from the content store itself, not only from the CRI plugin's ID reference.
       const writer = engine.client as ContainerdWriter;
-      assert.equal(await configDigest((d) => writer.readContent(d), digest!), dockerId);
+      assert.equal(await configDigest((d) => writer.readContent(d), digest!), config);
       for (const key of snapshot.keys()) assert.doesNotMatch(key, /sha256|@/);
     } finally {
       engine.close();
