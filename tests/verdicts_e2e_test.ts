@@ -690,3 +690,58 @@ e2eTest(
     }
   },
 );
+
+e2eTest(
+  "verdicts: a surge pod with no room says the old pod holds it, without the scheduler's preemption report",
+  async () => {
+    const { name: nodeName } = await node();
+    const namespace = await createNamespace("verdict-surge");
+    const repository = uniqueRepository("verdict-app");
+    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
+    // More than half the node's CPU: the old pod fits, a second one beside it does not.
+    const nodeObject = await api("GET", `/api/v1/nodes/${nodeName}`);
+    const allocatable = String(nodeObject.status.allocatable.cpu);
+    const millis = allocatable.endsWith("m")
+      ? Number(allocatable.slice(0, -1))
+      : Number(allocatable) * 1000;
+    const object = deployment(namespace, `${repository}:v1`);
+    podTemplate(object).spec.containers[0].resources = {
+      requests: { cpu: `${Math.ceil(millis * 0.6)}m` },
+    };
+    // This node only, should another test's node be up.
+    podTemplate(object).spec.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{
+            matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }],
+          }],
+        },
+      },
+    };
+    await createWorkload(object);
+    await waitForPodsOn(namespace, "app=web", v1);
+
+    await using loop = await startLoopOnNode(namespace);
+    await buildOnNode(`${repository}:v2`, GOOD);
+    const line = await loop.waitForLine(
+      new RegExp(
+        `ERROR Rollout of Deployment ${namespace}/web to ${build(`${repository}:v2`)} failed ` +
+          "after [\\d.]+ s: pod web-\\S+: Unschedulable, cannot be scheduled: 0/\\d nodes are " +
+          "available: 1 Insufficient cpu\\.; it is the surge pod, and the 1 old pod holds the room " +
+          "it needs; set the Deployment's strategy.rollingUpdate.maxSurge to 0 \\(or strategy " +
+          "Recreate\\) so an old pod makes room first, or free or add capacity$",
+      ),
+      60_000,
+    );
+    assert.ok(!/preemption|deallocate/i.test(line), line);
+    // The cluster agrees: the old pod runs v1, the new one waits for room.
+    const pods = await listPods(namespace, "app=web");
+    assert.ok(pods.some((p) => p.image === `${repository}:v1` && p.ready), JSON.stringify(pods));
+    assert.ok(pods.some((p) => p.image === `${repository}:v2` && p.phase === "Pending"));
+    await waitForEvent(namespace, "Deployment/web", "RolloutFailed", /it is the surge pod/);
+    const [row] = await status(namespace);
+    assert.equal(row.rollout.state, "failing");
+    assert.match(row.rollout.detail, /Unschedulable, .*it is the surge pod/);
+    assert.ok(!/preemption|deallocate/i.test(row.rollout.detail), row.rollout.detail);
+  },
+);

@@ -126,14 +126,18 @@ export function diagnosePod(
 }
 
 /**
- * The scheduler's reason without its preemption report, which only says that
- * evicting other pods would not help either (`… preemption: 0/1 nodes are
- * available: 1 No preemption victims found for incoming pod.`).
+ * The scheduler's reason without what its post-filter plugins add, which only
+ * says that evicting other pods or freeing resource claims would not help
+ * either (`… no new claims to deallocate, preemption: 0/1 nodes are
+ * available: 1 No preemption victims found for incoming pod.`, seen on the
+ * real node, Kubernetes 1.34).
  */
 export function schedulerReason(message: string | undefined): string {
   const text = oneLine(message ?? "no node fits", Infinity);
   const cut = text.search(/\s*preemption:/);
-  const reason = (cut >= 0 ? text.slice(0, cut) : text).replace(/\s*$/, "");
+  const reason = (cut >= 0 ? text.slice(0, cut) : text)
+    .replace(/\s*no new claims to deallocate,?/, "")
+    .replace(/[\s,]*$/, "");
   return oneLine(reason || "no node fits");
 }
 

@@ -251,6 +251,14 @@ Deno.test("schedulerReason() drops the preemption report", () => {
     ),
     "0/1 nodes are available: 1 Insufficient cpu.",
   );
+  // As the real node's scheduler (1.34) writes it, with the DRA plugin's word.
+  assert.equal(
+    schedulerReason(
+      "0/1 nodes are available: 1 Insufficient cpu. no new claims to deallocate, preemption: " +
+        "0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    ),
+    "0/1 nodes are available: 1 Insufficient cpu.",
+  );
   assert.equal(schedulerReason(undefined), "no node fits");
 });
 
