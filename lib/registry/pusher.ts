@@ -102,6 +102,7 @@ export class RegistryPusher {
             blobs: report.written,
             skipped: report.skipped,
             size: formatBytes(report.bytes),
+            bytes: report.bytes,
           },
         );
       } catch (error) {

@@ -16,6 +16,7 @@ import { BenchEngine } from "./engine.ts";
 import { fleetRows } from "./fleet_scenario.ts";
 import { nodeRows } from "./node_scenario.ts";
 import { bridgeRows } from "./bridge_scenario.ts";
+import { registryRows } from "./registry_scenario.ts";
 import { reactionRows } from "./reaction_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
 import { formatConditions, formatJson, formatTable, type Report, type Row } from "./table.ts";
@@ -26,6 +27,7 @@ const SCENARIOS = {
   fleet: fleetRows,
   node: nodeRows,
   bridge: bridgeRows,
+  registry: registryRows,
 };
 type ScenarioName = keyof typeof SCENARIOS;
 

@@ -94,6 +94,9 @@ export function plannedRowIds(sizes: Sizes): string[] {
     "bridge.save",
     "bridge.rollout",
     "bridge.bytes",
+    "registry.floor",
+    "registry.rollout",
+    "registry.bytes",
   ];
 }
 

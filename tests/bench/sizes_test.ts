@@ -34,6 +34,14 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "node.floor",
     "node.fresh",
     "node.rollout",
+    "bridge.floor",
+    "bridge.copy",
+    "bridge.save",
+    "bridge.rollout",
+    "bridge.bytes",
+    "registry.floor",
+    "registry.rollout",
+    "registry.bytes",
   ]);
   assert.ok(plannedRowIds(QUICK).includes("fanout.100"));
   assert.ok(!plannedRowIds(QUICK).includes("fanout.1000"));
