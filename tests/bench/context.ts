@@ -8,22 +8,46 @@ import type { BenchEngine } from "./engine.ts";
 import { type RunningProgram, startProgram } from "./program.ts";
 import type { Sizes } from "./sizes.ts";
 
-export interface BenchContext {
-  readonly sizes: Sizes;
-  readonly cluster: BenchCluster;
+/** A Docker Engine the bench measures on, with two images of its own to tag. */
+export interface BenchStore {
+  /** `containerd` (Docker 29's default image store) or `classic`. */
+  readonly store: "containerd" | "classic";
   readonly engine: BenchEngine;
   /** Two image IDs; successive tags of a repository alternate between them. */
   readonly images: readonly [string, string];
+}
+
+export interface BenchContext {
+  readonly sizes: Sizes;
+  readonly cluster: BenchCluster;
+  /** The test environment's default dockerd (the containerd store with today's engines). */
+  readonly engine: BenchEngine;
+  /** Two image IDs in `engine`; successive tags of a repository alternate between them. */
+  readonly images: readonly [string, string];
+  /**
+   * Every store measured on, the default first; a second, classic-store
+   * daemon only with today's engines (the compatibility set has one daemon).
+   */
+  readonly stores: readonly BenchStore[];
   /** A progress line on stderr (the table goes to stdout). */
   progress(message: string): void;
 }
 
-/** `veryfreshpod run` against the test daemons (or `kubeconfig` instead of the admin's). */
+/**
+ * `veryfreshpod run` against the test daemons (or `kubeconfig` instead of the
+ * admin's, `engine` instead of the default dockerd).
+ */
 export function startVeryfreshpod(
   context: BenchContext,
   kubeconfig = context.cluster.kubeconfig,
+  engine = context.engine,
 ): Promise<RunningProgram> {
-  return startProgram({ kubeconfig, engineArgs: ["--docker-host", context.engine.host] });
+  return startProgram({ kubeconfig, engineArgs: ["--docker-host", engine.host] });
+}
+
+/** The suffix of a store's row ids and names: none for the default, `.classic` for the other. */
+export function storeSuffix(context: BenchContext, store: BenchStore): string {
+  return store === context.stores[0] ? "" : `.${store.store}`;
 }
 
 /**

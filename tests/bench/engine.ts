@@ -4,28 +4,43 @@
  * process start in the way), and a plain /events stream that timestamps each
  * tag event as it arrives.
  */
-import { docker, makeImage, unixHttpClient } from "../env/mod.ts";
+import { type Docker, docker, makeImage, saveImage, unixHttpClient } from "../env/mod.ts";
 import { readJsonLines } from "./json_lines.ts";
 
-/** The test dockerd through its unix socket. */
+/** A test dockerd through its unix socket. */
 export class BenchEngine {
   readonly host: string;
+  readonly #daemon: Docker;
   readonly #client: Deno.HttpClient;
 
-  private constructor(socket: string, host: string) {
-    this.host = host;
-    this.#client = unixHttpClient(socket);
+  private constructor(daemon: Docker) {
+    this.#daemon = daemon;
+    this.host = daemon.host;
+    this.#client = unixHttpClient(daemon.socket);
   }
 
-  /** Starts the test dockerd (once per process) and connects to it. */
-  static async connect(): Promise<BenchEngine> {
-    const engine = await docker();
-    return new BenchEngine(engine.socket, engine.host);
+  /** Starts a test dockerd (the default one unless named; once per process) and connects to it. */
+  static async connect(daemon: Promise<Docker> = docker()): Promise<BenchEngine> {
+    return new BenchEngine(await daemon);
   }
 
-  /** Two new images of different IDs; tags alternate between them so each names a change. */
+  /**
+   * Two new images of different IDs in this daemon; tags alternate between
+   * them so each names a change. They are made in the default dockerd (the
+   * test environment's images are) and loaded into another one.
+   */
   async twoImages(repository: string): Promise<[string, string]> {
-    return [await makeImage(`${repository}:a`), await makeImage(`${repository}:b`)];
+    const refs = [`${repository}:a`, `${repository}:b`] as const;
+    const ids = [await makeImage(refs[0]), await makeImage(refs[1])] as [string, string];
+    if (this.#daemon.socket === (await docker()).socket) return ids;
+    const tarball = await saveImage(...refs);
+    try {
+      await this.#daemon.run(["load", "--quiet", "--input", tarball]);
+    } finally {
+      await Deno.remove(tarball.slice(0, tarball.lastIndexOf("/")), { recursive: true });
+    }
+    const inspect = (ref: string) => this.#daemon.run(["image", "inspect", "-f", "{{.Id}}", ref]);
+    return [await inspect(refs[0]), await inspect(refs[1])];
   }
 
   /**

@@ -5,6 +5,7 @@
  * to what veryfreshpod tracks.
  */
 import type { BenchContext } from "./context.ts";
+import type { BenchEngine } from "./engine.ts";
 import { TagSequence } from "./context.ts";
 import { benchName, type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
 import { formatCount } from "./table.ts";
@@ -92,13 +93,21 @@ export async function createBystanders(context: BenchContext, count: number): Pr
 
 /**
  * Tags the set's repository once more (a new build) and waits until every
- * Deployment of the set is seen on it through a watch.
+ * Deployment of the set is seen on it through a watch. `via` tags it in
+ * another dockerd, with a tag sequence of that daemon's images.
  */
-export async function fanOut(context: BenchContext, set: FanoutSet): Promise<Fanout> {
+export async function fanOut(
+  context: BenchContext,
+  set: FanoutSet,
+  via: { readonly engine: BenchEngine; readonly tags: TagSequence } = {
+    engine: context.engine,
+    tags: set.tags,
+  },
+): Promise<Fanout> {
   const watch: DeploymentWatch = await context.cluster.watchDeployments(set.namespace);
   try {
-    const seen = watch.waitFor(set.names, set.tags.upcoming, FANOUT_TIMEOUT_MS);
-    const returned = await set.tags.tag(context.engine);
+    const seen = watch.waitFor(set.names, via.tags.upcoming, FANOUT_TIMEOUT_MS);
+    const returned = await via.tags.tag(via.engine);
     const seenAt = await seen;
     const eachMs = seenAt.map((at) => at - returned);
     return { lastMs: Math.max(...eachMs), eachMs };

@@ -9,7 +9,13 @@
  *    fan-out once more while the peak resident memory is recorded;
  * 5. the floor of the largest fan-out, veryfreshpod stopped.
  */
-import { type BenchContext, pause, startVeryfreshpod } from "./context.ts";
+import {
+  type BenchContext,
+  pause,
+  startVeryfreshpod,
+  storeSuffix,
+  TagSequence,
+} from "./context.ts";
 import { NotUpdated } from "./cluster.ts";
 import {
   createBystanders,
@@ -25,9 +31,13 @@ import { largestFanout, workloads } from "./sizes.ts";
 import { summarize } from "./stats.ts";
 import { formatCount, formatMiB, formatMs, type Row, verdictOf } from "./table.ts";
 
-/** Targets, at the sizes the issue names them. */
+/**
+ * Targets, at the sizes the issue names them. The 1,000-workload fan-out is
+ * held to its floor measured in the same run (what the API server takes on
+ * these two cores), not to a fixed time.
+ */
 const READY_LIMIT = { workloads: 1_000, ms: 1_000 };
-const FANOUT_LIMIT = { workloads: 1_000, ms: 2_000 };
+const FANOUT_LIMIT = { workloads: 1_000, timesFloor: 1.05 };
 const IDLE_LIMIT_MIB = 120;
 const PEAK_LIMIT = { workloads: 10_000, fanout: 1_000, mib: 200 };
 
@@ -65,18 +75,21 @@ function readyRow(start: Start): Row {
 }
 
 /**
- * One fan-out as a row. A fan-out that does not finish is a result (missed),
+ * One fan-out, measured. A fan-out that does not finish is a result (missed),
  * not a failure of the bench; veryfreshpod's warnings then go to stderr.
+ * `store` names the image store when it is not the default (`.classic`).
  */
 async function measureFanout(
   context: BenchContext,
   program: RunningProgram,
   set: FanoutSet,
-): Promise<{ row: Row; lastMs: number }> {
+  via?: Parameters<typeof fanOut>[2] & { readonly suffix: string; readonly on: string },
+): Promise<FanoutResult> {
+  const base = { size: set.size, suffix: via?.suffix ?? "", on: via?.on ?? "" };
   try {
     const cpuBefore = program.cpuSeconds();
-    const { eachMs, lastMs } = await fanOut(context, set);
-    return { row: fanoutRow(set.size, eachMs, program.cpuSeconds() - cpuBefore), lastMs };
+    const { eachMs, lastMs } = await fanOut(context, set, via);
+    return { ...base, eachMs, lastMs, cpuSeconds: program.cpuSeconds() - cpuBefore };
   } catch (error) {
     if (!(error instanceof NotUpdated)) throw error;
     const complaints = program.process.lines.filter((line) => /\b(WARN|ERROR)\b/.test(line));
@@ -84,45 +97,74 @@ async function measureFanout(
       `${error.message}; veryfreshpod logged ${complaints.length} warnings and errors, ` +
         `the last ones:\n${complaints.slice(-10).join("\n")}`,
     );
-    const limited = set.size === FANOUT_LIMIT.workloads;
-    return {
-      lastMs: NaN,
-      row: {
-        id: `fanout.${set.size}`,
-        figure: `fan-out: one tag over ${workloads(set.size)}, tag returned → last PATCH visible`,
-        measured: `not finished: ${formatCount(error.behind)} of ${formatCount(error.total)} ` +
-          `still on the old tag after ${formatMs(error.timeoutMs)}`,
-        target: limited ? `≤ ${formatMs(FANOUT_LIMIT.ms)}` : "",
-        verdict: "missed",
-        values: { notUpdated: error.behind, workloads: error.total, timeoutMs: error.timeoutMs },
-      },
-    };
+    return { ...base, lastMs: NaN, notUpdated: error };
   }
 }
 
-/** `cpuSeconds`: what veryfreshpod used meanwhile (it shares the CPUs with the API server). */
-function fanoutRow(size: number, eachMs: number[], cpuSeconds: number): Row {
-  const last = Math.max(...eachMs);
+/** What one fan-out gave: its times, or how far it got. */
+interface FanoutResult {
+  readonly size: number;
+  /** `` for the default store, `.classic` for the other. */
+  readonly suffix: string;
+  /** ` on Docker's classic image store`, or ``. */
+  readonly on: string;
+  readonly lastMs: number;
+  readonly eachMs?: number[];
+  readonly cpuSeconds?: number;
+  readonly notUpdated?: NotUpdated;
+}
+
+/**
+ * A fan-out as a row; `floorMs` is the floor of the largest fan-out, measured
+ * in the same run, which the 1,000-workload target is relative to.
+ */
+function fanoutRow(result: FanoutResult, floorMs: number): Row {
+  const { size, suffix, on } = result;
   const limited = size === FANOUT_LIMIT.workloads;
+  const limitMs = FANOUT_LIMIT.timesFloor * floorMs;
+  const target = limited ? `≤ ${FANOUT_LIMIT.timesFloor} × floor = ${formatMs(limitMs)}` : "";
+  const id = `fanout${suffix}.${size}`;
+  const figure = `fan-out${on}: one tag over ${workloads(size)}, tag returned → last PATCH visible`;
+  if (result.notUpdated !== undefined) {
+    const error = result.notUpdated;
+    return {
+      id,
+      figure,
+      measured: `not finished: ${formatCount(error.behind)} of ${formatCount(error.total)} ` +
+        `still on the old tag after ${formatMs(error.timeoutMs)}`,
+      target,
+      verdict: "missed",
+      values: { notUpdated: error.behind, workloads: error.total, timeoutMs: error.timeoutMs },
+    };
+  }
+  const eachMs = result.eachMs!;
+  const cpuSeconds = result.cpuSeconds!;
+  const last = Math.max(...eachMs);
   return {
-    id: `fanout.${size}`,
-    figure: `fan-out: one tag over ${workloads(size)}, tag returned → last PATCH visible`,
+    id,
+    figure,
     measured: `${formatMs(last)} (half of them in ${formatMs(summarize(eachMs).p50)}; ` +
       `veryfreshpod's CPU time ${formatMs(cpuSeconds * 1000)})`,
-    target: limited ? `≤ ${formatMs(FANOUT_LIMIT.ms)}` : "",
-    verdict: limited ? verdictOf(last <= FANOUT_LIMIT.ms) : "no target",
-    values: { ms: last, p50Ms: summarize(eachMs).p50, workloads: size, cpuSeconds },
+    target,
+    verdict: limited ? verdictOf(last <= limitMs) : "no target",
+    values: {
+      ms: last,
+      p50Ms: summarize(eachMs).p50,
+      workloads: size,
+      cpuSeconds,
+      ...(limited ? { limitMs } : {}),
+    },
   };
 }
 
 /** The floor of the largest fan-out: the benchmark's own PATCHes and Events, veryfreshpod stopped. */
-async function floorRow(context: BenchContext, set: FanoutSet): Promise<Row> {
+async function floorRow(context: BenchContext, set: FanoutSet): Promise<[Row, number]> {
   context.progress(`floor: ${formatCount(set.size)} PATCHes and Events from the benchmark itself`);
   const cpuBefore = cpuSecondsOf(Deno.pid);
   const { eachMs } = await fanOutFloor(context, set);
   const cpuSeconds = cpuSecondsOf(Deno.pid) - cpuBefore;
   const last = Math.max(...eachMs);
-  return {
+  return [{
     id: "fanout.floor",
     figure: `floor: the benchmark itself sends ${formatCount(set.size)} PATCHes + ` +
       `${formatCount(set.size)} Events, ${FLOOR_CONCURRENCY} at a time, alone → last PATCH visible`,
@@ -131,7 +173,7 @@ async function floorRow(context: BenchContext, set: FanoutSet): Promise<Row> {
     target: "",
     verdict: "no target",
     values: { ms: last, p50Ms: summarize(eachMs).p50, workloads: set.size, cpuSeconds },
-  };
+  }, last];
 }
 
 /** Samples the resident memory every 20 ms while `work` runs; resolves with the largest. */
@@ -150,6 +192,7 @@ async function largestRss<T>(program: RunningProgram, work: Promise<T>): Promise
 export async function fleetRows(context: BenchContext): Promise<Row[]> {
   const { sizes } = context;
   const rows: Row[] = [];
+  const fanouts: FanoutResult[] = [];
   const starts: Start[] = [];
 
   // 1. Nothing to track.
@@ -170,10 +213,31 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
     await pause(2_000); // the watches bring the new sets into its index
     for (const size of sizes.fanouts) {
       context.progress(`fan-out over ${workloads(size)}`);
-      rows.push((await measureFanout(context, program, sets.get(size)!)).row);
+      fanouts.push(await measureFanout(context, program, sets.get(size)!));
     }
   } finally {
     await program.stop();
+  }
+
+  // 2b. The largest fan-out once on each other image store: a tag made in that dockerd.
+  for (const store of context.stores.slice(1)) {
+    const on = ` on Docker's ${store.store} image store`;
+    context.progress(`fan-out over ${workloads(largest)}${on}`);
+    const other = await startVeryfreshpod(context, undefined, store.engine);
+    try {
+      const set = sets.get(largest)!;
+      const tags = new TagSequence(set.namespace, store.images, store.store);
+      fanouts.push(
+        await measureFanout(context, other, set, {
+          engine: store.engine,
+          tags,
+          suffix: storeSuffix(context, store),
+          on,
+        }),
+      );
+    } finally {
+      await other.stop();
+    }
   }
 
   // 3. Requests.
@@ -215,10 +279,12 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
   }
   // Last: the floor leaves the set on a tag that veryfreshpod's own record does not
   // name, which a later start would take for a fan-out cut short and complete.
-  rows.push(await floorRow(context, sets.get(largest)!));
+  const [floor, floorMs] = await floorRow(context, sets.get(largest)!);
 
   const [empty, middle] = starts as [Start, Start, Start];
   return [
+    ...fanouts.map((result) => fanoutRow(result, floorMs)),
+    floor,
     ...rows,
     ...starts.map(readyRow),
     {

@@ -11,7 +11,8 @@
 import { parseArgs } from "node:util";
 import { cliRows } from "./cli_scenario.ts";
 import { BenchCluster } from "./cluster.ts";
-import type { BenchContext } from "./context.ts";
+import type { BenchContext, BenchStore } from "./context.ts";
+import { docker, dockerClassic, engineSet } from "../env/mod.ts";
 import { BenchEngine } from "./engine.ts";
 import { fleetRows } from "./fleet_scenario.ts";
 import { nodeRows } from "./node_scenario.ts";
@@ -78,7 +79,19 @@ async function main(args: string[]): Promise<number> {
   progress("starting the test environment (dockerd, etcd, kube-apiserver, controller-manager)");
   const [cluster, engine] = await Promise.all([BenchCluster.connect(), BenchEngine.connect()]);
   const images = await engine.twoImages("bench-source");
-  const context: BenchContext = { sizes, cluster, engine, images, progress };
+  // Today's engines: the default dockerd has the containerd image store, a second one the classic.
+  const stores: BenchStore[] = [{ store: (await docker()).store, engine, images }];
+  if (engineSet() === "today") {
+    progress("starting the classic-store dockerd");
+    const classic = await BenchEngine.connect(dockerClassic());
+    stores.push({
+      store: "classic",
+      engine: classic,
+      images: await classic.twoImages("bench-source"),
+    });
+  }
+  const context: BenchContext = { sizes, cluster, engine, images, stores, progress };
+  const otherStores = stores.slice(1).map((s) => s.store);
 
   const rows: Row[] = [];
   const failures: string[] = [];
@@ -92,13 +105,13 @@ async function main(args: string[]): Promise<number> {
     }
   }
   cluster.close();
-  engine.close();
+  for (const store of stores) store.engine.close();
 
   // Every planned row, in order; what a failed scenario left out says so.
   const byId = new Map(rows.map((row) => [row.id, row]));
   const planned = flags.only === undefined
-    ? plannedRowIds(sizes)
-    : plannedRowIds(sizes).filter((id) => byId.has(id));
+    ? plannedRowIds(sizes, otherStores)
+    : plannedRowIds(sizes, otherStores).filter((id) => byId.has(id));
   const ordered = planned.map((id): Row =>
     byId.get(id) ?? {
       id,

@@ -71,15 +71,21 @@ export function checkSizes(sizes: Sizes): void {
   }
 }
 
-/** The ids of every row a run of these sizes prints, in order. */
-export function plannedRowIds(sizes: Sizes): string[] {
+/**
+ * The ids of every row a run of these sizes prints, in order. `otherStores`
+ * are the image stores measured beside the default one (`classic` with
+ * today's engines), each with its reaction and its largest fan-out.
+ */
+export function plannedRowIds(sizes: Sizes, otherStores: readonly string[] = []): string[] {
   return [
     "cli.bare",
     "cli.version",
     "cli.help",
     "reaction.floor",
     "reaction",
+    ...otherStores.flatMap((store) => [`reaction.${store}.floor`, `reaction.${store}`]),
     ...sizes.fanouts.map((n) => `fanout.${n}`),
+    ...otherStores.map((store) => `fanout.${store}.${largestFanout(sizes)}`),
     "fanout.floor",
     ...sizes.tracked.map((n) => `ready.${n}`),
     "memory.idle",

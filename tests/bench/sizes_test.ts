@@ -44,5 +44,20 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "registry.bytes",
   ]);
   assert.ok(plannedRowIds(QUICK).includes("fanout.100"));
+  // Beside the default store, the classic one: its reaction and its largest fan-out.
+  const both = plannedRowIds(FULL, ["classic"]);
+  assert.deepEqual(both.slice(3, 7), [
+    "reaction.floor",
+    "reaction",
+    "reaction.classic.floor",
+    "reaction.classic",
+  ]);
+  assert.deepEqual(both.slice(7, 12), [
+    "fanout.10",
+    "fanout.100",
+    "fanout.1000",
+    "fanout.classic.1000",
+    "fanout.floor",
+  ]);
   assert.ok(!plannedRowIds(QUICK).includes("fanout.1000"));
 });
