@@ -22,18 +22,9 @@ import {
 import { labelSelectorProblem } from "../kube/label_selector.ts";
 import { type KubeClient, kubeClient } from "../kube/rest.ts";
 import { patchRestore } from "../kube/restore_patch.ts";
-import {
-  describeWorkload,
-  type TrackedWorkload,
-  type WorkloadKey,
-  type WorkloadKind,
-} from "../kube/workload.ts";
-import {
-  describeRestores,
-  planRestore,
-  type RestoreMode,
-  type RestorePlan,
-} from "../restore_plan.ts";
+import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "../kube/workload.ts";
+import type { RestoreMode } from "../restore_plan.ts";
+import { type RestoreCluster, restoreWorkload } from "../restorer.ts";
 import { plural } from "../plural.ts";
 import { RESTORE_FLAGS } from "./flag_tables.ts";
 import {
@@ -129,9 +120,23 @@ export const restoreCommand: Command = {
     await checkCluster(client);
     const workloads = await findWorkloads(client, listFlag(flags, "namespace"), selector, names);
     const events = new EventRecorder(client, context.env("HOSTNAME") ?? Deno.hostname());
+    const cluster: RestoreCluster = {
+      patch: (plan, at) => patchRestore(client, plan, at),
+      read: (key) => readWorkload(client, key),
+      event: (event) => events.record(event),
+    };
     let restored = 0;
     for (const workload of workloads) {
-      if (await restoreOne(client, events, workload, mode, dryRun)) restored++;
+      try {
+        if (await restoreWorkload(cluster, workload, mode, dryRun)) restored++;
+      } catch (error) {
+        const info = kindInfo(workload.key.kind);
+        throw explainKubeError(error, client.server, {
+          verb: "patch",
+          resource: `${info.plural}.${info.group}`,
+          namespace: workload.key.namespace,
+        });
+      }
     }
     if (restored === 0) {
       log.info("Nothing to restore: no workload {which} carries a change of veryfreshpod's", {
@@ -198,65 +203,6 @@ function matches(named: Named, key: WorkloadKey): boolean {
   return named.kind === key.kind && named.name === key.name;
 }
 
-/** Conflicts re-read and re-planned before giving up: someone keeps changing the workload. */
-const MAX_CONFLICTS = 5;
-
-/**
- * Restores one workload (or says what it would do); true when it restored a
- * container. A 409 means the workload changed since it was read: it is read
- * and planned again.
- */
-async function restoreOne(
-  client: KubeClient,
-  events: EventRecorder,
-  first: TrackedWorkload,
-  mode: RestoreMode,
-  dryRun: boolean,
-): Promise<boolean> {
-  let workload: TrackedWorkload | undefined = first;
-  for (let attempt = 0;; attempt++) {
-    const plan = workload && planRestore(workload, mode);
-    if (plan === undefined) return false;
-    if (plan.restores.length === 0 || dryRun) {
-      report(plan, dryRun);
-      return plan.restores.length > 0;
-    }
-    const what = describeWorkload(plan.workload);
-    let patched: KubeObject;
-    try {
-      patched = await patchRestore(client, plan, new Date());
-    } catch (error) {
-      const status = apiStatus(error);
-      if (status === 404) {
-        log.warn("{workload} is gone; nothing to restore", { workload: what });
-        return false;
-      }
-      if (status === 409 && attempt < MAX_CONFLICTS) {
-        workload = await readWorkload(client, plan.workload);
-        continue;
-      }
-      const info = kindInfo(plan.workload.kind);
-      throw explainKubeError(error, client.server, {
-        verb: "patch",
-        resource: `${info.plural}.${info.group}`,
-        namespace: plan.workload.namespace,
-      });
-    }
-    report(plan, false);
-    await events.record({
-      workload: plan.workload,
-      uid: patched.metadata?.uid,
-      resourceVersion: patched.metadata?.resourceVersion,
-      reason: "ImageRestored",
-      type: "Normal",
-      message: `Restored by "veryfreshpod restore"${mode === "last" ? " --to-last" : ""}: ${
-        describeRestores(plan.restores)
-      }`,
-    });
-    return true;
-  }
-}
-
 /** The workload as it is now, or undefined when it is gone. */
 async function readWorkload(
   client: KubeClient,
@@ -276,30 +222,5 @@ async function readWorkload(
       resource: `${info.plural}.${info.group}`,
       namespace: key.namespace,
     });
-  }
-}
-
-/** One line for the workload's restores, one per container left alone. */
-function report(plan: RestorePlan, dryRun: boolean): void {
-  const workload = describeWorkload(plan.workload);
-  if (plan.restores.length > 0) {
-    log.info(`${dryRun ? "Would restore" : "Restored"} {workload}: {restores}`, {
-      ...plan.workload,
-      workload,
-      action: "restore",
-      dryRun,
-      restores: describeRestores(plan.restores),
-    });
-  }
-  for (const left of plan.leftAlone) {
-    log.warn(
-      `Left {workload} ${left.init ? "initContainer" : "container"} {container} alone: {why}`,
-      {
-        ...plan.workload,
-        workload,
-        container: left.container,
-        why: left.why,
-      },
-    );
   }
 }
