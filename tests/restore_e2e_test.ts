@@ -10,12 +10,28 @@
  * manifest's ClusterRole: restore needs no new permission.
  */
 import assert from "node:assert/strict";
-import { e2eTest, kubernetes, makeImageOnNode, node, serviceAccountToken } from "./env/mod.ts";
+import {
+  e2eTest,
+  kubernetes,
+  makeImage,
+  makeImageOnNode,
+  node,
+  serviceAccountToken,
+} from "./env/mod.ts";
 import { kubeconfigWithToken } from "./kubeconfig.ts";
-import { startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
+import { startLoop, startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
-import { api, createNamespace, eventsIn, getWorkload, nodeWorkload } from "./workloads.ts";
+import {
+  api,
+  createNamespace,
+  createWorkload,
+  eventsIn,
+  getWorkload,
+  imagesOf,
+  nodeWorkload,
+  workloadObject,
+} from "./workloads.ts";
 import { renderObjects } from "../lib/install/manifest.ts";
 
 /**
@@ -231,3 +247,35 @@ e2eTest(
     );
   },
 );
+
+e2eTest("restore puts a CronJob's job template back, initContainer included", async () => {
+  const kube = await kubernetes();
+  const namespace = await createNamespace("restore-cronjob");
+  const repository = uniqueRepository("restore-job");
+  const original = `${repository}:test`;
+  await makeImage(original);
+  await createWorkload(workloadObject("CronJob", namespace, "nightly", [
+    { name: "job", image: original },
+  ], { initContainers: [{ name: "init-job", image: original }] }));
+  const loop = await startLoop(["--namespace", namespace]);
+  try {
+    await makeImage(`${repository}:v1`);
+    await waitForImages("CronJob", namespace, "nightly", {
+      "init-job": `${repository}:v1`,
+      job: `${repository}:v1`,
+    });
+  } finally {
+    await loop.stop();
+  }
+  const restore = await vfp(kube.kubeconfig, "restore", "-n", namespace, "cronjob/nightly");
+  assert.match(
+    restore.stderr,
+    new RegExp(
+      `Restored CronJob ${namespace}/nightly: initContainer init-job ${repository}:v1 -> ` +
+        `${original}, container job ${repository}:v1 -> ${original}`,
+    ),
+  );
+  const object = await getWorkload("CronJob", namespace, "nightly");
+  assert.deepEqual(imagesOf(object), { "init-job": original, job: original });
+  assert.equal(object.metadata.annotations?.["veryfreshpod.io/updates"], undefined);
+});
