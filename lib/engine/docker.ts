@@ -128,7 +128,6 @@ async function* engineEvents(response: Response): AsyncGenerator<EngineEvent> {
 
 /** How the containerd image store is read, once `GET /info` said it is on. */
 interface ContainerdStore {
-  readonly facts: ImageStoreFacts;
   readonly reader: TargetReader;
   /** Docker's own containerd, when its socket could be opened. */
   readonly content: ContainerdWriter | undefined;
@@ -140,6 +139,11 @@ export class DockerEngine implements Engine {
   readonly description: string;
   /** Undefined: not asked yet; null: the classic store (or the daemon does not say). */
   #store: Promise<ContainerdStore | null> | undefined;
+  /**
+   * What was learned of each target, and the previous snapshot: kept across
+   * reconnects, so that the tags changed during an outage are looked up too.
+   */
+  readonly #facts = new ImageStoreFacts();
 
   constructor(client: DockerClient) {
     this.client = client;
@@ -179,7 +183,7 @@ export class DockerEngine implements Engine {
       log.debug("Docker keeps its images in containerd; reading them from {socket}", {
         socket: info.socket,
       });
-      return { facts: new ImageStoreFacts(), reader, content };
+      return { reader, content };
     }
     const identity = compareApiVersions(this.client.apiVersion ?? "0.0", IDENTITY_API_VERSION) >= 0;
     log.debug(
@@ -195,7 +199,7 @@ export class DockerEngine implements Engine {
     const reader: TargetReader = {
       sources: (target) => identity ? this.#pulledFrom(target) : Promise.resolve(undefined),
     };
-    return { facts: new ImageStoreFacts(), reader, content: undefined };
+    return { reader, content: undefined };
   }
 
   /** The repositories image inspect's `Identity.Pull` names (API 1.53+). */
@@ -228,7 +232,7 @@ export class DockerEngine implements Engine {
   async snapshot(): Promise<ImageSnapshot> {
     const listed = snapshotFromImageList(await this.client.json("/images/json"));
     const store = await this.#containerdStore();
-    return store === null ? listed : await store.facts.annotate(listed, store.reader);
+    return store === null ? listed : await this.#facts.annotate(listed, store.reader);
   }
 
   /** `Metadata.LastTagTime` of each image: one inspect per ID, asked for few. */

@@ -173,6 +173,9 @@ Deno.test("DockerEngine on the containerd store: config digests and pulled-or-bu
     assert.equal(await engine.containerdStore(), true);
     images = [listed(pulled.digest, "alpine:3")];
     await engine.snapshot(); // the baseline
+    // A reconnect (the controller connects again after a lost event stream): what changed
+    // during the outage is still looked up, against the snapshot before it.
+    await engine.connect();
     images = [
       listed(pulled.digest, "alpine:3", "alpine:latest", "app:dev"),
       listed(index.digest, "app:v2"),
