@@ -12,6 +12,7 @@ import {
   containerd,
   docker,
   e2eTest,
+  engineSet,
   kubernetes,
   makeImage,
   node,
@@ -30,6 +31,8 @@ import {
   workloadObject,
 } from "./workloads.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
+import { parseStoreInfo } from "../lib/engine/docker_image_store.ts";
+import { configDigest } from "../lib/engine/config_digest.ts";
 import { parseDockerHost, resolveDockerHost } from "../lib/engine/docker_host.ts";
 import { ContainerFeed } from "../lib/bridge/container_feed.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
@@ -66,6 +69,31 @@ async function buildOnBase(base: string, ref: string): Promise<string> {
   }
 }
 
+/**
+ * What a pod and the CRI on a containerd node report for Docker's image `id`:
+ * its config digest, which is `id` itself on the classic store (on the
+ * containerd store `id` is the manifest or index digest).
+ */
+async function podImageId(id: string): Promise<string> {
+  const engine = await docker();
+  if (engine.store === "classic") return id;
+  const client = new DockerClient(parseDockerHost(engine.host, "--docker-host"));
+  try {
+    const info = parseStoreInfo(await client.json("/info"));
+    assert.ok(info.socket, "Docker names its containerd");
+    const moby = new ContainerdWriter(info.socket, info.namespace);
+    try {
+      const config = await configDigest((digest) => moby.readContent(digest), id);
+      assert.ok(config, `the config digest of ${id}`);
+      return config;
+    } finally {
+      moby.close();
+    }
+  } finally {
+    client.close();
+  }
+}
+
 /** The target digest of `name` in containerd's k8s.io namespace, from `ctr images ls`. */
 async function containerdTarget(name: string): Promise<string | undefined> {
   const listed = await (await containerd()).ctr(["images", "ls", "--quiet", `name==${name}`]);
@@ -94,11 +122,16 @@ e2eTest(
       const firstId = await buildOnBase(base, ref);
       assert.equal(await feed.has({ name, id: firstId }), false);
       const first = await feed.copy({ name, id: firstId }, signal);
-      assert.equal(first.written, 4, JSON.stringify(first)); // two layers, config, manifest
+      // With Docker's containerd store the blobs come from it, not from a save; a BuildKit
+      // build is an index (with an attestation manifest, whose blobs the node does not need).
+      const containerdStore = engine.store === "containerd";
+      assert.equal(first.source, containerdStore ? "Docker's containerd" : "docker save");
+      // Two layers, config, manifest (and the index).
+      assert.equal(first.written, containerdStore ? 5 : 4, JSON.stringify(first));
       assert.ok(await feed.has({ name, id: firstId }));
       assert.ok(await containerdTarget(name), "the image is listed under its normalised name");
       // What the kubelet sees: the short name resolves, to Docker's own image ID.
-      assert.equal(await criImageId(ctr.socket, ref), firstId);
+      assert.equal(await criImageId(ctr.socket, ref), await podImageId(firstId));
       assert.match(await ctr.ctr(["images", "check", `name==${name}`]), /complete \(3\/3\)/);
 
       const secondId = await buildOnBase(base, ref);
@@ -106,13 +139,13 @@ e2eTest(
       assert.equal(await feed.has({ name, id: secondId }), false, "the node holds another image");
       const second = await feed.copy({ name, id: secondId }, signal);
       assert.deepEqual({ written: second.written, skipped: second.skipped }, {
-        written: 3,
+        written: containerdStore ? 4 : 3,
         skipped: 1,
       });
       // Only the changed layer (a few KiB), the config and the manifest crossed the socket.
       assert.ok(second.bytes < 64 * 1024, `${second.bytes} bytes sent`);
       assert.ok(first.bytes > 10 * second.bytes, `${first.bytes} then ${second.bytes}`);
-      assert.equal(await criImageId(ctr.socket, ref), secondId);
+      assert.equal(await criImageId(ctr.socket, ref), await podImageId(secondId));
       assert.doesNotMatch(await ctr.ctr(["leases", "ls"]), /veryfreshpod-/, "no lease is left");
     } finally {
       feed.close();
@@ -146,13 +179,14 @@ e2eTest(
       // At start: the image the workload runs, which Docker has and the node lacks.
       await eventually(
         "v1 on the node",
-        async () => await criImageId(ctr.socket, `${repo}:v1`) === v1 || undefined,
+        async () =>
+          await criImageId(ctr.socket, `${repo}:v1`) === await podImageId(v1) || undefined,
       );
 
       // A new tag: on the node, under its normalised name, before the Deployment moves to it.
       const v2 = await buildOnBase(base, `${repo}:v2`);
       await waitForImages("Deployment", namespace, "web", { web: `${repo}:v2` });
-      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), v2);
+      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), await podImageId(v2));
       assert.ok(await containerdTarget(`docker.io/library/${repo}:v2`));
 
       // A rebuild of the same tag: the node holds the new ID before the pods roll.
@@ -163,7 +197,7 @@ e2eTest(
         return record?.includes(rebuilt) ? record : undefined;
       });
       assert.ok(rolled);
-      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), rebuilt);
+      assert.equal(await criImageId(ctr.socket, `${repo}:v2`), await podImageId(rebuilt));
       assert.ok(
         loop.lines.some((line) =>
           line.includes(`Copied docker.io/library/${repo}:v2 to node ${node}`)
@@ -243,15 +277,14 @@ async function startKindNode(
   Deno.mkdirSync(`${dir}/etc`, { recursive: true });
   Deno.mkdirSync(`${dir}/run`, { recursive: true });
   // The CRI plugin's snapshotter is what the bridge must read back (kind's getSnapshotter);
-  // native works on any file system, overlayfs on vfs-backed containers may not.
+  // native works on any file system, overlayfs on vfs-backed containers may not. containerd 2.x
+  // reads it from config version 3's section (a version 2 file's is not carried over).
+  const criSection = engineSet() === "today"
+    ? 'version = 3\n[plugins."io.containerd.cri.v1.images"]'
+    : 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]';
   Deno.writeTextFileSync(
     `${dir}/etc/config.toml`,
-    `version = 2
-[grpc]
-  address = "/run/containerd/containerd.sock"
-[plugins."io.containerd.grpc.v1.cri".containerd]
-  snapshotter = "native"
-`,
+    `${criSection}\n  snapshotter = "native"\n[grpc]\n  address = "/run/containerd/containerd.sock"\n`,
   );
   const role = name.endsWith("control-plane") ? "control-plane" : "worker";
   await engine.run([
@@ -286,7 +319,7 @@ async function assertNodeHolds(
   const target = listed.match(new RegExp(`^${name}\\s+\\S+\\s+(sha256:[0-9a-f]{64})`, "m"))?.[1];
   assert.ok(target, `${node.name}: ${listed}`);
   const manifest = JSON.parse(await node.ctr(["--namespace", "k8s.io", "content", "get", target]));
-  assert.equal(manifest.config.digest, id, node.name);
+  assert.equal(manifest.config.digest, await podImageId(id), node.name);
   const snapshots = await node.ctr([
     "--namespace",
     "k8s.io",
@@ -381,8 +414,9 @@ e2eTest(
           architecture: "amd64",
         });
         const signal = new AbortController().signal;
-        assert.equal(await feed.has({ name: v3Name, id: v3 }, signal), true);
-        assert.equal(await feed.has({ name: v3Name, id: v2 }, signal), false);
+        const [v3Config, v2Config] = [await podImageId(v3), await podImageId(v2)];
+        assert.equal(await feed.has({ name: v3Name, id: v3, configId: v3Config }, signal), true);
+        assert.equal(await feed.has({ name: v3Name, id: v2, configId: v2Config }, signal), false);
       } finally {
         tlsClient.close();
       }
@@ -432,15 +466,15 @@ e2eTest(
     ]);
     try {
       // The image the workload references reaches the node without a load: the pod runs it.
-      await waitForPodsOn(namespace, "app=web", v1);
+      await waitForPodsOn(namespace, "app=web", await podImageId(v1));
       // A new tag: the Deployment moves to it and its new pod runs Docker's image.
       const v2 = await buildOnBase(base, `${repo}:v2`);
       await waitForImages("Deployment", namespace, "web", { app: `${repo}:v2` });
-      await waitForPodsOn(namespace, "app=web", v2);
+      await waitForPodsOn(namespace, "app=web", await podImageId(v2));
       // A rebuild of the same tag: a new pod on the new ID.
       const [before] = await listPods(namespace, "app=web");
       const rebuilt = await buildOnBase(base, `${repo}:v2`);
-      const [after] = await waitForPodsOn(namespace, "app=web", rebuilt);
+      const [after] = await waitForPodsOn(namespace, "app=web", await podImageId(rebuilt));
       assert.notEqual(after!.uid, before!.uid, "a new pod");
     } finally {
       await loop.stop();

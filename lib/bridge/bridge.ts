@@ -37,6 +37,16 @@ function normalised(reference: string): string | undefined {
   }
 }
 
+/** The image to bring: Docker's ID, and its config digest when that differs. */
+function bridgeImage(
+  name: string,
+  tagged: { readonly id: string; readonly configId?: string | undefined },
+): BridgeImage {
+  return tagged.configId === undefined || tagged.configId === tagged.id
+    ? { name, id: tagged.id }
+    : { name, id: tagged.id, configId: tagged.configId };
+}
+
 /**
  * The images `updates` make workloads run: each new tag and each rebuilt
  * tag, with the ID Docker has for it now.
@@ -45,19 +55,22 @@ export function imagesOfUpdates(
   updates: readonly WorkloadUpdate[],
   snapshot: ImageSnapshot,
 ): BridgeImage[] {
-  const images = new Map<string, string>();
+  const images = new Map<string, BridgeImage>();
   for (const update of updates) {
     for (const change of update.imageUpdates) {
       const name = normalised(change.to);
-      const id = name === undefined ? undefined : snapshot.get(name)?.id;
-      if (name !== undefined && id !== undefined) images.set(name, id);
+      const tagged = name === undefined ? undefined : snapshot.get(name);
+      if (name !== undefined && tagged !== undefined) images.set(name, bridgeImage(name, tagged));
     }
     for (const rebuild of update.rebuilds) {
       const name = normalised(rebuild.image);
-      if (name !== undefined) images.set(name, rebuild.id);
+      if (name === undefined) continue;
+      const tagged = snapshot.get(name);
+      const configId = tagged?.id === rebuild.id ? tagged.configId : undefined;
+      images.set(name, bridgeImage(name, { id: rebuild.id, configId }));
     }
   }
-  return [...images].map(([name, id]) => ({ name, id }));
+  return [...images.values()];
 }
 
 /**
@@ -69,15 +82,15 @@ export function imagesInUse(
   workloads: Iterable<TrackedWorkload>,
   snapshot: ImageSnapshot,
 ): BridgeImage[] {
-  const images = new Map<string, string>();
+  const images = new Map<string, BridgeImage>();
   for (const workload of workloads) {
     for (const container of workload.containers) {
       const name = normalised(container.image);
-      const id = name === undefined ? undefined : snapshot.get(name)?.id;
-      if (name !== undefined && id !== undefined) images.set(name, id);
+      const tagged = name === undefined ? undefined : snapshot.get(name);
+      if (name !== undefined && tagged !== undefined) images.set(name, bridgeImage(name, tagged));
     }
   }
-  return [...images].map(([name, id]) => ({ name, id }));
+  return [...images.values()];
 }
 
 export class ImageBridge {

@@ -168,3 +168,26 @@ Deno.test("formatBytes() reads well", () => {
   assert.equal(formatBytes(312 * 1024), "312 KiB");
   assert.equal(formatBytes(2_000_000), "1.9 MiB");
 });
+
+Deno.test("the images carry the config digest where Docker's ID is another digest (containerd store)", () => {
+  const snapshot = new Map([
+    ["docker.io/library/app:v2", {
+      id: "sha256:index",
+      fromRegistry: false,
+      configId: "sha256:config",
+    }],
+    ["docker.io/library/app:v3", {
+      id: "sha256:same",
+      fromRegistry: false,
+      configId: "sha256:same",
+    }],
+  ]);
+  const updates = [
+    update({ imageUpdates: [{ container: "c", init: false, from: "app:v1", to: "app:v2" }] }),
+    update({ imageUpdates: [{ container: "c", init: false, from: "app:v1", to: "app:v3" }] }),
+  ];
+  assert.deepEqual(imagesOfUpdates(updates, snapshot), [
+    { name: "docker.io/library/app:v2", id: "sha256:index", configId: "sha256:config" },
+    { name: "docker.io/library/app:v3", id: "sha256:same" },
+  ]);
+});

@@ -10,7 +10,7 @@ import type { DockerClient } from "../engine/docker_client.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
-import { type Platform, platformText } from "./image_graph.ts";
+import type { Platform } from "./image_graph.ts";
 
 /** The label kind puts on its node containers (the value is the cluster's name). */
 export const KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster";
@@ -41,6 +41,12 @@ export function parseSnapshotter(config: string): string | undefined {
   return undefined;
 }
 
+/** The major version in `ctr --version` (`ctr github.com/containerd/containerd/v2 2.3.7`). */
+export function ctrMajorVersion(text: string): number | undefined {
+  const match = text.match(/\s(\d+)\.\d+(?:\.\d+)?/);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** The target digest and media type of `name` in a `ctr images ls` table. */
 export function parseImageList(
   table: string,
@@ -59,17 +65,21 @@ function failure(what: string, result: ExecResult): Error {
 }
 
 /**
- * `ctr images import`'s arguments: the node's platform only (a
- * multi-platform image from Docker's containerd store lacks the other
- * platforms' blobs, and `--all-platforms` fails on them); no
+ * `ctr images import`'s arguments: the node's platform only, which is ctr's
+ * default in the node (a multi-platform image from Docker's containerd store
+ * lacks the other platforms' blobs, and `--all-platforms` fails on them;
+ * ctr 2.x's `--platform` leaves its unpacker without a platform); no
  * `import-<date>@sha256:…` name for an image the archive names (it would pin
  * every rebuilt image on the node), but one for an archive that names none.
  */
-export function importArgs(platform: Platform, snapshotter: readonly string[]): string[] {
+export function importArgs(snapshotter: readonly string[], local: boolean): string[] {
   return [
     "images",
     "import",
-    `--platform=${platformText(platform)}`,
+    // ctr 2.x imports through the daemon's transfer service, which unpacks only for the
+    // snapshotters its own unpack configuration names: a CRI plugin on another one (native)
+    // fails with "no unpack platforms defined". --local unpacks as ctr 1.x does.
+    ...(local ? ["--local"] : []),
     "--digests",
     "--skip-digest-for-named",
     ...snapshotter,
@@ -84,6 +94,8 @@ export class ContainerFeed implements NodeFeed {
   readonly #docker: DockerClient;
   readonly #container: string;
   readonly #platform: Platform;
+  /** ctr's major version, read with the snapshotter. */
+  #ctrMajor: number | undefined;
   #snapshotter: string | undefined | null = null;
 
   /**
@@ -127,7 +139,8 @@ export class ContainerFeed implements NodeFeed {
       return content.exitCode === 0 ? new TextEncoder().encode(content.stdout) : undefined;
     };
     const bytes = await read(target.digest);
-    return bytes !== undefined && await holdsConfig(target.mediaType, bytes, image.id, read);
+    return bytes !== undefined &&
+      await holdsConfig(target.mediaType, bytes, image.configId ?? image.id, read);
   }
 
   async copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {
@@ -141,6 +154,9 @@ export class ContainerFeed implements NodeFeed {
       );
       if (dump.exitCode !== 0) throw failure("containerd config dump", dump);
       this.#snapshotter = parseSnapshotter(dump.stdout);
+      const version = await this.#ctr(["--version"], signal);
+      if (version.exitCode !== 0) throw failure("ctr --version", version);
+      this.#ctrMajor = ctrMajorVersion(version.stdout);
     }
     let bytes = 0;
     const save = await saveImageStream(this.#docker, image.name, signal, this.#platform);
@@ -153,7 +169,7 @@ export class ContainerFeed implements NodeFeed {
       }),
     );
     const snapshotter = this.#snapshotter ? [`--snapshotter=${this.#snapshotter}`] : [];
-    const args = importArgs(this.#platform, snapshotter);
+    const args = importArgs(snapshotter, (this.#ctrMajor ?? 1) >= 2);
     const imported = await this.#ctr(args, signal, counted);
     if (imported.exitCode !== 0) throw failure("ctr images import", imported);
     return { written: 1, skipped: 0, bytes };

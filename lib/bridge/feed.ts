@@ -11,6 +11,12 @@ export interface BridgeImage {
   readonly name: string;
   /** Docker's image ID for it now. */
   readonly id: string;
+  /**
+   * Its config digest, when that is not `id` (Docker's containerd store: the
+   * ID is the manifest or index digest): what a node that imported the
+   * platform's manifest alone holds it by.
+   */
+  readonly configId?: string | undefined;
 }
 
 /** One way to reach the containerd of one or more nodes. */
@@ -22,7 +28,7 @@ export interface NodeFeed {
   /**
    * True when the node's containerd (namespace `k8s.io`) has `image.name` and
    * it is Docker's image `image.id`: the same target, or a manifest whose
-   * config is that ID.
+   * config is that ID (or `image.configId`).
    */
   has(image: BridgeImage, signal: AbortSignal): Promise<boolean>;
   /** Copies the image from Docker and names it `image.name` on the node. */

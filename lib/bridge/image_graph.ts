@@ -5,6 +5,7 @@
  * an index's other children (other platforms, attestations) may be absent
  * anywhere. Pure: the JSON of manifests and indexes comes from `read`.
  */
+import { hostPlatform, type Platform } from "../engine/config_digest.ts";
 import type { Descriptor } from "./docker_archive.ts";
 import { INDEX_TYPES, MANIFEST_TYPES } from "./feed.ts";
 
@@ -20,10 +21,8 @@ export interface NeededBlob extends Descriptor {
 }
 
 /** The node's platform, as Kubernetes reports it (`linux`, `amd64`). */
-export interface Platform {
-  readonly os: string;
-  readonly architecture: string;
-}
+export type { Platform };
+export { hostPlatform };
 
 /** The blobs of an image for one platform: children first, the target last. */
 export interface ImageGraph {
@@ -44,12 +43,6 @@ export class MissingBlobError extends Error {
         : `${where} lacks the image's ${role} ${digest}`,
     );
   }
-}
-
-/** The platform of this machine, in Kubernetes' words (`amd64`, `arm64`). */
-export function hostPlatform(): Platform {
-  const architecture = { x86_64: "amd64", aarch64: "arm64" }[Deno.build.arch] ?? Deno.build.arch;
-  return { os: "linux", architecture };
 }
 
 /** `linux/amd64`, for messages and `ctr --platform`. */

@@ -55,7 +55,8 @@ export class SocketFeed implements NodeFeed {
     if (target.digest === image.id) return true;
     const read = (digest: string) => this.#writer.readContent(digest);
     const bytes = await read(target.digest);
-    return bytes !== undefined && await holdsConfig(target.mediaType, bytes, image.id, read);
+    return bytes !== undefined &&
+      await holdsConfig(target.mediaType, bytes, image.configId ?? image.id, read);
   }
 
   copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {

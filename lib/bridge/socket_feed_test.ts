@@ -6,7 +6,7 @@ import { fakeContainerd } from "../engine/fake_containerd.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { SocketFeed } from "./socket_feed.ts";
 import { MobySource } from "./moby_source.ts";
-import { importArgs } from "./container_feed.ts";
+import { ctrMajorVersion, importArgs } from "./container_feed.ts";
 
 const text = (value: string) => new TextEncoder().encode(value);
 const digest = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
@@ -289,12 +289,14 @@ Deno.test("a daemon with API 1.48+ is asked to save the node's platform only", a
 });
 
 Deno.test("ctr imports the node's platform, and names no import-<date> digest image for a named one", () => {
-  const args = importArgs({ os: "linux", architecture: "arm64" }, ["--snapshotter=native"]);
+  const args = importArgs(["--snapshotter=native"], false);
   assert.ok(!args.includes("--all-platforms"));
+  assert.deepEqual(importArgs([], true).slice(0, 3), ["images", "import", "--local"]);
+  assert.equal(ctrMajorVersion("ctr github.com/containerd/containerd/v2 2.3.7\n"), 2);
+  assert.equal(ctrMajorVersion("ctr github.com/containerd/containerd 1.6.20~ds1\n"), 1);
   assert.deepEqual(args, [
     "images",
     "import",
-    "--platform=linux/arm64",
     "--digests",
     "--skip-digest-for-named",
     "--snapshotter=native",
@@ -432,4 +434,20 @@ Deno.test("a BuildKit index (platform manifest + attestation) reaches the node w
   assert.ok(await t.feed.has({ name: NAME, id: index.digest }));
   // The kubelet's image ID is the platform manifest's config: has() knows it by that too.
   assert.ok(await t.feed.has({ name: NAME, id: digest(config) }));
+});
+
+Deno.test("a node that holds the platform's manifest alone holds Docker's index image by its config digest", async () => {
+  const layer = text("layer");
+  const config = configOf([layer]);
+  const amd64 = manifest(config, [layer]);
+  await using t = await setup(() => new Uint8Array());
+  t.node.state.blobs.set(amd64.descriptor.digest, { data: amd64.bytes, labels: {} });
+  t.node.state.images.push({
+    name: NAME,
+    labels: {},
+    target: { ...amd64.descriptor, size: String(amd64.descriptor.size), annotations: {} },
+  });
+  const index = "sha256:" + "1".repeat(64);
+  assert.equal(await t.feed.has({ name: NAME, id: index }), false);
+  assert.ok(await t.feed.has({ name: NAME, id: index, configId: digest(config) }));
 });
