@@ -67,6 +67,8 @@ Deno.test("the cluster role grants no wildcard, nothing on secrets or services, 
     grants.toSorted(),
     [
       "/events:create",
+      "/events:get",
+      "/events:list",
       "/events:patch",
       "/pods:get",
       "/pods:list",
