@@ -42,7 +42,10 @@ Deno.test("every test the kubeconfig table names exists", async () => {
 });
 
 Deno.test("every kubeconfig field config.ts reads is in the kubeconfig table", async () => {
-  const source = await Deno.readTextFile(new URL("../lib/kube/config.ts", import.meta.url));
+  const files = ["config.ts", "config_user.ts"];
+  const source = (await Promise.all(
+    files.map((file) => Deno.readTextFile(new URL(`../lib/kube/${file}`, import.meta.url))),
+  )).join("\n");
   const read = new Set(
     [...source.matchAll(/(?:stringField|booleanField|pemOf)\([^)]*?"([a-zA-Z-]+)"/g)]
       .map((m) => m[1]!),

@@ -2,7 +2,8 @@
  * Every kubeconfig field and environment variable `run` reads, what it does
  * with each, and which test proves it: one table that `deno task docs`
  * writes into README.md (scripts/docs.ts). scripts/docs_test.ts fails when
- * the README differs, when a field config.ts reads is missing here, or when
+ * the README differs, when a field config.ts or config_user.ts reads is
+ * missing here, or when
  * a named test does not exist.
  */
 
