@@ -19,6 +19,7 @@ import { nodeRows } from "./node_scenario.ts";
 import { bridgeRows } from "./bridge_scenario.ts";
 import { registryRows } from "./registry_scenario.ts";
 import { reactionRows } from "./reaction_scenario.ts";
+import { soakRows } from "./soak_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
 import { formatConditions, formatJson, formatTable, type Report, type Row } from "./table.ts";
 
@@ -29,6 +30,7 @@ const SCENARIOS = {
   node: nodeRows,
   bridge: bridgeRows,
   registry: registryRows,
+  soak: soakRows,
 };
 type ScenarioName = keyof typeof SCENARIOS;
 

@@ -10,10 +10,11 @@ import { startVeryfreshpod, type VeryfreshpodProcess } from "../veryfreshpod_pro
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /**
- * The V8 flags the release binary is compiled with (scripts/compile.ts): the
- * program measured from source must manage its heap as users' binary does.
+ * The V8 flags the release binary is compiled with: the program measured from
+ * source must manage its heap as users' binary does.
  */
-export const RELEASE_V8_FLAGS = "--max-old-space-size=160";
+import { RELEASE_V8_FLAGS } from "../../scripts/compile.ts";
+export { RELEASE_V8_FLAGS };
 const BARE = new URL("./bare_program.ts", import.meta.url).pathname;
 
 /** Resident memory now and at its peak (VmHWM), in MiB. */

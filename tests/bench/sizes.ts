@@ -24,6 +24,9 @@ export interface Sizes {
   readonly nodeSamples: number;
   /** The size of the image the bridge rows rebuild, in MiB. */
   readonly bridgeImageMiB: number;
+  /** The memory soak: how long a new tag comes every 2 s, for how many Deployments. */
+  readonly soakSeconds: number;
+  readonly soakWorkloads: number;
 }
 
 export const FULL: Sizes = {
@@ -37,6 +40,8 @@ export const FULL: Sizes = {
   settleSeconds: 3,
   nodeSamples: 5,
   bridgeImageMiB: 300,
+  soakSeconds: 300,
+  soakWorkloads: 20,
 };
 
 export const QUICK: Sizes = {
@@ -50,6 +55,8 @@ export const QUICK: Sizes = {
   settleSeconds: 1,
   nodeSamples: 2,
   bridgeImageMiB: 16,
+  soakSeconds: 20,
+  soakWorkloads: 20,
 };
 
 /** The largest fan-out. */
@@ -89,6 +96,7 @@ export function plannedRowIds(sizes: Sizes, otherStores: readonly string[] = [])
     "fanout.floor",
     ...sizes.tracked.map((n) => `ready.${n}`),
     "memory.idle",
+    "memory.soak",
     "memory.peak",
     "requests.update",
     "requests.rest",

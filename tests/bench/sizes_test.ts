@@ -28,6 +28,7 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "ready.1000",
     "ready.10000",
     "memory.idle",
+    "memory.soak",
     "memory.peak",
     "requests.update",
     "requests.rest",
