@@ -3,9 +3,10 @@ import { kubernetes } from "./env/mod.ts";
 
 /**
  * A kubeconfig file for the test API server that authenticates with `token`
- * (a service account's); the caller removes it.
+ * (a service account's), at `server` when the API server is reached through
+ * something else (a forwarder); the caller removes it.
  */
-export async function kubeconfigWithToken(token: string): Promise<string> {
+export async function kubeconfigWithToken(token: string, server?: string): Promise<string> {
   const kube = await kubernetes();
   const path = await Deno.makeTempFile({ prefix: "vfp-test-", suffix: ".kubeconfig" });
   await Deno.writeTextFile(
@@ -15,7 +16,7 @@ export async function kubeconfigWithToken(token: string): Promise<string> {
       kind: "Config",
       clusters: [{
         name: "test",
-        cluster: { server: kube.server, "certificate-authority": kube.caFile },
+        cluster: { server: server ?? kube.server, "certificate-authority": kube.caFile },
       }],
       users: [{ name: "sa", user: { token } }],
       contexts: [{ name: "test", context: { cluster: "test", user: "sa" } }],

@@ -12,6 +12,16 @@ const log = logger("kube");
 export class ApiConnection {
   /** The loops (by scope) that lost the connection and have not listed again. */
   readonly #lost = new Set<object>();
+  #epoch = new AbortController();
+
+  /**
+   * Aborts when a loop finds the connection dead: every other watch was on the
+   * same connection (HTTP/2 carries them all), so it ends now and lists again
+   * instead of each waiting out its own deadline.
+   */
+  get epoch(): AbortSignal {
+    return this.#epoch.signal;
+  }
 
   /** True while some loop waits to list again after a lost connection. */
   get down(): boolean {
@@ -28,7 +38,15 @@ export class ApiConnection {
         fields,
       );
     } else log.debug("Also lost: {what}: {why}", fields);
+    const first = this.#lost.size === 0;
     this.#lost.add(who);
+    // The first loss of a run ends the watches started before it; later ones are on new
+    // connections (rest.ts resets its pool) and are left alone.
+    if (first) {
+      const old = this.#epoch;
+      this.#epoch = new AbortController();
+      old.abort();
+    }
   }
 
   /** `who` listed again; when it was the last, one line says the loop is whole again. */

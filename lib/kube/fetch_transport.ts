@@ -9,9 +9,11 @@ import { ExitCode, UserError } from "../errors.ts";
 import type { Credentials } from "./auth.ts";
 import type { ClusterConfig } from "./config.ts";
 import { proxyFor, withoutProxyEnvironment } from "./proxy.ts";
-import type { Send } from "./rest.ts";
+import type { Transport } from "./rest.ts";
 import { fileOrText } from "./rotating_file.ts";
 import { systemRoots } from "./trust.ts";
+
+const RETIRED_CLIENT_CLOSE_MS = 5 * 60_000;
 
 /** What the transport reads of the process: its environment, the clock, the trust store. */
 export interface TransportOptions {
@@ -24,7 +26,7 @@ export interface TransportOptions {
 export function fetchTransport(
   config: ClusterConfig,
   options: TransportOptions = {},
-): { send: Send; close(): void } {
+): Transport {
   const caPem = fileOrText(config.caFile, config.caPem, options.now ?? Date.now);
   const proxy = proxyFor(config.server, config.proxyUrl, options.env ?? Deno.env.get);
   let roots: string[] | undefined;
@@ -54,6 +56,15 @@ export function fetchTransport(
     close() {
       for (const client of clients.values()) client.close();
       clients.clear();
+    },
+    reset() {
+      // New HttpClients, new connections. The old ones are closed once every request they
+      // may still carry is over (a watch lasts at most 45 s, a request 60 s of silence).
+      const old = [...clients.values()];
+      clients.clear();
+      Deno.unrefTimer(setTimeout(() => {
+        for (const client of old) client.close();
+      }, RETIRED_CLIENT_CLOSE_MS));
     },
   };
 }

@@ -16,7 +16,7 @@ import { ExitCode, UserError } from "../errors.ts";
 import type { ClusterConfig } from "./config.ts";
 import type { TransportOptions } from "./fetch_transport.ts";
 import { proxyFor } from "./proxy.ts";
-import type { Send } from "./rest.ts";
+import type { Send, Transport } from "./rest.ts";
 import { fileOrText } from "./rotating_file.ts";
 import { systemRoots } from "./trust.ts";
 
@@ -24,7 +24,7 @@ import { systemRoots } from "./trust.ts";
 export function nodeSend(
   config: ClusterConfig,
   options: TransportOptions = {},
-): { send: Send; close(): void } {
+): Transport {
   const proxy = proxyFor(config.server, config.proxyUrl, options.env ?? Deno.env.get);
   if (proxy !== undefined && proxy.protocol !== "http:") {
     throw new UserError(
@@ -43,9 +43,11 @@ export function nodeSend(
     roots ??= (options.systemRoots ?? systemRoots)();
     return roots.length === 0 ? undefined : roots;
   };
-  const agent = proxy === undefined
-    ? new https.Agent({ keepAlive: true })
-    : new TunnelAgent(proxy, { keepAlive: true });
+  const newAgent = () =>
+    proxy === undefined
+      ? new https.Agent({ keepAlive: true })
+      : new TunnelAgent(proxy, { keepAlive: true });
+  let agent = newAgent();
   const send: Send = (url, init, identity) =>
     new Promise((resolve, reject) => {
       const target = new URL(url);
@@ -76,7 +78,14 @@ export function nodeSend(
       if (init.body !== undefined) request.write(init.body);
       request.end();
     });
-  return { send, close: () => agent.destroy() };
+  return {
+    send,
+    close: () => agent.destroy(),
+    reset() {
+      agent.destroy();
+      agent = newAgent();
+    },
+  };
 }
 
 function reason(config: ClusterConfig): string {

@@ -45,6 +45,19 @@ export interface SendInit {
 /** Sends one request with the identity (client certificate) given; the transport's one job. */
 export type Send = (url: string, init: SendInit, identity: Credentials) => Promise<Response>;
 
+/** How a client reaches its API server. */
+export interface Transport {
+  readonly send: Send;
+  /** Closes every connection. */
+  close(): void;
+  /**
+   * Forgets the pooled connections after one was found dead, so the next
+   * requests open new ones: an HTTP/2 connection carries every request, and a
+   * dead one would swallow the re-list too.
+   */
+  reset?(): void;
+}
+
 /** Query parameters; undefined ones are left out. */
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 
@@ -109,7 +122,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 export class KubeClient {
   readonly #config: ClusterConfig;
   readonly #send: Send;
-  readonly #close: () => void;
+  readonly #transport: Transport;
   readonly #auth: Authenticator;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
@@ -139,13 +152,13 @@ export class KubeClient {
 
   constructor(
     config: ClusterConfig,
-    transport: { send: Send; close(): void },
+    transport: Transport,
     auth: Authenticator,
     options: { readonly clock?: Clock; readonly apiTimeoutMs?: number } = {},
   ) {
     this.#config = config;
     this.#send = transport.send;
-    this.#close = transport.close;
+    this.#transport = transport;
     this.#auth = auth;
     this.#clock = options.clock ?? realClock;
     this.#timeoutMs = options.apiTimeoutMs ?? API_TIMEOUT_MS;
@@ -181,6 +194,12 @@ export class KubeClient {
     });
   }
 
+  /** A dead connection: the transport opens new ones from now on. */
+  #stalled(ms: number): KubeStalledError {
+    this.#transport.reset?.();
+    return new KubeStalledError(ms);
+  }
+
   /** Runs one exchange under a deadline on silence; its expiry becomes a KubeStalledError. */
   async #exchange<T>(
     options: RequestOptions,
@@ -190,7 +209,7 @@ export class KubeClient {
     try {
       return await work(deadline);
     } catch (error) {
-      if (deadline.expired && !options.signal?.aborted) throw new KubeStalledError(deadline.ms);
+      if (deadline.expired && !options.signal?.aborted) throw this.#stalled(deadline.ms);
       throw error;
     } finally {
       deadline.stop();
@@ -241,13 +260,13 @@ export class KubeClient {
         // Response nothing holds hanging after an abort (see docs/decisions.md).
         void response.bodyUsed;
       }
-      if (deadline.expired && !signal.aborted) throw new KubeStalledError(ms);
+      if (deadline.expired && !signal.aborted) throw this.#stalled(ms);
     });
   }
 
   /** Closes the connections. */
   close(): void {
-    this.#close();
+    this.#transport.close();
   }
 
   async #request(

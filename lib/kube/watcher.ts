@@ -48,6 +48,13 @@ export interface WatcherOptions {
   readonly connection?: ApiConnection;
 }
 
+/** A watch ended because another loop found the shared connection dead. */
+class ConnectionLost extends Error {
+  constructor() {
+    super("another watch on the same connection found it dead");
+  }
+}
+
 /** An ERROR event or a failed watch, with the status the API server gave. */
 class WatchError extends Error {
   constructor(message: string, readonly code: number | undefined) {
@@ -180,12 +187,13 @@ export class ListWatchLoop<S extends LoopScope> {
           continue;
         }
         const status = apiStatus(error);
-        if (error instanceof KubeStalledError || (status === undefined && this.#connection.down)) {
+        const dead = error instanceof KubeStalledError || error instanceof ConnectionLost;
+        if (dead || (status === undefined && this.#connection.down)) {
           // What happened while the connection was dead may be lost: list again.
           const what = `${resourceVersion === undefined ? "the list" : "the watch"} of ${
             resourceName(scope)
           }`;
-          const why = error instanceof KubeStalledError ? error.message : networkDetail(error);
+          const why = dead ? (error as Error).message : networkDetail(error);
           this.#connection.lost(scope, what, why);
           resourceVersion = undefined;
           progress.resourceVersion = undefined;
@@ -241,7 +249,9 @@ export class ListWatchLoop<S extends LoopScope> {
     let failure: WatchError | undefined;
     // An ERROR event ends this watch: the source is stopped through this controller.
     const stop = new AbortController();
-    const stopped = AbortSignal.any([signal, stop.signal]);
+    // A dead connection found by another loop ends this watch too (api_connection.ts).
+    const epoch = this.#connection.epoch;
+    const stopped = AbortSignal.any([signal, stop.signal, epoch]);
     await this.#source.watch(scope, resourceVersion, stopped, (type, object) => {
       if (failure !== undefined) return;
       if (type === "ERROR") {
@@ -256,6 +266,7 @@ export class ListWatchLoop<S extends LoopScope> {
       this.#store.apply(scope, type, object);
     });
     if (failure !== undefined) throw failure;
+    if (epoch.aborted && !signal.aborted) throw new ConnectionLost();
   }
 
   #markSynced(scope: S): void {
