@@ -120,6 +120,8 @@ export class Controller {
   #answering = true;
   /** A re-read still under way (a hung one is waited for, not asked again). */
   #reading: Promise<ImageSnapshot> | undefined;
+  /** Set while a pass waits for its read: wakes it when an event names a tag and its image. */
+  #wakeOnTold: (() => void) | undefined;
   #synced = false;
   #requested = false;
   #running: Promise<void> | undefined;
@@ -277,6 +279,9 @@ export class Controller {
           this.#tagEvents.record(event, this.#clock.now());
           if (event.reference !== undefined && event.id !== undefined) {
             this.#toldTags.set(event.reference, event.id);
+            // From the next macrotask: the rest of this chunk's events (an untag) come first.
+            const wake = this.#wakeOnTold;
+            if (wake) setTimeout(wake, 0);
           } else if (REMOVALS.has(event.action)) {
             // What was told may be gone already: only the read can say.
             this.#toldTags.clear();
@@ -346,7 +351,12 @@ export class Controller {
   async #reconcile(): Promise<void> {
     await this.#actOnToldTags();
     const readAt = this.#clock.now();
-    const after = await this.#read();
+    const after = await this.#readActingOnTold();
+    // A tag was acted on while the list was read: the list may predate it, read it again.
+    if (after === "stale") {
+      this.#requested = true;
+      return;
+    }
     // Unreadable: keep the last good snapshot, so the next pass diffs across the gap.
     if (after === undefined) return;
     // Held back (images not on the nodes yet): the old snapshot stays, so the next pass retries.
@@ -371,13 +381,34 @@ export class Controller {
    * engine, as long as the patch's own); the read that follows in the same
    * pass finds nothing more, or what the events left out.
    */
-  async #actOnToldTags(): Promise<void> {
+  async #actOnToldTags(): Promise<boolean> {
     const told = [...this.#toldTags].map(([key, id]) => ({ key, id }));
     this.#toldTags.clear();
     // With a bridge, images reach the nodes first; that takes far longer than the read.
-    if (told.length === 0 || this.#parts.beforePatch !== undefined) return;
+    if (told.length === 0 || this.#parts.beforePatch !== undefined) return false;
     const after = withToldTags(this.#snapshot, told);
-    if (after !== undefined) await this.#moveTo(after);
+    if (after === undefined) return false;
+    await this.#moveTo(after);
+    return true;
+  }
+
+  /**
+   * `#read()`, acting meanwhile on the tags events name with their image, so
+   * that a read under way never holds a tag's patch back: a BuildKit build on
+   * Docker's containerd store sends `create` before `tag`, and the read the
+   * `create` starts takes tens of milliseconds on that store. When a tag was
+   * acted on, the list may predate it: "stale".
+   */
+  async #readActingOnTold(): Promise<ImageSnapshot | undefined | "stale"> {
+    const reading = this.#read();
+    let stale = false;
+    while (true) {
+      const told = new Promise<"told">((resolve) => this.#wakeOnTold = () => resolve("told"));
+      const first = await Promise.race([reading, told]);
+      this.#wakeOnTold = undefined;
+      if (first !== "told") return stale ? "stale" : first;
+      if (await this.#actOnToldTags()) stale = true;
+    }
   }
 
   /**
@@ -390,9 +421,14 @@ export class Controller {
     if (this.#reading === undefined) {
       const reading = engine.snapshot();
       this.#reading = reading;
-      reading.then(() => this.#setAnswering(true), () => {}).finally(() => {
+      // Forgotten as soon as it settles: a pass that reads again must get a new read.
+      const forget = () => {
         if (this.#reading === reading) this.#reading = undefined;
-      });
+      };
+      reading.then(() => {
+        forget();
+        this.#setAnswering(true);
+      }, forget);
     }
     const timeoutMs = this.#options.readTimeoutMs ?? 5_000;
     try {

@@ -110,6 +110,27 @@ Deno.test("a tag event that names its image is acted on before the list is re-re
   assert.equal(c.metrics.get("veryfreshpod_image_changes_total", { kind: "added" }), 1);
 });
 
+Deno.test("a tag event that comes while the pass reads is acted on at once; the list is read again", async () => {
+  await using c = await started();
+  const gate = new Gate();
+  c.engine.gate = gate;
+  // A BuildKit build on Docker's containerd store: `create` first, whose pass reads the list…
+  c.engine.stream.send("create", "sha256:2");
+  await settle();
+  assert.equal(c.engine.snapshots, 2, "the create's pass is reading");
+  // …and its `tag` comes while that read is under way (a slow list, as that store's is).
+  c.engine.tag("app:v2", "sha256:2");
+  c.engine.stream.sendTag("app:v2", "sha256:2");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v2" }, "patched while the read is under way");
+  c.engine.gate = undefined;
+  gate.open();
+  await settle();
+  assert.equal(c.engine.snapshots, 3, "the read that may predate the tag is read again");
+  assert.equal(c.kube.attempts.length, 1, "which confirms it: no second patch");
+  assert.equal(c.metrics.get("veryfreshpod_image_changes_total", { kind: "added" }), 1);
+});
+
 Deno.test("a tag that an untag follows in the same burst waits for the read", async () => {
   await using c = await started();
   const gate = new Gate();
