@@ -228,6 +228,7 @@ e2eTest(
       assert.equal(row.id, rebuilt);
       assert.deepEqual(row.pods, { onImage: 2, total: 2 });
       assert.ok(!loop.lines.some((l) => / (WARN|ERROR) /.test(l)), loop.lines.join("\n"));
+      assert.equal(await loop.stop(), 0, loop.lines.join("\n"));
     } finally {
       await removeAnnouncement();
       await registry.stop();
@@ -271,6 +272,8 @@ e2eTest(
       await waitForImages("Deployment", ns, "web", { app: v2 }, 60_000);
       await waitForPodsOnBothNodes(ns, "web", v2, digest);
       assert.ok(!loop.lines.some((l) => / (WARN|ERROR) /.test(l)), loop.lines.join("\n"));
+      // It stops cleanly on SIGTERM.
+      assert.equal(await loop.stop(), 0, loop.lines.join("\n"));
     } finally {
       await registry.stop();
     }

@@ -27,7 +27,7 @@ import { WorkloadWatcher } from "../kube/watcher.ts";
 import { RUN_FLAGS } from "./flag_tables.ts";
 import { startRegistry } from "../registry/setup.ts";
 import { type ClusterRegistry, parseRegistryFlag } from "../registry/which.ts";
-import { ContainerdImageSource, DockerImageSource } from "../registry/image_source.ts";
+import { ContainerdImageSource, dockerEngineSource } from "../registry/image_source.ts";
 import { errorMessage } from "../errors.ts";
 import {
   defineRolloutMetrics,
@@ -141,7 +141,7 @@ export const runCommand: Command = {
       named: namedRegistry,
       env: context.env,
       source: async () =>
-        docker !== undefined ? new DockerImageSource(docker.client) : new ContainerdImageSource(
+        docker !== undefined ? dockerEngineSource(docker.client) : new ContainerdImageSource(
           new (await import("../registry/containerd_store.ts")).ContainerdContentStore(
             stringFlag(flags, "containerd-socket") ?? DEFAULT_SOCKET.containerd,
             stringFlag(flags, "containerd-namespace") ?? DEFAULT_CONTAINERD_NAMESPACE,
@@ -252,6 +252,7 @@ export const runCommand: Command = {
       await pods.done();
     } finally {
       bridge?.close();
+      pusher?.close();
     }
     log.info("Stopped");
     return 0;

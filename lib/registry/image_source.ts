@@ -10,6 +10,7 @@ import { indexTar } from "../bridge/tar_index.ts";
 import { blobChunks, type Descriptor, readDockerArchive } from "../bridge/docker_archive.ts";
 import { saveImageToFile } from "../bridge/docker_save.ts";
 import { INDEX_TYPES, MANIFEST_TYPES } from "../bridge/feed.ts";
+import { MobySource } from "../bridge/moby_source.ts";
 
 /** One blob of an image, readable as often as needed. */
 export interface SourceBlob extends Descriptor {
@@ -30,6 +31,8 @@ export interface SourceImage {
 export interface ImageSource {
   /** Opens the image the engine names `name` (a normalised reference). */
   open(name: string, signal: AbortSignal): Promise<SourceImage>;
+  /** Releases a connection of its own (a gRPC channel), if it has one. */
+  close?(): void;
 }
 
 /** True for a manifest or an index (they go to `manifests/`, not `blobs/`). */
@@ -75,6 +78,50 @@ export class DockerImageSource implements ImageSource {
   }
 }
 
+/** An image the store does not hold in full (no such name, or some of its blobs absent). */
+export class MissingBlobError extends Error {
+  override readonly name = "MissingBlobError";
+}
+
+/**
+ * Docker: from its own containerd when it keeps its images there (the
+ * containerd image store, Docker 29's default) and the socket answers, so
+ * that nothing is read but the blobs a push sends; else, and for an image
+ * whose blobs that containerd does not all hold, from `docker save`.
+ */
+export class DockerEngineSource implements ImageSource {
+  readonly #save: ImageSource;
+  readonly #content: () => Promise<ContentStore | undefined>;
+
+  readonly #close: () => void;
+
+  constructor(
+    save: ImageSource,
+    content: () => Promise<ContentStore | undefined>,
+    close: () => void = () => {},
+  ) {
+    this.#save = save;
+    this.#content = content;
+    this.#close = close;
+  }
+
+  close(): void {
+    this.#close();
+  }
+
+  async open(name: string, signal: AbortSignal): Promise<SourceImage> {
+    const store = await this.#content();
+    if (store !== undefined) {
+      try {
+        return await new ContainerdImageSource(store).open(name);
+      } catch (error) {
+        if (!(error instanceof MissingBlobError)) throw error;
+      }
+    }
+    return await this.#save.open(name, signal);
+  }
+}
+
 /** What the containerd source needs of a client (ContainerdReader). */
 export interface ContentStore {
   /** The image record's target, or undefined when there is no such image. */
@@ -85,15 +132,20 @@ export interface ContentStore {
   size(digest: string): Promise<number | undefined>;
   /** A blob of any size, in chunks. */
   chunks(digest: string): AsyncIterable<Uint8Array>;
+  close?(): void;
 }
 
 /** containerd, through its content service: nothing is copied before it is sent. */
 export class ContainerdImageSource implements ImageSource {
   constructor(readonly store: ContentStore) {}
 
+  close(): void {
+    this.store.close?.();
+  }
+
   async open(name: string): Promise<SourceImage> {
     const target = await this.store.target(name);
-    if (target === undefined) throw new Error(`containerd has no image ${name}`);
+    if (target === undefined) throw new MissingBlobError(`containerd has no image ${name}`);
     const blobs = new Map<string, SourceBlob>();
     const store = this.store;
     const add = (descriptor: Descriptor, size: number) =>
@@ -103,17 +155,23 @@ export class ContainerdImageSource implements ImageSource {
         chunks: () => store.chunks(descriptor.digest),
       });
     // Children first; a child the store lacks (another platform of an index) is left out.
+    // A layer or config the store lacks (Docker's store keeps some layers only unpacked,
+    // moby#49473): the caller decides (the Docker source falls back to the save).
+    const missing: string[] = [];
     const visit = async (node: Descriptor, depth: number): Promise<void> => {
       if (blobs.has(node.digest) || depth > 4) return;
       if (!isManifest(node.mediaType)) {
         const size = await store.size(node.digest);
         if (size !== undefined) add(node, size);
-        else if (depth === 0) throw new Error(`containerd lacks ${node.digest}`);
+        else missing.push(node.digest);
         return;
       }
       const bytes = await store.read(node.digest);
       if (bytes === undefined) {
-        if (depth === 0) throw new Error(`containerd lacks the image ${node.digest} of ${name}`);
+        // Another platform of an index is often absent; the push keeps to the held one.
+        if (depth === 0) {
+          throw new MissingBlobError(`containerd lacks the image ${node.digest} of ${name}`);
+        }
         return;
       }
       const body = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
@@ -130,6 +188,19 @@ export class ContainerdImageSource implements ImageSource {
       add(node, bytes.length);
     };
     await visit(target, 0);
+    if (missing.length > 0) {
+      throw new MissingBlobError(`containerd lacks ${missing.join(", ")} of ${name}`);
+    }
     return { target, blobs: [...blobs.values()], close: () => Promise.resolve() };
   }
+}
+
+/** The source for a Docker engine: its containerd when it can be read, else its save. */
+export function dockerEngineSource(docker: DockerClient): ImageSource {
+  const moby = new MobySource(docker);
+  return new DockerEngineSource(
+    new DockerImageSource(docker),
+    () => moby.reader(),
+    () => moby.close(),
+  );
 }

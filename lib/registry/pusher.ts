@@ -125,6 +125,11 @@ export class RegistryPusher {
     this.#lastError = "";
   }
 
+  /** Releases the source's connection. */
+  close(): void {
+    this.#source.close?.();
+  }
+
   async #push(push: Push, signal: AbortSignal) {
     const image = await this.#source.open(push.source, signal);
     try {
