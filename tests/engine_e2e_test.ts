@@ -176,6 +176,37 @@ for (const { name: store, daemon: daemonOf } of dockerStores()) {
     },
   );
 
+  if (store === "containerd store") {
+    e2eTest(
+      "docker (containerd store) without its containerd socket: image inspect's Identity tells a pull from a build",
+      async () => {
+        const daemon = await daemonOf();
+        const engine = DockerEngine.create({ host: daemon.host, readDockerContainerd: false });
+        try {
+          await engine.connect();
+          await engine.snapshot(); // the baseline
+          const repository = unique("identity");
+          await buildIn(daemon, `${repository}:v1`, { buildkit: false });
+          const remote = `${(await registry()).address}/${repository}`;
+          await daemon.run(["tag", `${repository}:v1`, `${remote}:v1`]);
+          await daemon.run(["push", "--quiet", `${remote}:v1`]);
+          await daemon.run(["rmi", `${remote}:v1`, `${repository}:v1`]);
+          await daemon.run(["pull", "--quiet", `${remote}:v1`]);
+          await daemon.run(["tag", `${remote}:v1`, `${repository}:dev`]);
+          await buildIn(daemon, `${repository}:v2`, { buildkit: true });
+          const snapshot = await engine.snapshot();
+          assert.equal(snapshot.get(`${remote}:v1`)?.fromRegistry, true, "pulled");
+          assert.equal(snapshot.get(`docker.io/${repository}:dev`)?.fromRegistry, false);
+          assert.equal(snapshot.get(`docker.io/${repository}:v2`)?.fromRegistry, false, "built");
+          // The config digest needs the blobs: unknown without Docker's containerd.
+          assert.equal(snapshot.get(`docker.io/${repository}:v2`)?.configId, undefined);
+        } finally {
+          engine.close();
+        }
+      },
+    );
+  }
+
   e2eTest(
     `docker (${store}): events at the negotiated API name the tag and its image; untag; a BuildKit build`,
     async () => {

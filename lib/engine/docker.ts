@@ -39,6 +39,11 @@ export interface DockerEngineOptions extends DockerClientOptions {
   readonly getEnv?: (name: string) => string | undefined;
   /** The OS veryfreshpod runs on, which decides the default sockets; `Deno.build.os` by default. */
   readonly os?: OperatingSystem;
+  /**
+   * False: never open Docker's own containerd, as when its socket is out of
+   * reach (in a pod, from macOS); injectable for tests. True by default.
+   */
+  readonly readDockerContainerd?: boolean;
 }
 
 function stringArray(value: unknown): string[] {
@@ -61,10 +66,10 @@ function repositoryOf(text: string): string | undefined {
  *
  * `fromRegistry` is true when the image has a repo digest for the tag's own
  * repository: an image pulled as `alpine` and tagged `app:dev` has a digest
- * for `alpine` only, and `app:dev` cannot be pulled. Caveat: with the
- * containerd image store Docker reports a repo digest for every tagged image,
- * pulled or not, so every tag counts as from a registry there, until
- * DockerEngine corrects it from the store itself (docker_image_store.ts).
+ * for `alpine` only, and `app:dev` cannot be pulled. Caveat: on the
+ * containerd image store repo digests are no sign of a pull (Docker 29 lists
+ * one `repo@<ID>` per image, of one of its tags, built or pulled); there
+ * DockerEngine replaces this answer (docker_image_store.ts).
  */
 export function snapshotFromImageList(list: unknown): Map<string, TaggedImage> {
   const snapshot = new Map<string, TaggedImage>();
@@ -144,10 +149,12 @@ export class DockerEngine implements Engine {
    * reconnects, so that the tags changed during an outage are looked up too.
    */
   readonly #facts = new ImageStoreFacts();
+  readonly #readDockerContainerd: boolean;
 
-  constructor(client: DockerClient) {
+  constructor(client: DockerClient, options: { readDockerContainerd?: boolean } = {}) {
     this.client = client;
     this.description = `docker ${client.host.url}`;
+    this.#readDockerContainerd = options.readDockerContainerd ?? true;
   }
 
   /** True when the daemon keeps its images in containerd (asked once per connect). */
@@ -172,7 +179,7 @@ export class DockerEngine implements Engine {
       return null;
     }
     if (!info.containerdStore) return null;
-    const content = info.socket === undefined
+    const content = info.socket === undefined || !this.#readDockerContainerd
       ? undefined
       : await openContent(info.socket, info.namespace);
     if (content !== undefined) {
@@ -217,7 +224,7 @@ export class DockerEngine implements Engine {
   /** An engine for `--docker-host`, `DOCKER_HOST` or the default socket; throws a UserError for a bad value. */
   static create(options: DockerEngineOptions = {}): DockerEngine {
     const host: DockerHost = resolveDockerHost(options.host, options.getEnv, options.os);
-    return new DockerEngine(new DockerClient(host, options));
+    return new DockerEngine(new DockerClient(host, options), options);
   }
 
   async connect(): Promise<void> {

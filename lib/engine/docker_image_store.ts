@@ -6,8 +6,8 @@
  *   containerd node reports the config digest: `status` compares like with
  *   like only if the record holds both, so each new or moved tag gets its
  *   config digest, read from the blobs in Docker's own containerd;
- * - every tag has a repo digest there, built or pulled, so "no repo digest"
- *   no longer means "never came from a registry". What still tells them
+ * - repo digests there are no sign of a pull (every built image has one), so
+ *   "no repo digest" no longer means "never came from a registry". What tells them
  *   apart: containerd labels what it pulls or pushes with
  *   `containerd.io/distribution.source.<registry>=<repository,…>`, and a
  *   build, load or import writes no such label on the image's target. Docker
@@ -123,8 +123,11 @@ export class ImageStoreFacts {
   /**
    * `snapshot` with `configId` and `fromRegistry` from what `reader` says of
    * each new or moved tag's target (and of unchanged tags whose target is
-   * known already). The first call, the baseline, reads nothing. A reader
-   * that fails leaves the list's own answer for that tag.
+   * known already). The first call, the baseline, reads nothing. The list's
+   * own answer is not used: this store's repo digests are no sign of a pull
+   * (Docker 29 lists one `repo@<ID>` per image, of one of its tags, whether
+   * pulled or built), so a tag nothing could say of counts as from a
+   * registry: unknown, no warning.
    */
   async annotate(
     snapshot: ImageSnapshot,
@@ -138,7 +141,7 @@ export class ImageStoreFacts {
         facts = await learn(reader, image.id);
         this.#known.set(image.id, facts);
       }
-      result.set(key, facts === undefined ? image : withFacts(key, image, facts));
+      result.set(key, withFacts(key, image, facts ?? {}));
     }
     // Forget targets no tag names any more: memory stays bounded by the image list.
     const live = new Set([...snapshot.values()].map((i) => i.id));
@@ -159,7 +162,7 @@ async function learn(reader: TargetReader, target: string): Promise<TargetFacts>
 function withFacts(key: string, image: TaggedImage, facts: TargetFacts): TaggedImage {
   const name = sourceName(key);
   const fromRegistry = facts.sources === undefined || name === undefined
-    ? image.fromRegistry
+    ? true
     : facts.sources.has(name);
   const configId = facts.configId !== undefined && facts.configId !== image.id
     ? facts.configId

@@ -100,15 +100,17 @@ Deno.test("facts: only new or moved tags are looked up, once per target; the bas
   ]);
 });
 
-Deno.test("facts: a reader that cannot say leaves the list's answer", async () => {
+Deno.test("facts: what nothing can say counts as from a registry (unknown: no warning), not the list's repo digests", async () => {
   const facts = new ImageStoreFacts();
   const silent: TargetReader = {
     sources: () => Promise.reject(new Error("gone")),
   };
-  await facts.annotate(new Map(), silent);
-  const image: TaggedImage = { id: hex("1"), fromRegistry: true };
-  const after = await facts.annotate(new Map([["docker.io/library/app:v1", image]]), silent);
-  assert.deepEqual(after.get("docker.io/library/app:v1"), image);
+  // Docker 29's list gives a repo digest to one tag of an image, built or pulled.
+  const listed: TaggedImage = { id: hex("1"), fromRegistry: false };
+  const baseline = await facts.annotate(new Map([["docker.io/library/web:v1", listed]]), silent);
+  assert.deepEqual(baseline.get("docker.io/library/web:v1"), { ...listed, fromRegistry: true });
+  const after = await facts.annotate(new Map([["docker.io/library/app:v1", listed]]), silent);
+  assert.deepEqual(after.get("docker.io/library/app:v1"), { ...listed, fromRegistry: true });
 });
 
 /** An OCI blob as the content store holds it: its bytes and their digest. */
