@@ -86,6 +86,7 @@ export const KUBECONFIG_TABLE: readonly KubeconfigRow[] = [
     tests: [
       rest("KubeClient verifies the server with the cluster's CA"),
       config("loadKubeConfig() reads certificate files relative to the kubeconfig's directory"),
+      trust("A rotated CA file is read again"),
       REFUSALS,
     ],
   },

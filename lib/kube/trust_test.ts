@@ -76,3 +76,30 @@ Deno.test("A self-signed server certificate with CA:TRUE, given as the CA, is ac
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("A rotated CA file is read again: the new CA verifies the server a minute later", async () => {
+  await using old = await certificates();
+  await using rotated = await certificates();
+  const dir = await Deno.makeTempDir();
+  try {
+    // The kubeconfig was loaded with the old CA; the file now holds the new one.
+    const caFile = `${dir}/ca.crt`;
+    await Deno.writeTextFile(caFile, rotated.ca);
+    let now = 0;
+    await withServer(() => json({ ok: true }), async (server) => {
+      const client = await KubeClient.create(
+        testClusterConfig(server, {}, { caPem: old.ca, caFile }),
+        { now: () => now },
+      );
+      try {
+        await assert.rejects(client.json("GET", "/version"), /TLS certificate was not accepted/);
+        now = 60_000;
+        assert.deepEqual(await client.json("GET", "/version"), { ok: true });
+      } finally {
+        client.close();
+      }
+    }, rotated.serving);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
