@@ -51,7 +51,10 @@ export async function soakRows(context: BenchContext): Promise<Row[]> {
   } finally {
     await program.stop();
   }
-  const updates = program.process.lines.filter((line) => /Updated Deployment /.test(line)).length;
+  const updateLines = program.process.lines.filter((line) =>
+    /Updated Deployment \S+ container /.test(line)
+  );
+  const updates = updateLines.length;
   const secondHalf = samples.slice(Math.floor(samples.length / 2));
   const steady = Math.max(...secondHalf);
   const start = samples[0]!;
