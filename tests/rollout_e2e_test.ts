@@ -7,11 +7,11 @@
  * on log text.
  */
 import assert from "node:assert/strict";
-import { e2eTest, importIntoContainerd, kubernetes, makeImage, node } from "./env/mod.ts";
+import { e2eTest, makeImage, makeImageOnNode, node } from "./env/mod.ts";
 import { eventually } from "./eventually.ts";
 import { startLoop, startLoopOnNode, uniqueRepository } from "./loop.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { statusRows, statusTable } from "./status_output.ts";
 import {
   api,
   createNamespace,
@@ -32,11 +32,9 @@ function build(ref: string, script: string): Promise<string> {
   return makeImage(ref, { "app/start.sh": script });
 }
 
-/** Builds `ref` and imports it into the node's containerd; returns its ID (the config digest). */
-async function buildOnNode(ref: string, script: string): Promise<string> {
-  const id = await build(ref, script);
-  await importIntoContainerd(ref);
-  return id;
+/** Builds `ref` and imports it into the node's containerd; returns what its pods report (the config digest). */
+function buildOnNode(ref: string, script: string): Promise<string> {
+  return makeImageOnNode(ref, { "app/start.sh": script });
 }
 
 /** A Deployment of `replicas` pods whose container `app` runs the image's program. */
@@ -50,25 +48,6 @@ function deployment(
     replicas: options.replicas ?? 1,
     ...(options.pullPolicy === undefined ? {} : { pullPolicy: options.pullPolicy }),
   });
-}
-
-/** `veryfreshpod status -o json -n namespace`, parsed. */
-// deno-lint-ignore no-explicit-any
-async function status(namespace: string): Promise<any[]> {
-  const { kubeconfig } = await kubernetes();
-  const result = await runVeryfreshpod([
-    ...["status", "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"],
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
-
-/** The table, for the assertion messages and a look at its shape. */
-async function statusTable(namespace: string): Promise<string> {
-  const { kubeconfig } = await kubernetes();
-  const result = await runVeryfreshpod(["status", "--kubeconfig", kubeconfig, "-n", namespace]);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout;
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
@@ -103,7 +82,7 @@ e2eTest(
     assert.equal(loop.lines.filter((l) => l.includes("Rolled out")).length, 1, line);
     assert.ok(!loop.lines.some((l) => / ERROR /.test(l)), loop.lines.join("\n"));
 
-    const [row, ...more] = await status(namespace);
+    const [row, ...more] = await statusRows(namespace);
     assert.deepEqual(more, []);
     assert.equal(row.kind, "Deployment");
     assert.equal(row.name, "web");
@@ -181,7 +160,7 @@ e2eTest(
     // The log is in the log, not in the Event: its text says nothing of one.
     assert.ok(!event.includes("its log is below"), event);
 
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.image, `${repository}:v2`);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /container app: (CrashLoopBackOff|Error), exited with code 1/);
@@ -226,7 +205,7 @@ e2eTest(
     });
     assert.ok(events.some((e) => /ErrImageNeverPull/.test(e)), events.join("\n"));
 
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /ErrImageNeverPull, image .* is not on node/);
     assert.equal(row.pods.onImage, 0);

@@ -12,6 +12,7 @@ import {
   importIntoContainerd,
   kubernetes,
   makeImage,
+  makeImageOnNode,
   node,
   serviceAccountToken,
 } from "./env/mod.ts";
@@ -21,7 +22,7 @@ import { eventually } from "./eventually.ts";
 import { startLoopOnNode, uniqueRepository } from "./loop.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
 import type { VeryfreshpodProcess } from "./veryfreshpod_process.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { statusRows } from "./status_output.ts";
 import {
   api,
   createNamespace,
@@ -39,27 +40,17 @@ const CRASHING = 'echo "error: cannot open /etc/app.conf" >&2\nexit 1\n';
 const EXITS_0 = 'echo "done, nothing to do"\nexit 0\n';
 const EXITS_4 = 'echo "report failed: no input" >&2\nexit 4\n';
 
-/** A new image `ref` whose program is `script`, imported into the node's containerd. */
-async function buildOnNode(ref: string, script: string, files: Record<string, string> = {}) {
-  const id = await makeImage(ref, { "app/start.sh": script, ...files });
-  await importIntoContainerd(ref);
-  return id;
+/**
+ * A new image `ref` whose program is `script`, imported into the node's
+ * containerd; returns what its pods report (the config digest).
+ */
+function buildOnNode(ref: string, script: string, files: Record<string, string> = {}) {
+  return makeImageOnNode(ref, { "app/start.sh": script, ...files });
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 /** `repo:v2 (0123456789ab)`: every line names the build, tag and short ID. */
 const build = (ref: string) => `${escape(ref)} \\([0-9a-f]{12}\\)`;
-
-/** `veryfreshpod status -o json -n namespace`, parsed. */
-// deno-lint-ignore no-explicit-any
-async function status(namespace: string): Promise<any[]> {
-  const { kubeconfig } = await kubernetes();
-  const result = await runVeryfreshpod([
-    ...["status", "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"],
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
 
 /** The Events of `reason` on `kind/name`, as their messages. */
 async function eventMessages(namespace: string, object: string, reason: string) {
@@ -84,6 +75,27 @@ function deployment(namespace: string, image: string, replicas = 1) {
   });
 }
 
+/**
+ * A fresh namespace whose Deployment `web` runs `REPOSITORY:v1` (a good
+ * program, plus `files`) on the node, ready; `adjust` changes the object first.
+ */
+async function webOnV1(
+  prefix: string,
+  // deno-lint-ignore no-explicit-any
+  adjust: (object: any) => void = () => {},
+  files: Record<string, string> = {},
+): Promise<{ namespace: string; repository: string }> {
+  await node();
+  const namespace = await createNamespace(prefix);
+  const repository = uniqueRepository("verdict-app");
+  const v1 = await buildOnNode(`${repository}:v1`, GOOD, files);
+  const object = deployment(namespace, `${repository}:v1`);
+  adjust(object);
+  await createWorkload(object);
+  await waitForPodsOn(namespace, "app=web", v1);
+  return { namespace, repository };
+}
+
 /** The line after `line`, the log line under it (its chunk may come a moment later). */
 function lineAfter(loop: VeryfreshpodProcess, line: string): Promise<string> {
   return eventually(
@@ -96,12 +108,7 @@ function lineAfter(loop: VeryfreshpodProcess, line: string): Promise<string> {
 e2eTest(
   "verdicts: a build that crashes 5 s after it starts is taken back after 'Rolled out', and status stays failing",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-late-crash");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    await createWorkload(deployment(namespace, `${repository}:v1`));
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-late-crash");
 
     await using loop = await startLoopOnNode(namespace);
     await buildOnNode(`${repository}:v2`, CRASH_AFTER_5S);
@@ -134,7 +141,7 @@ e2eTest(
 
     // `status` says failing, steadily: also while the container runs between crashes.
     for (let i = 0; i < 4; i++) {
-      const [row] = await status(namespace);
+      const [row] = await statusRows(namespace);
       assert.equal(row.rollout.state, "failing", JSON.stringify(row));
       assert.match(
         row.rollout.detail,
@@ -148,12 +155,7 @@ e2eTest(
 e2eTest(
   "verdicts: a follow survives SIGKILL and SIGTERM: the next start follows it again to its verdict",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-restart");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    await createWorkload(deployment(namespace, `${repository}:v1`));
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-restart");
 
     // SIGKILL right after the patch: nothing could be said.
     const first = await startLoopOnNode(namespace);
@@ -202,7 +204,7 @@ e2eTest(
       120_000,
     );
     await waitForEvent(namespace, "Deployment/web", "RolloutFailed", new RegExp(`:v3 `));
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.image, `${repository}:v3`);
     assert.equal(row.rollout.state, "failing");
   },
@@ -211,13 +213,7 @@ e2eTest(
 e2eTest(
   "verdicts: a paused Deployment is one line at once with kubectl rollout resume, and followed once resumed",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-paused");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    const object = deployment(namespace, `${repository}:v1`) as { spec: Record<string, unknown> };
-    await createWorkload(object);
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-paused");
     await api(
       "PATCH",
       `/apis/apps/v1/namespaces/${namespace}/deployments/web`,
@@ -241,7 +237,7 @@ e2eTest(
     // The cluster agrees: paused, and the pod still runs v1.
     const pods = await listPods(namespace, "app=web");
     assert.ok(pods.every((pod) => pod.image === `${repository}:v1`), JSON.stringify(pods));
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "paused");
     assert.equal(row.rollout.detail, `kubectl rollout resume deployment/web -n ${namespace}`);
 
@@ -266,18 +262,14 @@ e2eTest(
 e2eTest(
   "verdicts: a readiness probe that never passes names the pod, the container, the probe and its output",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-probe");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD, { "etc/ready": "yes\n" });
-    const object = deployment(namespace, `${repository}:v1`) as { spec: Record<string, unknown> };
-    object.spec.progressDeadlineSeconds = 20;
-    podTemplate(object).spec.containers[0].readinessProbe = {
-      exec: { command: ["cat", "/etc/ready"] },
-      periodSeconds: 1,
-    };
-    await createWorkload(object);
-    await waitForPodsOn(namespace, "app=web", v1);
+    // v1 has the file its readiness probe reads; v2 lacks it.
+    const { namespace, repository } = await webOnV1("verdict-probe", (object) => {
+      object.spec.progressDeadlineSeconds = 20;
+      podTemplate(object).spec.containers[0].readinessProbe = {
+        exec: { command: ["cat", "/etc/ready"] },
+        periodSeconds: 1,
+      };
+    }, { "etc/ready": "yes\n" });
 
     await using loop = await startLoopOnNode(namespace);
     await buildOnNode(`${repository}:v2`, GOOD);
@@ -302,7 +294,7 @@ e2eTest(
       "RolloutFailed",
       /readiness probe keeps failing/,
     );
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /Unhealthy, its readiness probe keeps failing .*\/etc\/ready/);
   },
@@ -341,7 +333,7 @@ e2eTest(
     assert.ok(!/ConfigMap|…|its log is below/.test(line), line);
     const event = await waitForEvent(namespace, "Deployment/web", "RolloutFailed", /\/bin\/nope/);
     assert.ok(!/ConfigMap|…/.test(event), event);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /the command \/bin\/nope is not in the image/);
     assert.ok(!/ConfigMap|its log is below|exited with code 128/.test(row.rollout.detail));
@@ -366,12 +358,7 @@ async function buildWithCommand(ref: string, base: string, command: string[]): P
 e2eTest(
   "verdicts: a program that exits 0 at once in a Deployment fails at its first Completed",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-exit0");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    await createWorkload(deployment(namespace, `${repository}:v1`));
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-exit0");
 
     await using loop = await startLoopOnNode(namespace);
     await buildOnNode(`${repository}:v2`, EXITS_0);
@@ -390,7 +377,7 @@ e2eTest(
     assert.ok(!line.includes("restarted"), line);
     await loop.waitForLine(/ERROR {5}done, nothing to do$/, 10_000);
     await waitForEvent(namespace, "Deployment/web", "RolloutFailed", /exited with code 0/);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /exited with code 0/);
   },
@@ -399,12 +386,7 @@ e2eTest(
 e2eTest(
   "verdicts: two crashing builds in a row each name their build with its log; the fix leaves a RolledOut Event",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-twice");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    await createWorkload(deployment(namespace, `${repository}:v1`));
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-twice");
 
     await using loop = await startLoopOnNode(namespace);
     for (const tag of ["v2", "v3"]) {
@@ -435,7 +417,7 @@ e2eTest(
     // kubectl describe shows the success after the failures.
     const rolledOut = await waitForEvent(namespace, "Deployment/web", "RolledOut", /:v4 /);
     assert.match(rolledOut, /^Rolled out Deployment .*: 1\/1 pod on/);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "done");
   },
 );
@@ -443,12 +425,7 @@ e2eTest(
 e2eTest(
   "verdicts: scaled to 0 replicas, an update says that nothing runs the build",
   async () => {
-    await node();
-    const namespace = await createNamespace("verdict-zero");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    await createWorkload(deployment(namespace, `${repository}:v1`));
-    await waitForPodsOn(namespace, "app=web", v1);
+    const { namespace, repository } = await webOnV1("verdict-zero");
     await api(
       "PATCH",
       `/apis/apps/v1/namespaces/${namespace}/deployments/web`,
@@ -468,7 +445,7 @@ e2eTest(
     );
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     assert.ok(!loop.lines.some((l) => l.includes("Rolled out")), loop.lines.join("\n"));
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "deferred");
     assert.match(row.rollout.detail, /nothing runs this build/);
     assert.deepEqual(row.pods, { onImage: 0, total: 0 });
@@ -506,7 +483,7 @@ e2eTest(
       ),
       60_000,
     );
-    assert.equal((await status(namespace))[0].rollout.state, "deferred");
+    assert.equal((await statusRows(namespace))[0].rollout.state, "deferred");
 
     await api("DELETE", `/api/v1/namespaces/${namespace}/pods/web-0`);
     await loop.waitForLine(
@@ -520,7 +497,7 @@ e2eTest(
     assert.equal(pods.find((p) => p.name === "web-1")?.image, `${repository}:v1`);
     assert.equal(pods.find((p) => p.name === "web-0")?.image, `${repository}:v2`);
     await waitForEvent(namespace, "StatefulSet/web", "RolloutFailed", /pod web-0/);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /^pod web-0 container app/);
   },
@@ -555,7 +532,7 @@ e2eTest(
     const pods = await listPods(namespace, "app=web");
     assert.equal(pods.find((p) => p.name === "web-0")?.image, `${repository}:v1`);
     assert.equal(pods.find((p) => p.name === "web-1")?.image, `${repository}:v2`);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "done");
     assert.match(row.rollout.detail, /^1\/2 ready; web-0 on the old build \(partition: 1/);
     assert.deepEqual(row.pods, { onImage: 1, total: 2 });
@@ -588,7 +565,7 @@ e2eTest(
       ),
       60_000,
     );
-    const [before] = await status(namespace);
+    const [before] = await statusRows(namespace);
     assert.equal(before.rollout.state, "deferred");
 
     // What `kubectl create job nightly-now --from=cronjob/nightly` creates.
@@ -624,7 +601,7 @@ e2eTest(
     const job = await api("GET", `/apis/batch/v1/namespaces/${namespace}/jobs/nightly-now`);
     assert.equal(job.spec.template.spec.containers[0].image, `${repository}:v2`);
     await waitForEvent(namespace, "CronJob/nightly", "RolloutFailed", /exited with code 4/);
-    const [after] = await status(namespace);
+    const [after] = await statusRows(namespace);
     assert.equal(after.rollout.state, "failing");
     assert.match(
       after.rollout.detail,
@@ -695,31 +672,26 @@ e2eTest(
   "verdicts: a surge pod with no room says the old pod holds it, without the scheduler's preemption report",
   async () => {
     const { name: nodeName } = await node();
-    const namespace = await createNamespace("verdict-surge");
-    const repository = uniqueRepository("verdict-app");
-    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
-    // More than half the node's CPU: the old pod fits, a second one beside it does not.
     const nodeObject = await api("GET", `/api/v1/nodes/${nodeName}`);
     const allocatable = String(nodeObject.status.allocatable.cpu);
     const millis = allocatable.endsWith("m")
       ? Number(allocatable.slice(0, -1))
       : Number(allocatable) * 1000;
-    const object = deployment(namespace, `${repository}:v1`);
-    podTemplate(object).spec.containers[0].resources = {
-      requests: { cpu: `${Math.ceil(millis * 0.6)}m` },
-    };
-    // This node only, should another test's node be up.
-    podTemplate(object).spec.affinity = {
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{
-            matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }],
-          }],
+    // More than half the node's CPU: the old pod fits, a second one beside it does not.
+    const { namespace, repository } = await webOnV1("verdict-surge", (object) => {
+      const pod = podTemplate(object).spec;
+      pod.containers[0].resources = { requests: { cpu: `${Math.ceil(millis * 0.6)}m` } };
+      // This node only, should another test's node be up.
+      pod.affinity = {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{
+              matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }],
+            }],
+          },
         },
-      },
-    };
-    await createWorkload(object);
-    await waitForPodsOn(namespace, "app=web", v1);
+      };
+    });
 
     await using loop = await startLoopOnNode(namespace);
     await buildOnNode(`${repository}:v2`, GOOD);
@@ -739,7 +711,7 @@ e2eTest(
     assert.ok(pods.some((p) => p.image === `${repository}:v1` && p.ready), JSON.stringify(pods));
     assert.ok(pods.some((p) => p.image === `${repository}:v2` && p.phase === "Pending"));
     await waitForEvent(namespace, "Deployment/web", "RolloutFailed", /it is the surge pod/);
-    const [row] = await status(namespace);
+    const [row] = await statusRows(namespace);
     assert.equal(row.rollout.state, "failing");
     assert.match(row.rollout.detail, /Unschedulable, .*it is the surge pod/);
     assert.ok(!/preemption|deallocate/i.test(row.rollout.detail), row.rollout.detail);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FakeClock as SharedFakeClock, settle as settleTurns } from "../fake_clock.ts";
 import { setupLogging } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
@@ -8,7 +9,6 @@ import type { TrackedWorkload } from "../kube/workload.ts";
 import { crashLoop, cs, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
 import { UPDATES_ANNOTATION } from "./record.ts";
 import {
-  type Clock,
   defineRolloutMetrics,
   type FollowRequest,
   followRequest,
@@ -26,34 +26,17 @@ import type { ProbeEvent } from "./verdict.ts";
 const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
 const T0 = 1_000_000;
 
-/** Time that moves only when the test says so; sleepers wake in order. */
-class FakeClock implements Clock {
-  time = T0;
-  #sleepers: Array<{ at: number; wake: () => void }> = [];
-  now = () => this.time;
-  sleep = (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      const sleeper = { at: this.time + ms, wake: resolve };
-      this.#sleepers.push(sleeper);
-      signal.addEventListener("abort", () => {
-        this.#sleepers = this.#sleepers.filter((s) => s !== sleeper);
-        resolve();
-      }, { once: true });
-    });
+/** The shared fake clock (lib/fake_clock.ts), read as milliseconds since T0. */
+class FakeClock extends SharedFakeClock {
+  constructor() {
+    super(T0);
+  }
+  get time(): number {
+    return this.now();
+  }
   /** Moves time to `T0 + ms`, waking each sleeper at its own time. */
-  async advanceTo(ms: number): Promise<void> {
-    for (;;) {
-      await settle();
-      const next = this.#sleepers.filter((s) => s.at <= T0 + ms).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      // Every sleeper due at that moment wakes together.
-      const due = this.#sleepers.filter((s) => s.at === next.at);
-      this.#sleepers = this.#sleepers.filter((s) => s.at !== next.at);
-      this.time = next.at;
-      for (const sleeper of due) sleeper.wake();
-    }
-    this.time = T0 + ms;
-    await settle();
+  advanceTo(ms: number): Promise<void> {
+    return this.advance(T0 + ms - this.now());
   }
 }
 
@@ -63,8 +46,8 @@ async function pastCrashWindow(clock: FakeClock): Promise<void> {
 }
 
 /** Lets every pending promise chain run (no timers involved). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+function settle(): Promise<void> {
+  return settleTurns(20);
 }
 
 type State = { workload: WorkloadObject; pods: Pod[] } | undefined;
