@@ -15,6 +15,8 @@ const WORKLOAD_RULE = {
   verbs: ["get", "list", "watch", "patch"],
 };
 const EVENTS_RULE = { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] };
+// As the install manifest grants: a rollout, a CronJob's Job too, is followed on its pods.
+const PODS_RULE = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] };
 const CRONJOBS_RULE = {
   apiGroups: ["batch"],
   resources: ["cronjobs"],
@@ -48,7 +50,9 @@ e2eTest(
     await api("POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
       metadata: { name: "limited" },
     });
-    const revokers = [await grant(`${ns}-workloads`, [WORKLOAD_RULE, EVENTS_RULE], account)];
+    const revokers = [
+      await grant(`${ns}-workloads`, [WORKLOAD_RULE, EVENTS_RULE, PODS_RULE], account),
+    ];
     const kubeconfig = await kubeconfigWithToken(await serviceAccountToken(ns, "limited"));
     try {
       const repo = uniqueRepository("vfp-rbac-job");
