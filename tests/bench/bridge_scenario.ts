@@ -76,16 +76,27 @@ async function saveAlone(ref: string): Promise<number> {
 
 /**
  * What a build with a new top layer changed, as the node holds it: the
- * manifest, the config and the top layer, in bytes (sizes from the manifest).
+ * manifest (and the index around it, on Docker's containerd store), the
+ * config and the top layer, in bytes (sizes from the documents).
  */
 async function changedBytes(name: string): Promise<number> {
   const ctr = await containerd();
   const table = await ctr.ctr(["images", "ls", `name==${name}`]);
-  const manifest = table.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
-  if (manifest === undefined) throw new Error(`the node has no ${name}: ${table}`);
-  const text = await ctr.ctr(["content", "get", manifest]);
-  const body = JSON.parse(text);
-  return new TextEncoder().encode(text).length + body.config.size + body.layers.at(-1).size;
+  const target = table.match(/\s(sha256:[0-9a-f]{64})\s/)?.[1];
+  if (target === undefined) throw new Error(`the node has no ${name}: ${table}`);
+  let text = await ctr.ctr(["content", "get", target]);
+  let bytes = 0;
+  let body = JSON.parse(text);
+  if (Array.isArray(body.manifests)) {
+    bytes += new TextEncoder().encode(text).length;
+    const platform = body.manifests.find((child: { platform?: { os?: string } }) =>
+      child.platform?.os === "linux"
+    );
+    text = await ctr.ctr(["content", "get", platform.digest]);
+    body = JSON.parse(text);
+  }
+  return bytes + new TextEncoder().encode(text).length + body.config.size +
+    body.layers.at(-1).size;
 }
 
 export async function bridgeRows(context: BenchContext): Promise<Row[]> {
