@@ -92,7 +92,7 @@ export const KUBECONFIG_TABLE: readonly KubeconfigRow[] = [
   },
   {
     where: "cluster",
-    fields: ["(no CA)", "SSL_CERT_FILE", "SSL_CERT_DIR"],
+    fields: ["(no CA)", "SSL_CERT_FILE"],
     handling: "the operating system's trust store (private and corporate CAs, TLS-inspecting " +
       "proxies), plus the bundled public roots",
     tests: [

@@ -9,7 +9,7 @@
 import { X509Certificate } from "node:crypto";
 import tls from "node:tls";
 
-/** The operating system's trust store as PEM (SSL_CERT_FILE and SSL_CERT_DIR honoured). */
+/** The operating system's trust store as PEM (SSL_CERT_FILE honoured, as openssl and Go do). */
 export function systemRoots(): string[] {
   try {
     return (tls as unknown as { getCACertificates(kind: string): string[] })
