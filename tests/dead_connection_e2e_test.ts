@@ -1,9 +1,11 @@
 /**
  * A connection to the API server that dies quietly (a laptop that slept, a VPN
  * that changed) is noticed within run's deadline on silence (--api-timeout),
- * listed again, and said in one warning and one "reconnected" line. The API
- * server is frozen with SIGSTOP: its sockets stay open and nothing answers,
- * which is what such a connection looks like from the client.
+ * listed again, and said in one warning and one "reconnected" line. First the
+ * API server is frozen with SIGSTOP: its sockets stay open and nothing
+ * answers. Then only veryfreshpod's open connections are frozen (in a
+ * forwarder) while the API server lives on, as after a laptop's sleep: new
+ * connections must be opened, and a Deployment created meanwhile be listed.
  */
 import assert from "node:assert/strict";
 import { e2eTest, kubernetes, makeImage } from "./env/mod.ts";
