@@ -11,7 +11,6 @@ import type { ClusterConfig } from "./config.ts";
 import { proxyFor, withoutProxyEnvironment } from "./proxy.ts";
 import type { Transport } from "./rest.ts";
 import { fileOrText } from "./rotating_file.ts";
-import { systemRoots } from "./trust.ts";
 
 const RETIRED_CLIENT_CLOSE_MS = 5 * 60_000;
 
@@ -19,6 +18,7 @@ const RETIRED_CLIENT_CLOSE_MS = 5 * 60_000;
 export interface TransportOptions {
   readonly env?: (name: string) => string | undefined;
   readonly now?: () => number;
+  /** The operating system's trust store, for a cluster without a CA (KubeClient reads it). */
   readonly systemRoots?: () => string[];
 }
 
@@ -33,7 +33,7 @@ export function fetchTransport(
   const trusted = (): string[] => {
     const ca = caPem();
     if (ca !== undefined) return [ca];
-    roots ??= (options.systemRoots ?? systemRoots)();
+    roots ??= options.systemRoots?.() ?? [];
     return roots;
   };
   const clients = new Map<string, Deno.HttpClient>();

@@ -18,7 +18,6 @@ import type { TransportOptions } from "./fetch_transport.ts";
 import { proxyFor } from "./proxy.ts";
 import type { Send, Transport } from "./rest.ts";
 import { fileOrText } from "./rotating_file.ts";
-import { systemRoots } from "./trust.ts";
 
 /** A `Send` over node:https with this cluster's TLS settings. */
 export function nodeSend(
@@ -40,7 +39,7 @@ export function nodeSend(
   const ca = (): string | string[] | undefined => {
     const given = caPem();
     if (given !== undefined) return given;
-    roots ??= (options.systemRoots ?? systemRoots)();
+    roots ??= options.systemRoots?.() ?? [];
     return roots.length === 0 ? undefined : roots;
   };
   const newAgent = () =>

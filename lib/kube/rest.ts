@@ -138,9 +138,16 @@ export class KubeClient {
     const viaNode = https &&
       (config.skipTlsVerify || config.tlsServerName !== undefined ||
         isSelfSignedServer(config.caPem, config.server));
+    // No CA in the kubeconfig: the system's trust store (node:tls loaded only then).
+    let systemRoots = options.systemRoots;
+    if (https && config.caPem === undefined && systemRoots === undefined) {
+      const roots = (await import("./system_roots.ts")).systemRoots();
+      systemRoots = () => roots;
+    }
     const transportOptions = {
       ...options,
       now: options.now ?? options.clock?.now.bind(options.clock) ?? Date.now,
+      ...(systemRoots === undefined ? {} : { systemRoots }),
     };
     const transport = viaNode
       ? (await import("./node_transport.ts")).nodeSend(config, transportOptions)

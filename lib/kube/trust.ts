@@ -4,20 +4,11 @@
  * and corporate CAs, TLS-inspecting proxies); with one, that CA. And whether
  * the kubeconfig's CA is the server's own self-signed certificate (openssl's
  * default `CA:TRUE`), which Go accepts and rustls (Deno's fetch) refuses as
- * "CaUsedAsEndEntity". See docs/decisions.md for what fetch cannot do.
+ * "CaUsedAsEndEntity". The system's store itself is read by system_roots.ts,
+ * loaded only for a cluster without a CA. See docs/decisions.md for what
+ * fetch cannot do.
  */
 import { X509Certificate } from "node:crypto";
-import tls from "node:tls";
-
-/** The operating system's trust store as PEM (SSL_CERT_FILE honoured, as openssl and Go do). */
-export function systemRoots(): string[] {
-  try {
-    return (tls as unknown as { getCACertificates(kind: string): string[] })
-      .getCACertificates("system");
-  } catch {
-    return [];
-  }
-}
 
 /** The certificates of a PEM bundle, each as its own PEM block. */
 export function pemBlocks(bundle: string): string[] {
