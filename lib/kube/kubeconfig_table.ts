@@ -124,8 +124,9 @@ export const KUBECONFIG_TABLE: readonly KubeconfigRow[] = [
   {
     where: "cluster",
     fields: ["proxy-url"],
-    handling: "http, https and socks5 proxies; with insecure-skip-tls-verify, tls-server-name or " +
-      "a self-signed server certificate, http proxies only (one line otherwise)",
+    handling: "http proxies (tested, on both transports); https and socks5 ones are handed to " +
+      "Deno's fetch as its proxy transports (not tested here); with insecure-skip-tls-verify, " +
+      "tls-server-name or a self-signed server certificate, http proxies only (one line otherwise)",
     tests: [proxy("KubeClient goes through proxies as kubectl does")],
   },
   {
