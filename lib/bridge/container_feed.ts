@@ -9,6 +9,7 @@
 import type { DockerClient } from "../engine/docker_client.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
+import { dropTarMembers, type TarFilterTally } from "./tar_filter.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
 import type { Platform } from "./image_graph.ts";
 
@@ -158,9 +159,45 @@ export class ContainerFeed implements NodeFeed {
       if (version.exitCode !== 0) throw failure("ctr --version", version);
       this.#ctrMajor = ctrMajorVersion(version.stdout);
     }
+    const snapshotter = this.#snapshotter ? [`--snapshotter=${this.#snapshotter}`] : [];
+    const args = importArgs(snapshotter, (this.#ctrMajor ?? 1) >= 2);
+    // Only what the node lacks: the archive's blobs the node's content store holds stay out
+    // (ctr imports an OCI layout without them). Should ctr refuse, the whole archive goes.
+    const held = await this.#heldDigests(signal);
+    let sent = await this.#import(image, args, held, signal);
+    if (sent.exitCode !== 0 && sent.tally.dropped > 0) {
+      sent = await this.#import(image, args, new Set(), signal);
+    }
+    if (sent.exitCode !== 0) throw failure("ctr images import", sent);
+    const { dropped, kept } = sent.tally;
+    // A legacy archive (Docker before 25) has no blobs/ members: it counts as one.
+    return { written: kept + dropped === 0 ? 1 : kept, skipped: dropped, bytes: sent.bytes };
+  }
+
+  /** The digests of every blob in the node's content store. */
+  async #heldDigests(signal: AbortSignal): Promise<Set<string>> {
+    const listed = await this.#ctr(["content", "ls", "--quiet"], signal);
+    if (listed.exitCode !== 0) throw failure("ctr content ls", listed);
+    return new Set(listed.stdout.split("\n").map((line) => line.trim()).filter(Boolean));
+  }
+
+  /** Streams the save into `ctr images import`, without the blobs in `held`. */
+  async #import(
+    image: BridgeImage,
+    args: string[],
+    held: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<ExecResult & { bytes: number; tally: TarFilterTally }> {
     let bytes = 0;
+    const tally: TarFilterTally = { dropped: 0, droppedBytes: 0, kept: 0 };
     const save = await saveImageStream(this.#docker, image.name, signal, this.#platform);
-    const counted = save.pipeThrough(
+    const blob = (name: string) => /^blobs\/sha256\/[0-9a-f]{64}$/.test(name);
+    const filtered = ReadableStream.from(dropTarMembers(
+      save,
+      (name) => blob(name) && held.has(`sha256:${name.slice(13)}`),
+      tally,
+      blob,
+    )).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           bytes += chunk.length;
@@ -168,11 +205,8 @@ export class ContainerFeed implements NodeFeed {
         },
       }),
     );
-    const snapshotter = this.#snapshotter ? [`--snapshotter=${this.#snapshotter}`] : [];
-    const args = importArgs(snapshotter, (this.#ctrMajor ?? 1) >= 2);
-    const imported = await this.#ctr(args, signal, counted);
-    if (imported.exitCode !== 0) throw failure("ctr images import", imported);
-    return { written: 1, skipped: 0, bytes };
+    const result = await this.#ctr(args, signal, filtered);
+    return { ...result, bytes, tally };
   }
 
   close(): void {}
