@@ -29,12 +29,9 @@ import { startRegistry } from "../registry/setup.ts";
 import { type ClusterRegistry, parseRegistryFlag } from "../registry/which.ts";
 import { ContainerdImageSource, dockerEngineSource } from "../registry/image_source.ts";
 import { errorMessage } from "../errors.ts";
-import {
-  defineRolloutMetrics,
-  followRequest,
-  RolloutFollower,
-  SYSTEM_CLOCK,
-} from "../rollout/follower.ts";
+import { RolloutFollower, SYSTEM_CLOCK } from "../rollout/follower.ts";
+import { defineRolloutMetrics } from "../rollout/rollout_reporter.ts";
+import { followRequest } from "../rollout/follow_request.ts";
 import { KubeRolloutReader } from "../rollout/kube_reader.ts";
 import { ClusterPodSource } from "../rollout/pod_source.ts";
 import { PodWatch } from "../rollout/pod_store.ts";

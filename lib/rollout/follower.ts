@@ -1,6 +1,7 @@
 /**
- * Follows every rollout veryfreshpod starts until it ends, and says how in one
- * line: done (with the time it took), or which pod fails and why, followed by
+ * Follows every rollout veryfreshpod starts until it ends, and says how
+ * (rollout_reporter.ts) in one line: done (with the time it took), or which
+ * pod fails and why, followed by
  * the last lines of the failing container's log. A failure also becomes a
  * RolloutFailed Event on the workload, and a success after a failure a
  * RolledOut Event. After a success the new pods are watched through their
@@ -23,27 +24,15 @@ import { sleep } from "../backoff.ts";
 import { errorMessage } from "../errors.ts";
 import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import { describeWorkload, workloadId, type WorkloadKey } from "../kube/workload.ts";
 import type { TrackedWorkload } from "../kube/workload.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { type FollowRequest, recordedRequest } from "./follow_request.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
-import type { PodProblem } from "./pod_diagnosis.ts";
 import type { PodStates } from "./pod_store.ts";
-import { parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
-import {
-  crashedLine,
-  deferredLine,
-  doneLine,
-  failedLine,
-  LOG_BELOW,
-  logTail,
-  pausedLine,
-  type RolloutResult,
-  timeoutLine,
-} from "./report.ts";
+import { deferredLine, pausedLine } from "./report.ts";
+import { RolloutReporter } from "./rollout_reporter.ts";
 import {
   crashWindowMs,
   cronJobPodSelector,
@@ -52,14 +41,10 @@ import {
   type ProbeEvent,
   probeProblem,
   type RolloutTarget,
-  type SetImage,
-  type Verdict,
 } from "./verdict.ts";
 
 const log = logger("rollout");
 
-/** How many lines of the failing container's log follow the failure line. */
-export const LOG_LINES = 5;
 /**
  * Without news, a rollout in progress is decided again after this long (from
  * memory): some verdicts change with time alone (a pod unschedulable for
@@ -108,16 +93,6 @@ export interface Clock {
   sleep(ms: number, signal: AbortSignal): Promise<void>;
 }
 
-/** One rollout to follow: the patch that started it. */
-export interface FollowRequest {
-  readonly key: WorkloadKey;
-  readonly target: RolloutTarget;
-  /** When the patch was applied (ms). */
-  readonly startedAt: number;
-  /** The workload's uid after the patch, for the Event. */
-  readonly uid: string | undefined;
-}
-
 export interface FollowerOptions {
   /** The bound when the workload names none (`--rollout-timeout`). */
   readonly timeoutMs: number;
@@ -130,71 +105,6 @@ export interface FollowerParts {
   readonly events: { record(event: WorkloadEvent): Promise<void> };
   readonly metrics: Metrics;
   readonly clock: Clock;
-}
-
-/** Declares the rollout metrics on a registry. */
-export function defineRolloutMetrics(metrics: Metrics): void {
-  metrics.define(
-    "veryfreshpod_rollouts_total",
-    "counter",
-    "Rollouts followed to their end, by result (done, failed, timeout, deferred, superseded, " +
-      "crashed: a success taken back)",
-  );
-  metrics.defineHistogram(
-    "veryfreshpod_rollout_duration_seconds",
-    "From the patch to the rollout's end, by result (done, failed, timeout)",
-    [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
-  );
-}
-
-/** The rollout a patch starts, from the update and the object the API server returned. */
-export function followRequest(
-  update: WorkloadUpdate,
-  patched: { metadata?: { generation?: number; uid?: string } | undefined },
-  startedAt: number,
-): FollowRequest {
-  return {
-    key: update.workload,
-    target: {
-      kind: update.workload.kind,
-      generation: patched.metadata?.generation,
-      images: [
-        ...update.imageUpdates.map((u) => ({ container: u.container, image: u.to, id: u.id })),
-        ...update.rebuilds.map((r) => ({ container: r.container, image: r.image, id: r.id })),
-      ],
-      rolloutAnnotation: update.rolloutAnnotation,
-    },
-    startedAt,
-    uid: patched.metadata?.uid,
-  };
-}
-
-/**
- * The rollout a workload's record shows (rollout/record.ts): the images it set
- * that the workload still runs, since the newest of them was set; undefined
- * when it shows none.
- */
-export function recordedRequest(workload: TrackedWorkload): FollowRequest | undefined {
-  const record = parseUpdates(workload.annotations[UPDATES_ANNOTATION]);
-  const images: SetImage[] = [];
-  let startedAt = -Infinity;
-  for (const [container, entry] of Object.entries(record)) {
-    if (workload.containers.find((c) => c.name === container)?.image !== entry.image) continue;
-    images.push({ container, image: entry.image, id: entry.id });
-    startedAt = Math.max(startedAt, Date.parse(entry.at));
-  }
-  if (images.length === 0 || !Number.isFinite(startedAt)) return undefined;
-  return {
-    key: workload.key,
-    target: {
-      kind: workload.key.kind,
-      generation: workload.rollout?.generation,
-      images,
-      rolloutAnnotation: workload.templateAnnotations[ROLLOUT_ANNOTATION],
-    },
-    startedAt,
-    uid: workload.uid,
-  };
 }
 
 /** One follow in progress. */
@@ -214,13 +124,13 @@ export class RolloutFollower {
   readonly #options: FollowerOptions;
   readonly #signal: AbortSignal;
   readonly #active = new Map<string, Follow>();
-  /** Workloads whose last rollout said failed: their next success records a RolledOut Event. */
-  readonly #failed = new Set<string>();
+  readonly #reporter: RolloutReporter;
 
   /** Follows stop when `signal` aborts (veryfreshpod shutting down). */
   constructor(parts: FollowerParts, options: FollowerOptions, signal: AbortSignal) {
     this.#parts = parts;
     this.#options = options;
+    this.#reporter = new RolloutReporter(parts);
     this.#signal = signal;
     const stopWorkloads = parts.workloads.listen((key) => {
       this.#active.get(workloadId(key))?.bell.ring();
@@ -299,7 +209,7 @@ export class RolloutFollower {
       log.debug("A newer update of {workload} replaces the rollout being followed", {
         workload: describeWorkload(request.key),
       });
-      this.#count("superseded");
+      this.#reporter.count("superseded");
     }
     const abort = new AbortController();
     const stop = () => abort.abort();
@@ -382,7 +292,7 @@ export class RolloutFollower {
       if (doneAt !== undefined) {
         // Said to be rolled out: a crash within the window takes that back.
         if (verdict.state === "failed" && verdict.problem) {
-          await this.#reportCrash(request, verdict.problem, signal);
+          await this.#reporter.crashed(request, verdict.problem, signal);
           return;
         }
         const end = doneAt + crashWindowMs(workload);
@@ -413,7 +323,7 @@ export class RolloutFollower {
             waitMs = settling.at + SETTLE_MS - now;
             break;
           }
-          await this.#report(request, verdict, settling.at, signal);
+          await this.#reporter.report(request, verdict, settling.at, signal);
           // A Job's success is final; a workload's pods are watched through their crash window.
           if (verdict.job !== undefined) return;
           doneAt = now;
@@ -429,34 +339,23 @@ export class RolloutFollower {
             : deferredLine(request.key, verdict.why, request.target.images);
           if (said !== verdict.state) {
             said = verdict.state;
-            this.#sayOnHold(request, text, verdict.state);
+            this.#reporter.onHold(request, text, verdict.state);
           }
           waitMs = RECHECK_MS;
           break;
         }
         case "failed":
-          await this.#report(request, verdict, now, signal);
+          await this.#reporter.report(request, verdict, now, signal);
           return;
         case "progressing":
           settling = undefined;
           if (now >= deadline) {
-            await this.#timedOut(request, verdict, limitMs);
+            await this.#reporter.timedOut(request, verdict, limitMs);
             return;
           }
       }
       await follow.bell.wait(waitMs, clock, signal);
     }
-  }
-
-  /** A paused or deferred rollout, said once; the follow goes on. */
-  #sayOnHold(request: FollowRequest, line: string, state: "paused" | "deferred"): void {
-    const fields = { workload: describeWorkload(request.key), ...request.key, line };
-    if (state === "paused") {
-      log.warn("{line}", { ...fields, result: "paused" });
-      return;
-    }
-    log.info("{line}", { ...fields, result: "deferred" });
-    this.#count("deferred");
   }
 
   /** The probe failures of the rollout's pods; none when they cannot be read. */
@@ -482,134 +381,6 @@ export class RolloutFollower {
       return deadline * 1000 + DEADLINE_SLACK_MS;
     }
     return this.#options.timeoutMs;
-  }
-
-  async #report(
-    request: FollowRequest,
-    verdict: Extract<Verdict, { state: "done" | "failed" }>,
-    now: number,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { key, target } = request;
-    // A CronJob's Job is timed from its pod, not from the patch long before.
-    const elapsed = now - (verdict.job?.since ?? request.startedAt);
-    const fields = { workload: describeWorkload(key), ...key };
-    const id = workloadId(key);
-    if (verdict.state === "done") {
-      // The line is a value, never the template: a pod's message may hold braces.
-      const line = doneLine(key, verdict, target.images, elapsed);
-      log.info("{line}", { ...fields, line, result: "done" });
-      this.#count("done", elapsed);
-      // `kubectl describe` showed the failure; it shows the success that follows too.
-      if (this.#failed.delete(id)) await this.#record(request, "RolledOut", line);
-      return;
-    }
-    const line = failedLine(key, verdict, target.images, elapsed);
-    if (await this.#sayFailure(request, line, verdict.problem, verdict.reason, signal)) {
-      this.#count("failed", elapsed);
-    }
-  }
-
-  /** A crash after the success was said: the line that takes it back, and the Event. */
-  async #reportCrash(
-    request: FollowRequest,
-    problem: PodProblem,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const line = crashedLine(request.key, problem, request.target.images);
-    if (await this.#sayFailure(request, line, problem, undefined, signal)) {
-      this.#count("crashed");
-    }
-  }
-
-  /**
-   * A failure line, with the failing container's log under it when it can be
-   * read, and a RolloutFailed Event with the same text. False when stopped.
-   */
-  async #sayFailure(
-    request: FollowRequest,
-    line: string,
-    problem: PodProblem | undefined,
-    reason: string | undefined,
-    signal: AbortSignal,
-  ): Promise<boolean> {
-    const { key } = request;
-    let tail: string[] = [];
-    if (problem?.log) {
-      try {
-        const text = await this.#parts.logs.logTail(
-          key,
-          problem.pod,
-          problem.log.container,
-          problem.log.previous,
-          LOG_LINES,
-        );
-        tail = logTail(text, LOG_LINES);
-      } catch (error) {
-        log.debug("Cannot read the log of {pod}: {error}", {
-          pod: problem.pod,
-          error: errorMessage(error),
-        });
-      }
-    }
-    if (signal.aborted) return false;
-    const fields = { workload: describeWorkload(key), ...key };
-    log.error("{line}", {
-      ...fields,
-      line: tail.length > 0 ? line + LOG_BELOW : line,
-      result: "failed",
-      pod: problem?.pod,
-      container: problem?.container,
-      reason: problem?.reason ?? reason,
-      exitCode: problem?.exitCode,
-      logTail: tail,
-    });
-    for (const logLine of tail) {
-      log.error("    {logLine}", { ...fields, pod: problem?.pod, logLine });
-    }
-    this.#failed.add(workloadId(key));
-    await this.#record(request, "RolloutFailed", line);
-    return true;
-  }
-
-  async #timedOut(
-    request: FollowRequest,
-    verdict: Extract<Verdict, { state: "progressing" }>,
-    limitMs: number,
-  ): Promise<void> {
-    const line = timeoutLine(request.key, verdict, request.target.images, limitMs);
-    log.error("{line}", {
-      workload: describeWorkload(request.key),
-      ...request.key,
-      line,
-      result: "timeout",
-    });
-    this.#count("timeout", limitMs);
-    this.#failed.add(workloadId(request.key));
-    await this.#record(request, "RolloutFailed", line);
-  }
-
-  async #record(
-    request: FollowRequest,
-    reason: "RolloutFailed" | "RolledOut",
-    message: string,
-  ): Promise<void> {
-    await this.#parts.events.record({
-      workload: request.key,
-      uid: request.uid,
-      resourceVersion: undefined,
-      reason,
-      type: reason === "RolledOut" ? "Normal" : "Warning",
-      message,
-    });
-  }
-
-  #count(result: RolloutResult, elapsedMs?: number): void {
-    const { metrics } = this.#parts;
-    metrics.inc("veryfreshpod_rollouts_total", { result });
-    if (elapsedMs !== undefined) {
-      metrics.observe("veryfreshpod_rollout_duration_seconds", elapsedMs / 1000, { result });
-    }
   }
 }
 

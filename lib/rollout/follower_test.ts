@@ -9,15 +9,14 @@ import type { TrackedWorkload } from "../kube/workload.ts";
 import { crashLoop, cs, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
 import { UPDATES_ANNOTATION } from "./record.ts";
 import {
-  defineRolloutMetrics,
-  type FollowRequest,
-  followRequest,
   type LogReader,
   RECHECK_MS,
   RolloutFollower,
   SETTLE_MS,
   type WorkloadStates,
 } from "./follower.ts";
+import { type FollowRequest, followRequest } from "./follow_request.ts";
+import { defineRolloutMetrics } from "./rollout_reporter.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import type { PodListener, PodStates } from "./pod_store.ts";
 import { CRASH_WINDOW_MS } from "./pod_diagnosis.ts";
