@@ -11,6 +11,7 @@ import {
   allCapabilitiesFlags,
   containerd,
   docker,
+  dockerClassic,
   e2eTest,
   engineSet,
   kubernetes,
@@ -150,6 +151,56 @@ e2eTest(
     } finally {
       feed.close();
       client.close();
+    }
+  },
+);
+
+e2eTest(
+  "through the socket from Docker's classic store: the save streams, and a rebuild sends only the changed layer",
+  async () => {
+    // With today's engines a Docker 29 with the classic store (an OCI layout save of
+    // uncompressed layers); with the compatibility set Docker 20.10 (the legacy layout).
+    const [engine, ctr] = await Promise.all([dockerClassic(), containerd()]);
+    const suffix = unique();
+    const ref = `vfp-bridge-classic-${suffix}:v1`;
+    const name = `docker.io/library/${ref}`;
+    const context = await Deno.makeTempDir({ prefix: "vfp-bridge-classic-" });
+    // Two layers from scratch: a rebuild with a new app-id changes only the second.
+    await Deno.writeTextFile(`${context}/base`, `${"base ".repeat(100_000)}${suffix}\n`);
+    await Deno.writeTextFile(
+      `${context}/Dockerfile`,
+      "FROM scratch\nCOPY base /base\nCOPY app-id /app-id\n",
+    );
+    const build = async () => {
+      await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
+      await engine.run(["build", "--quiet", "--tag", ref, context]);
+      return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+    };
+    const client = new DockerClient(parseDockerHost(engine.host, "--docker-host"));
+    const feed = new SocketFeed(
+      ["node-a"],
+      client,
+      new ContainerdWriter(ctr.socket, ctr.namespace),
+    );
+    const signal = new AbortController().signal;
+    try {
+      const firstId = await build();
+      const first = await feed.copy({ name, id: firstId }, signal);
+      assert.equal(first.source, "docker save");
+      assert.equal(first.written, 4, JSON.stringify(first)); // two layers, config, manifest
+      // The classic store's ID is the config digest: what the CRI reports.
+      assert.equal(await criImageId(ctr.socket, ref), firstId);
+      assert.ok(await feed.has({ name, id: firstId }));
+      const secondId = await build();
+      const second = await feed.copy({ name, id: secondId }, signal);
+      assert.deepEqual([second.written, second.skipped], [3, 1]);
+      assert.ok(second.bytes < 64 * 1024, `${second.bytes} bytes sent`);
+      assert.equal(await criImageId(ctr.socket, ref), secondId);
+      assert.doesNotMatch(await ctr.ctr(["leases", "ls"]), /veryfreshpod-/, "no lease is left");
+    } finally {
+      feed.close();
+      client.close();
+      await Deno.remove(context, { recursive: true });
     }
   },
 );
