@@ -32,14 +32,13 @@ import { type FollowRequest, recordedRequest } from "./follow_request.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import type { PodStates } from "./pod_store.ts";
 import { deferredLine, pausedLine } from "./report.ts";
+import { type ProbeEvent, probeProblem } from "./probe_failures.ts";
 import { RolloutReporter } from "./rollout_reporter.ts";
 import {
   crashWindowMs,
   cronJobPodSelector,
   decide,
   isNewPod,
-  type ProbeEvent,
-  probeProblem,
   type RolloutTarget,
 } from "./verdict.ts";
 

@@ -20,7 +20,7 @@ import { defineRolloutMetrics } from "./rollout_reporter.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import type { PodListener, PodStates } from "./pod_store.ts";
 import { CRASH_WINDOW_MS } from "./pod_diagnosis.ts";
-import type { ProbeEvent } from "./verdict.ts";
+import type { ProbeEvent } from "./probe_failures.ts";
 
 const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
 const T0 = 1_000_000;

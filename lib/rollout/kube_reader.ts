@@ -10,8 +10,9 @@ import type { KubeClient } from "../kube/rest.ts";
 import type { LabelSelector } from "../kube/rollout_fields.ts";
 import type { WorkloadKey } from "../kube/workload.ts";
 import type { LogReader } from "./follower.ts";
-import { type Pod, timeOf, type WorkloadObject } from "./objects.ts";
-import { cronJobPodSelector, type ProbeEvent } from "./verdict.ts";
+import type { Pod, WorkloadObject } from "./objects.ts";
+import { type CoreEvent, type ProbeEvent, probeEventsOf } from "./probe_failures.ts";
+import { cronJobPodSelector } from "./verdict.ts";
 
 const LOG_LIMIT_BYTES = 16 * 1024;
 
@@ -88,33 +89,4 @@ export class KubeRolloutReader implements LogReader {
     );
     return probeEventsOf(list.items ?? [], wanted);
   }
-}
-
-/** A core/v1 Event, as far as a probe failure reads it. */
-interface CoreEvent {
-  readonly involvedObject?: { readonly name?: string; readonly fieldPath?: string };
-  readonly message?: string;
-  readonly count?: number;
-  readonly series?: { readonly count?: number };
-  readonly lastTimestamp?: string | null;
-  readonly eventTime?: string | null;
-  readonly firstTimestamp?: string | null;
-}
-
-/** The probe failures of the `wanted` pods, oldest first. */
-export function probeEventsOf(
-  events: readonly CoreEvent[],
-  wanted: ReadonlySet<string>,
-): ProbeEvent[] {
-  const when = (e: CoreEvent) =>
-    timeOf(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? undefined) ?? 0;
-  return events
-    .filter((e) => wanted.has(e.involvedObject?.name ?? "") && e.message)
-    .sort((a, b) => when(a) - when(b))
-    .map((e) => ({
-      pod: e.involvedObject?.name ?? "",
-      container: e.involvedObject?.fieldPath?.match(/\{([^}]+)\}/)?.[1],
-      message: e.message ?? "",
-      count: e.series?.count ?? e.count ?? 1,
-    }));
 }

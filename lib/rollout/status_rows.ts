@@ -14,7 +14,8 @@ import type { ContainerStatus, Pod, PodContainer, WorkloadObject } from "./objec
 import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
 import { failureText, problemText } from "./report.ts";
 import { restoreTarget } from "../restore_plan.ts";
-import { decide, type DecideContext, isNewPod, probeProblem, type SetImage } from "./verdict.ts";
+import { probeProblem } from "./probe_failures.ts";
+import { decide, type DecideContext, isNewPod, type SetImage } from "./verdict.ts";
 
 /** Where a rollout stands, for the ROLLOUT column. */
 export type RolloutState =

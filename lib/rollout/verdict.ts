@@ -17,6 +17,7 @@ import type { WorkloadKind } from "../kube/workload.ts";
 import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
 import { nextRun, runTimeText } from "./cron_schedule.ts";
 import { type Condition, type Pod, timeOf, type WorkloadObject } from "./objects.ts";
+import { type ProbeEvent, probeProblem } from "./probe_failures.ts";
 import {
   CRASH_WINDOW_MS,
   diagnosePod,
@@ -88,17 +89,6 @@ export type Verdict =
     /** A CronJob's Job that failed, and when its pod was made (ms). */
     readonly job?: { readonly name: string; readonly since: number | undefined } | undefined;
   };
-
-/** A probe failure the kubelet recorded as an Event on a pod (reason Unhealthy). */
-export interface ProbeEvent {
-  readonly pod: string;
-  /** From the Event's fieldPath `spec.containers{web}`. */
-  readonly container: string | undefined;
-  /** `Readiness probe failed: cat: can't open '/etc/ready': No such file or directory`. */
-  readonly message: string;
-  /** How many times the kubelet saw it. */
-  readonly count: number;
-}
 
 /** What the verdict reads besides the workload and its pods. */
 export interface DecideContext {
@@ -342,36 +332,6 @@ function surgeExplained(
     hint: "set the Deployment's strategy.rollingUpdate.maxSurge to 0 (or strategy Recreate) " +
       "so an old pod makes room first, or free or add capacity",
   };
-}
-
-/** A new pod that runs but never gets ready because a probe keeps failing, from its Events. */
-export function probeProblem(
-  fresh: readonly Pod[],
-  events: readonly ProbeEvent[] | undefined,
-): PodProblem | undefined {
-  if (!events || events.length === 0) return undefined;
-  for (const pod of fresh) {
-    if (podReady(pod)) continue;
-    const name = pod.metadata?.name ?? "";
-    const event = events.filter((e) => e.pod === name).at(-1);
-    if (!event) continue;
-    const message = oneLine(event.message);
-    const probe = message.match(/^(\w+) probe/)?.[1]?.toLowerCase() ?? "a";
-    const output = message.replace(/^\w+ probe (failed|errored):\s*/i, "");
-    return {
-      pod: name,
-      node: pod.spec?.nodeName || undefined,
-      container: event.container,
-      reason: "Unhealthy",
-      detail: `its ${probe} probe keeps failing (${event.count} ${
-        event.count === 1 ? "time" : "times"
-      }): ${output}`,
-      hint: `fix what the ${probe} probe checks, or the probe`,
-      exitCode: undefined,
-      log: undefined,
-    };
-  }
-  return undefined;
 }
 
 /** A Deployment that says by itself it cannot go on. */
