@@ -717,3 +717,45 @@ e2eTest(
     assert.ok(!/preemption|deallocate/i.test(row.rollout.detail), row.rollout.detail);
   },
 );
+
+e2eTest(
+  "verdicts: DaemonSet OnDelete names the pod to delete, then follows the one that was deleted to its outcome",
+  async () => {
+    await node();
+    const namespace = await createNamespace("verdict-ds-ondelete");
+    const repository = uniqueRepository("verdict-app");
+    const v1 = await buildOnNode(`${repository}:v1`, GOOD);
+    const object = nodeWorkload("DaemonSet", namespace, "web", `${repository}:v1`, {
+      command: ["sh", "/app/start.sh"],
+    }) as { spec: Record<string, unknown> };
+    object.spec.updateStrategy = { type: "OnDelete" };
+    await createWorkload(object);
+    const [old] = await waitForPodsOn(namespace, "app=web", v1);
+
+    await using loop = await startLoopOnNode(namespace);
+    const v2 = await buildOnNode(`${repository}:v2`, GOOD);
+    await loop.waitForLine(
+      new RegExp(
+        `INFO  Updated DaemonSet ${namespace}/web to ${build(`${repository}:v2`)}: its ` +
+          "updateStrategy is OnDelete, so each pod changes only once it is deleted \\(kubectl " +
+          `delete pod ${old!.name} -n ${namespace}\\)$`,
+      ),
+      60_000,
+    );
+    assert.equal((await statusRows(namespace))[0].rollout.state, "deferred");
+
+    await api("DELETE", `/api/v1/namespaces/${namespace}/pods/${old!.name}`);
+    await loop.waitForLine(
+      new RegExp(
+        `INFO  Rolled out DaemonSet ${namespace}/web: 1/1 pod on ${
+          build(`${repository}:v2`)
+        } in [\\d.]+ s$`,
+      ),
+      120_000,
+    );
+    await waitForPodsOn(namespace, "app=web", v2);
+    const [row] = await statusRows(namespace);
+    assert.equal(row.rollout.state, "done");
+    assert.deepEqual(row.pods, { onImage: 1, total: 1 });
+  },
+);
