@@ -169,9 +169,11 @@ export class ContainerFeed implements NodeFeed {
       sent = await this.#import(image, args, new Set(), signal);
     }
     if (sent.exitCode !== 0) throw failure("ctr images import", sent);
-    const { dropped, kept } = sent.tally;
-    // A legacy archive (Docker before 25) has no blobs/ members: it counts as one.
-    return { written: kept + dropped === 0 ? 1 : kept, skipped: dropped, bytes: sent.bytes };
+    const { dropped, kept, keptBytes } = sent.tally;
+    // A legacy archive (Docker before 25) has no blobs/ members: it counts as one, all of it.
+    return kept + dropped === 0
+      ? { written: 1, skipped: 0, bytes: sent.bytes }
+      : { written: kept, skipped: dropped, bytes: keptBytes };
   }
 
   /** The digests of every blob in the node's content store. */
@@ -189,7 +191,7 @@ export class ContainerFeed implements NodeFeed {
     signal: AbortSignal,
   ): Promise<ExecResult & { bytes: number; tally: TarFilterTally }> {
     let bytes = 0;
-    const tally: TarFilterTally = { dropped: 0, droppedBytes: 0, kept: 0 };
+    const tally: TarFilterTally = { dropped: 0, droppedBytes: 0, kept: 0, keptBytes: 0 };
     const save = await saveImageStream(this.#docker, image.name, signal, this.#platform);
     const blob = (name: string) => /^blobs\/sha256\/[0-9a-f]{64}$/.test(name);
     const filtered = ReadableStream.from(dropTarMembers(

@@ -15,8 +15,9 @@ export interface TarFilterTally {
   /** Members left out, and their content bytes. */
   dropped: number;
   droppedBytes: number;
-  /** Members let through whose name `counted` accepted. */
+  /** Members let through whose name `counted` accepted, and their content bytes. */
   kept: number;
+  keptBytes: number;
 }
 
 /** Reads exact amounts from a stream of chunks of any size. */
@@ -159,7 +160,10 @@ export async function* dropTarMembers(
       tally.droppedBytes += length;
       continue;
     }
-    if (counted(name)) tally.kept++;
+    if (counted(name)) {
+      tally.kept++;
+      tally.keptBytes += length;
+    }
     yield* pending;
     pending = [];
     yield header;

@@ -18,6 +18,7 @@ import { fleetRows } from "./fleet_scenario.ts";
 import { nodeRows } from "./node_scenario.ts";
 import { bridgeRows } from "./bridge_scenario.ts";
 import { registryRows } from "./registry_scenario.ts";
+import { containersRows } from "./containers_scenario.ts";
 import { reactionRows } from "./reaction_scenario.ts";
 import { soakRows } from "./soak_scenario.ts";
 import { checkSizes, FULL, plannedRowIds, QUICK } from "./sizes.ts";
@@ -30,6 +31,7 @@ const SCENARIOS = {
   node: nodeRows,
   bridge: bridgeRows,
   registry: registryRows,
+  containers: containersRows,
   soak: soakRows,
 };
 type ScenarioName = keyof typeof SCENARIOS;

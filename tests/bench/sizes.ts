@@ -111,6 +111,9 @@ export function plannedRowIds(sizes: Sizes, otherStores: readonly string[] = [])
     "registry.floor",
     "registry.rollout",
     "registry.bytes",
+    "containers.floor",
+    "containers.copy",
+    "containers.bytes",
   ];
 }
 

@@ -43,6 +43,9 @@ Deno.test("plannedRowIds() has one row per target of the issue, at the run's siz
     "registry.floor",
     "registry.rollout",
     "registry.bytes",
+    "containers.floor",
+    "containers.copy",
+    "containers.bytes",
   ]);
   assert.ok(plannedRowIds(QUICK).includes("fanout.100"));
   // Beside the default store, the classic one: its reaction and its largest fan-out.
