@@ -10,6 +10,8 @@ import type { DockerClient } from "../engine/docker_client.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { dropTarMembers, type TarFilterTally } from "./tar_filter.ts";
+import { mobyArchive, mobyBlobs } from "./moby_archive.ts";
+import { MobySource } from "./moby_source.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
 import type { Platform } from "./image_graph.ts";
 
@@ -95,6 +97,8 @@ export class ContainerFeed implements NodeFeed {
   readonly #docker: DockerClient;
   readonly #container: string;
   readonly #platform: Platform;
+  /** Docker's containerd, when Docker keeps its images there and it answers. */
+  readonly #moby: MobySource;
   /** ctr's major version, read with the snapshotter. */
   #ctrMajor: number | undefined;
   #snapshotter: string | undefined | null = null;
@@ -115,6 +119,7 @@ export class ContainerFeed implements NodeFeed {
     this.how = `by importing into its node container "${container}" (${what})`;
     this.#docker = docker;
     this.#container = container;
+    this.#moby = new MobySource(docker);
   }
 
   /** `ctr` in the node; a minute for a question, ten for an import. */
@@ -164,6 +169,10 @@ export class ContainerFeed implements NodeFeed {
     // Only what the node lacks: the archive's blobs the node's content store holds stay out
     // (ctr imports an OCI layout without them). Should ctr refuse, the whole archive goes.
     const held = await this.#heldDigests(signal);
+    // With Docker's containerd image store: an archive of only the missing blobs, written from
+    // Docker's containerd, so the whole image is not even saved.
+    const fromMoby = await this.#importFromMoby(image, args, held, signal);
+    if (fromMoby !== undefined) return fromMoby;
     let sent = await this.#import(image, args, held, signal);
     if (sent.exitCode !== 0 && sent.tally.dropped > 0) {
       sent = await this.#import(image, args, new Set(), signal);
@@ -174,6 +183,23 @@ export class ContainerFeed implements NodeFeed {
     return kept + dropped === 0
       ? { written: 1, skipped: 0, bytes: sent.bytes }
       : { written: kept, skipped: dropped, bytes: keptBytes };
+  }
+
+  /** The copy from Docker's containerd, or undefined when it cannot serve (then the save). */
+  async #importFromMoby(
+    image: BridgeImage,
+    args: string[],
+    held: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<CopyReport | undefined> {
+    const moby = await this.#moby.reader();
+    const blobs = moby && await mobyBlobs(moby, image.name, this.#platform, held);
+    if (!moby || blobs === undefined) return undefined;
+    const tally: TarFilterTally = { dropped: 0, droppedBytes: 0, kept: 0, keptBytes: 0 };
+    const archive = ReadableStream.from(mobyArchive(moby, image.name, blobs, tally));
+    const imported = await this.#ctr(args, signal, archive);
+    if (imported.exitCode !== 0) return undefined;
+    return { written: tally.kept, skipped: blobs.held, bytes: tally.keptBytes };
   }
 
   /** The digests of every blob in the node's content store. */
@@ -211,5 +237,7 @@ export class ContainerFeed implements NodeFeed {
     return { ...result, bytes, tally };
   }
 
-  close(): void {}
+  close(): void {
+    this.#moby.close();
+  }
 }
