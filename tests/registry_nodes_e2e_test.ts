@@ -293,10 +293,10 @@ e2eTest(
         replicas: 0,
       }));
       const wrong = dockerConfigWithAuth(registry.address, `${REGISTRY_PASSWORD}-wrong`);
-      await using loop = await startLoop(
-        ["--namespace", ns, "--registry", registry.address, "--bridge", "off"],
-        { env: { DOCKER_CONFIG: wrong } },
-      );
+      // The bridge stays on (auto): the nodes it cannot reach are no fault with a registry.
+      await using loop = await startLoop(["--namespace", ns, "--registry", registry.address], {
+        env: { DOCKER_CONFIG: wrong },
+      });
       await buildOnBase(base, `${repository}:v2`);
       const refused = await loop.waitForLine(/WARN +Cannot push/, 60_000);
       assert.match(
@@ -322,6 +322,13 @@ e2eTest(
       // One line for the cause, however many retries failed the same way.
       const warnings = loop.lines.filter((l) => / WARN /.test(l));
       assert.deepEqual(warnings, [refused]);
+      assert.ok(
+        loop.lines.some((l) =>
+          l.includes(`runs containerd that veryfreshpod cannot reach`) &&
+          l.includes(`builds reach it through the cluster's registry ${registry.address}`)
+        ),
+        loop.lines.join("\n"),
+      );
     } finally {
       await registry.stop();
     }

@@ -40,6 +40,8 @@ export interface BridgeSetup {
    * may not.
    */
   readonly always?: { readonly node: string } | undefined;
+  /** The cluster's registry, when one is used: it reaches the nodes the bridge cannot. */
+  readonly registry?: string | undefined;
 }
 
 /**
@@ -115,6 +117,15 @@ async function bridgeTo(
   }
   for (const { node, route } of routes) {
     if (route.kind !== "none") continue;
+    if (setup.registry !== undefined) {
+      // Not a fault: the registry is the way there for workloads that pull from it.
+      log.info(
+        "Node {node} runs containerd that veryfreshpod cannot reach ({why}); builds reach it " +
+          "through the cluster's registry {registry}, for workloads that pull from there",
+        { node, why: route.why, registry: setup.registry },
+      );
+      continue;
+    }
     log.warn(
       "Node {node} runs containerd, but veryfreshpod cannot reach it ({why}); images built in " +
         "Docker are not copied there: pass --containerd-socket PATH, or --bridge=off",

@@ -152,6 +152,7 @@ export const runCommand: Command = {
         engine: docker,
         socket: stringFlag(flags, "containerd-socket"),
         hostname: Deno.hostname(),
+        registry: pusher?.registry.host,
         // The installed pod learns its node's name from the downward API (NODE_NAME).
         always: bridgeMode === "always"
           ? { node: context.env("NODE_NAME") ?? Deno.hostname() }
