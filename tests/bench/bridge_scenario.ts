@@ -12,6 +12,7 @@
 import { containerd, docker, makeImage, node } from "../env/mod.ts";
 import { binary } from "../env/paths.ts";
 import { type BenchContext, pause } from "./context.ts";
+import { randomFile } from "./large_image.ts";
 import { PodWatch, runningWorkload } from "./node_scenario.ts";
 import { startProgram } from "./program.ts";
 import { summarize } from "./stats.ts";
@@ -20,18 +21,6 @@ import { formatMs, type Row, verdictOf } from "./table.ts";
 const NAMESPACE = "bench-bridge";
 const REPOSITORY = "bench-bridge";
 const MARGIN_MS = 500;
-
-/** Writes `mib` MiB of random bytes (incompressible, like a real payload) to `path`. */
-async function randomFile(path: string, mib: number): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(1 << 20);
-  for (let i = 0; i < mib; i++) {
-    for (let at = 0; at < chunk.length; at += 65_536) {
-      crypto.getRandomValues(chunk.subarray(at, at + 65_536));
-    }
-    await file.write(chunk);
-  }
-}
 
 /** `docker save ref | ctr images import -` into the node's containerd; milliseconds taken. */
 async function saveAndImport(ref: string, socket: string, namespace: string): Promise<number> {

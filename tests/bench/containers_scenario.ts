@@ -10,13 +10,14 @@
  * engine's image before and after the build. No kubelet runs in these
  * containers: what is timed is the image being in both nodes.
  */
-import { docker, makeImage } from "../env/mod.ts";
+import { docker } from "../env/mod.ts";
 import { buildNodeImage, startKindNode } from "../kind_nodes.ts";
 import { DockerClient } from "../../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../../lib/engine/docker_host.ts";
 import { ContainerFeed, importArgs } from "../../lib/bridge/container_feed.ts";
 import { engineSet } from "../env/engines.ts";
-import { DockerImageSource, isManifest } from "../../lib/registry/image_source.ts";
+import { DockerImageSource } from "../../lib/registry/image_source.ts";
+import { blobSizes, largeImage } from "./large_image.ts";
 import { binary } from "../env/paths.ts";
 import type { BenchContext } from "./context.ts";
 import { summarize } from "./stats.ts";
@@ -24,18 +25,6 @@ import { formatMs, type Row, verdictOf } from "./table.ts";
 
 const REPOSITORY = "bench-containers";
 const MARGIN_MS = 500;
-
-/** Writes `mib` MiB of random bytes (incompressible, like a real payload) to `path`. */
-async function randomFile(path: string, mib: number): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(1 << 20);
-  for (let i = 0; i < mib; i++) {
-    for (let at = 0; at < chunk.length; at += 65_536) {
-      crypto.getRandomValues(chunk.subarray(at, at + 65_536));
-    }
-    await file.write(chunk);
-  }
-}
 
 /** `docker save ref | docker exec -i node ctr images import -`, as kind load does it. */
 async function kindLoad(ref: string, node: string): Promise<void> {
@@ -86,45 +75,17 @@ export async function containersRows(context: BenchContext): Promise<Row[]> {
   const feeds = nodes.map((node) =>
     new ContainerFeed(node.name, node.name, `kind cluster "${cluster}"`, client, platform)
   );
-  /** The image's layer and config blobs, by digest. */
-  const blobsOf = async (name: string) => {
-    const opened = await source.open(name, AbortSignal.timeout(300_000));
-    try {
-      return new Map(
-        opened.blobs.filter((b) => !isManifest(b.mediaType)).map((b) => [b.digest, b.size]),
-      );
-    } finally {
-      await opened.close();
-    }
-  };
+  const blobsOf = (name: string) => blobSizes(source, name);
 
   context.progress(`containers: building a ${mib} MiB base image`);
-  const dir = await Deno.makeTempDir({ prefix: "vfp-bench-containers-" });
-  let count = 0;
-  const build = async (): Promise<string> => {
-    const name = `docker.io/library/${REPOSITORY}:v${count++}`;
-    await Deno.writeTextFile(`${dir}/stamp`, crypto.randomUUID().slice(0, 5));
-    await engine.run(["build", "--quiet", "--tag", name, dir]);
-    return name;
-  };
+  const images = await largeImage(REPOSITORY, mib);
+  const build = async () => `docker.io/library/${REPOSITORY}:${(await images.build())[0]}`;
   const floor: number[] = [];
   const copies: number[] = [];
   const sent: number[] = [];
   const changed: number[] = [];
   const signal = new AbortController().signal;
   try {
-    await makeImage(`${REPOSITORY}-busybox:base`);
-    await randomFile(`${dir}/payload`, mib);
-    await Deno.writeTextFile(
-      `${dir}/Dockerfile`,
-      `FROM ${REPOSITORY}-busybox:base\nCOPY payload /payload\n`,
-    );
-    await engine.run(["build", "--quiet", "--tag", `${REPOSITORY}-base:v1`, dir]);
-    await Deno.remove(`${dir}/payload`);
-    await Deno.writeTextFile(
-      `${dir}/Dockerfile`,
-      `FROM ${REPOSITORY}-base:v1\nCOPY stamp /stamp\n`,
-    );
     // Both nodes get the base once, as after the first build of a session.
     const first = await build();
     const id = async (name: string) =>
@@ -159,7 +120,7 @@ export async function containersRows(context: BenchContext): Promise<Row[]> {
     for (const node of nodes) {
       await engine.run(["rm", "--force", "--volumes", node.name]).catch(() => "");
     }
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await images.remove();
   }
   const floorSummary = summarize(floor);
   const summary = summarize(copies);

@@ -9,14 +9,15 @@
  * bytes veryfreshpod pushed come from its own log line; the changed blobs
  * from the engine's image before and after the build.
  */
-import { docker, makeImage, node } from "../env/mod.ts";
+import { docker, node } from "../env/mod.ts";
 import { privateRegistry } from "../env/private_registry.ts";
 import { registryOnNodes } from "../env/node_registry.ts";
 import { secondNode } from "../env/second_node.ts";
 import { DockerClient } from "../../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../../lib/engine/docker_host.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
-import { DockerImageSource, isManifest } from "../../lib/registry/image_source.ts";
+import { DockerImageSource } from "../../lib/registry/image_source.ts";
+import { blobSizes, largeImage } from "./large_image.ts";
 import { ObjectView } from "./cluster.ts";
 import { type BenchContext, pause } from "./context.ts";
 import { startProgram } from "./program.ts";
@@ -102,18 +103,6 @@ class ReplicasView extends ObjectView {
   }
 }
 
-/** Writes `mib` MiB of random bytes (incompressible, like a real payload) to `path`. */
-async function randomFile(path: string, mib: number): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const chunk = new Uint8Array(1 << 20);
-  for (let i = 0; i < mib; i++) {
-    for (let at = 0; at < chunk.length; at += 65_536) {
-      crypto.getRandomValues(chunk.subarray(at, at + 65_536));
-    }
-    await file.write(chunk);
-  }
-}
-
 export async function registryRows(context: BenchContext): Promise<Row[]> {
   context.progress("registry: starting both nodes and a registry they pull from");
   await Promise.all([node(), secondNode()]);
@@ -126,42 +115,13 @@ export async function registryRows(context: BenchContext): Promise<Row[]> {
   const client = new RegistryClient(registry.address, {
     credentials: () => Promise.resolve({ credentials: undefined, source: "none" }),
   });
-  /** The image's layer and config blobs (what a push may send), by digest. */
-  const blobsOf = async (name: string) => {
-    const image = await source.open(name, AbortSignal.timeout(300_000));
-    try {
-      return new Map(
-        image.blobs.filter((b) => !isManifest(b.mediaType)).map((b) => [b.digest, b.size]),
-      );
-    } finally {
-      await image.close();
-    }
-  };
+  const blobsOf = (name: string) => blobSizes(source, name);
 
   const mib = context.sizes.bridgeImageMiB;
   const samples = context.sizes.nodeSamples;
   context.progress(`registry: building a ${mib} MiB base image`);
-  const dir = await Deno.makeTempDir({ prefix: "vfp-bench-registry-" });
-  await makeImage(`${REPOSITORY}-busybox:base`);
-  await randomFile(`${dir}/payload`, mib);
-  await Deno.writeTextFile(
-    `${dir}/Dockerfile`,
-    `FROM ${REPOSITORY}-busybox:base\nCOPY payload /payload\n`,
-  );
-  await engine.run(["build", "--quiet", "--tag", `${REPOSITORY}-base:v1`, dir]);
-  await Deno.remove(`${dir}/payload`);
-  await Deno.writeTextFile(
-    `${dir}/Dockerfile`,
-    `FROM ${REPOSITORY}-base:v1\nCOPY stamp /stamp\nCMD ["sleep", "1000000"]\n`,
-  );
-  let count = 0;
-  /** `docker build` of the next tag with a 5-byte change; the tag and when the build returned. */
-  const build = async (): Promise<[string, number]> => {
-    const tag = `v${count++}`;
-    await Deno.writeTextFile(`${dir}/stamp`, crypto.randomUUID().slice(0, 5));
-    await engine.run(["build", "--quiet", "--tag", `${REPOSITORY}:${tag}`, dir]);
-    return [tag, performance.now()];
-  };
+  const images = await largeImage(REPOSITORY, mib, ["sleep", "1000000"]);
+  const build = () => images.build();
   /** What a developer does without veryfreshpod: tag, push, set the image by digest. */
   const pushAndSet = async (tag: string): Promise<string> => {
     const remote = `${registry.address}/${REPOSITORY}:${tag}`;
@@ -289,7 +249,7 @@ export async function registryRows(context: BenchContext): Promise<Row[]> {
       "DELETE",
       `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/web`,
     ).catch(() => {});
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await images.remove();
     await registry.stop();
   }
   const floorSummary = summarize(floor);
