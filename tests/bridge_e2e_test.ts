@@ -18,7 +18,7 @@ import {
   node,
 } from "./env/mod.ts";
 import { listPods, waitForPodsOn } from "./pods.ts";
-import { startLoop, waitForImages } from "./loop.ts";
+import { buildOnBase, startLoop, waitForImages } from "./loop.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { registerNode } from "./nodes.ts";
 import { buildNodeImage, startKindNode } from "./kind_nodes.ts";
@@ -44,24 +44,6 @@ const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).sli
 /** The image ID the CRI plugin reports for `image` (as the kubelet would see it), or null. */
 async function criImageId(socket: string, image: string): Promise<string | null> {
   return (await criImageStatus(socket, image))?.id ?? null;
-}
-
-/**
- * A real `docker build` of `FROM base` plus one file of new content: two
- * layers, of which a rebuild changes only the second. Returns the image ID.
- */
-async function buildOnBase(base: string, ref: string): Promise<string> {
-  const context = await Deno.makeTempDir({ prefix: "vfp-bridge-build-" });
-  try {
-    // Not /build-id: the base has one of the same size, and vfs would see no change.
-    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
-    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
-    const engine = await docker();
-    await engine.run(["build", "--quiet", "--tag", ref, context]);
-    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
-  } finally {
-    await Deno.remove(context, { recursive: true });
-  }
 }
 
 /**

@@ -47,6 +47,24 @@ export async function dockerBuild(ref: string, base = "scratch"): Promise<string
   }
 }
 
+/**
+ * A real `docker build` of `FROM base` plus one file of new content: two
+ * layers, of which a rebuild changes only the second. Returns the image ID.
+ */
+export async function buildOnBase(base: string, ref: string): Promise<string> {
+  const context = await Deno.makeTempDir({ prefix: "vfp-build-on-base-" });
+  try {
+    // Not /build-id: the base has one of the same size, and vfs would see no change.
+    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
+    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
+    const engine = await docker();
+    await engine.run(["build", "--quiet", "--tag", ref, context]);
+    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+  } finally {
+    await Deno.remove(context, { recursive: true });
+  }
+}
+
 /** How to start the loop. */
 export interface LoopOptions {
   /** A kubeconfig other than the admin's (e.g. a service account's). */

@@ -27,7 +27,7 @@ import { registryOnNodes } from "./env/node_registry.ts";
 import { SECOND_NODE_NAME } from "./env/second_node.ts";
 import { NODE_NAME } from "./env/controlplane.ts";
 import { listPods, type PodState } from "./pods.ts";
-import { startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import { buildOnBase, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
 import { eventually } from "./eventually.ts";
 import {
   api,
@@ -73,18 +73,6 @@ async function announce(host: string, fromRuntime?: string): Promise<() => Promi
 async function withdraw(): Promise<void> {
   const kube = await kubernetes();
   await kube.request("DELETE", CONFIGMAP);
-}
-
-/** `FROM base` plus one new file: a rebuild changes only the second layer. */
-async function buildOnBase(base: string, ref: string): Promise<void> {
-  const context = await Deno.makeTempDir({ prefix: "vfp-registry-build-" });
-  try {
-    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
-    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
-    await (await docker()).run(["build", "--quiet", "--tag", ref, context]);
-  } finally {
-    await Deno.remove(context, { recursive: true });
-  }
 }
 
 /** The digest the registry has for `repository:tag`. */
@@ -153,18 +141,24 @@ async function waitForPodsOnBothNodes(ns: string, name: string, image: string, d
   });
 }
 
+/** A namespace whose Deployment `web` runs `repository:v1` from the registry, one pod per node. */
+async function v1OnBothNodes(prefix: string, registry: PrivateRegistry, repository: string) {
+  const ns = await createNamespace(prefix);
+  const v1 = `${registry.address}/${repository}:v1`;
+  await spreadDeployment(ns, "web", v1);
+  const digest = await registryDigest(registry, repository, "v1");
+  assert.ok(digest);
+  await waitForPodsOnBothNodes(ns, "web", v1, digest);
+  return { ns, v1 };
+}
+
 e2eTest(
   "kind's registry set-up, two nodes: a build and a rebuild reach both nodes, pinned by digest, each blob sent once",
   async () => {
     const { registry, repository, base } = await setUp();
     const removeAnnouncement = await announce(registry.address);
     try {
-      const ns = await createNamespace("registry");
-      const v1 = `${registry.address}/${repository}:v1`;
-      await spreadDeployment(ns, "web", v1);
-      const v1Digest = await registryDigest(registry, repository, "v1");
-      assert.ok(v1Digest);
-      await waitForPodsOnBothNodes(ns, "web", v1, v1Digest);
+      const { ns } = await v1OnBothNodes("registry", registry, repository);
 
       await using loop = await startLoop(["--namespace", ns, "--bridge", "off"], {
         env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
@@ -242,15 +236,7 @@ e2eTest(
     const { registry, repository } = await setUp();
     await withdraw();
     try {
-      const ns = await createNamespace("registry-ctr");
-      const v1 = `${registry.address}/${repository}:v1`;
-      await spreadDeployment(ns, "web", v1);
-      await waitForPodsOnBothNodes(
-        ns,
-        "web",
-        v1,
-        (await registryDigest(registry, repository, "v1"))!,
-      );
+      const { ns } = await v1OnBothNodes("registry-ctr", registry, repository);
 
       const first = await containerd();
       await using loop = await startLoop(
@@ -341,15 +327,7 @@ e2eTest(
     const { registry, repository, base } = await setUp();
     const removeAnnouncement = await announce(registry.address);
     try {
-      const ns = await createNamespace("registry-down");
-      const v1 = `${registry.address}/${repository}:v1`;
-      await spreadDeployment(ns, "web", v1);
-      await waitForPodsOnBothNodes(
-        ns,
-        "web",
-        v1,
-        (await registryDigest(registry, repository, "v1"))!,
-      );
+      const { ns, v1 } = await v1OnBothNodes("registry-down", registry, repository);
       await using loop = await startLoop(["--namespace", ns, "--bridge", "off"], {
         env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
       });
@@ -389,15 +367,7 @@ e2eTest(
     // The cluster says the nodes reach the registry at a port where nothing listens.
     const removeAnnouncement = await announce(registry.address, "127.0.0.1:1");
     try {
-      const ns = await createNamespace("registry-pull");
-      const v1 = `${registry.address}/${repository}:v1`;
-      await spreadDeployment(ns, "web", v1);
-      await waitForPodsOnBothNodes(
-        ns,
-        "web",
-        v1,
-        (await registryDigest(registry, repository, "v1"))!,
-      );
+      const { ns } = await v1OnBothNodes("registry-pull", registry, repository);
       await using loop = await startLoop(["--namespace", ns, "--bridge", "off"], {
         env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
       });

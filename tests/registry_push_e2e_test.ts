@@ -19,6 +19,7 @@ import {
   REGISTRY_PASSWORD,
   REGISTRY_USER,
 } from "./env/private_registry.ts";
+import { buildOnBase } from "./loop.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
 import { RegistryClient, RegistryError } from "../lib/registry/client.ts";
@@ -32,20 +33,6 @@ import { ContainerdContentStore } from "../lib/registry/containerd_store.ts";
 import { pushImage } from "../lib/registry/push.ts";
 
 const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-
-/** `FROM base` plus one new file: a rebuild changes only the second layer. */
-async function buildOnBase(base: string, ref: string): Promise<string> {
-  const context = await Deno.makeTempDir({ prefix: "vfp-push-build-" });
-  try {
-    await Deno.writeTextFile(`${context}/app-id`, `${crypto.randomUUID()}\n`);
-    await Deno.writeTextFile(`${context}/Dockerfile`, `FROM ${base}\nCOPY app-id /app-id\n`);
-    const engine = await docker();
-    await engine.run(["build", "--quiet", "--tag", ref, context]);
-    return await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
-  } finally {
-    await Deno.remove(context, { recursive: true });
-  }
-}
 
 function clientFor(address: string, dockerConfig?: string): RegistryClient {
   const env = (name: string) =>
