@@ -11,7 +11,7 @@ import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { dropTarMembers, type TarFilterTally } from "./tar_filter.ts";
 import { mobyArchive, mobyBlobs } from "./moby_archive.ts";
-import { MobySource } from "./moby_source.ts";
+import type { MobySource } from "./moby_source.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
 import type { Platform } from "./image_graph.ts";
 
@@ -97,8 +97,11 @@ export class ContainerFeed implements NodeFeed {
   readonly #docker: DockerClient;
   readonly #container: string;
   readonly #platform: Platform;
-  /** Docker's containerd, when Docker keeps its images there and it answers. */
-  readonly #moby: MobySource;
+  /**
+   * Docker's containerd, when Docker keeps its images there and it answers;
+   * loaded on the first copy (gRPC costs ~30 MiB resident).
+   */
+  #moby: Promise<MobySource> | undefined;
   /** ctr's major version, read with the snapshotter. */
   #ctrMajor: number | undefined;
   #snapshotter: string | undefined | null = null;
@@ -119,7 +122,6 @@ export class ContainerFeed implements NodeFeed {
     this.how = `by importing into its node container "${container}" (${what})`;
     this.#docker = docker;
     this.#container = container;
-    this.#moby = new MobySource(docker);
   }
 
   /** `ctr` in the node; a minute for a question, ten for an import. */
@@ -192,7 +194,8 @@ export class ContainerFeed implements NodeFeed {
     held: ReadonlySet<string>,
     signal: AbortSignal,
   ): Promise<CopyReport | undefined> {
-    const moby = await this.#moby.reader();
+    this.#moby ??= import("./moby_source.ts").then((m) => new m.MobySource(this.#docker));
+    const moby = await (await this.#moby).reader();
     const blobs = moby && await mobyBlobs(moby, image.name, this.#platform, held);
     if (!moby || blobs === undefined) return undefined;
     const tally: TarFilterTally = { dropped: 0, droppedBytes: 0, kept: 0, keptBytes: 0 };
@@ -238,6 +241,6 @@ export class ContainerFeed implements NodeFeed {
   }
 
   close(): void {
-    this.#moby.close();
+    this.#moby?.then((moby) => moby.close()).catch(() => {});
   }
 }

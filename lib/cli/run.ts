@@ -27,7 +27,7 @@ import { WorkloadWatcher } from "../kube/watcher.ts";
 import { RUN_FLAGS } from "./flag_tables.ts";
 import { startRegistry } from "../registry/setup.ts";
 import { type ClusterRegistry, parseRegistryFlag } from "../registry/which.ts";
-import { ContainerdImageSource, dockerEngineSource } from "../registry/image_source.ts";
+import { ContainerdImageSource } from "../registry/image_source.ts";
 import { errorMessage } from "../errors.ts";
 import { RolloutFollower, SYSTEM_CLOCK } from "../rollout/follower.ts";
 import { defineRolloutMetrics } from "../rollout/rollout_reporter.ts";
@@ -138,12 +138,14 @@ export const runCommand: Command = {
       named: namedRegistry,
       env: context.env,
       source: async () =>
-        docker !== undefined ? dockerEngineSource(docker.client) : new ContainerdImageSource(
-          new (await import("../registry/containerd_store.ts")).ContainerdContentStore(
-            stringFlag(flags, "containerd-socket") ?? DEFAULT_SOCKET.containerd,
-            stringFlag(flags, "containerd-namespace") ?? DEFAULT_CONTAINERD_NAMESPACE,
+        docker !== undefined
+          ? (await import("../registry/docker_source.ts")).dockerEngineSource(docker.client)
+          : new ContainerdImageSource(
+            new (await import("../registry/containerd_store.ts")).ContainerdContentStore(
+              stringFlag(flags, "containerd-socket") ?? DEFAULT_SOCKET.containerd,
+              stringFlag(flags, "containerd-namespace") ?? DEFAULT_CONTAINERD_NAMESPACE,
+            ),
           ),
-        ),
     });
     // Builds in Docker, nodes on containerd: copy images to the nodes before patching.
     const bridge = docker !== undefined && bridgeMode !== "off" && !dryRun

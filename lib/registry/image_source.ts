@@ -10,7 +10,6 @@ import { indexTar } from "../bridge/tar_index.ts";
 import { blobChunks, type Descriptor, readDockerArchive } from "../bridge/docker_archive.ts";
 import { saveImageToFile } from "../bridge/docker_save.ts";
 import { INDEX_TYPES, MANIFEST_TYPES } from "../bridge/feed.ts";
-import { MobySource } from "../bridge/moby_source.ts";
 
 /** One blob of an image, readable as often as needed. */
 export interface SourceBlob extends Descriptor {
@@ -193,14 +192,4 @@ export class ContainerdImageSource implements ImageSource {
     }
     return { target, blobs: [...blobs.values()], close: () => Promise.resolve() };
   }
-}
-
-/** The source for a Docker engine: its containerd when it can be read, else its save. */
-export function dockerEngineSource(docker: DockerClient): ImageSource {
-  const moby = new MobySource(docker);
-  return new DockerEngineSource(
-    new DockerImageSource(docker),
-    () => moby.reader(),
-    () => moby.close(),
-  );
 }
