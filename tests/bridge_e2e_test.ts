@@ -424,3 +424,54 @@ e2eTest(
     }
   },
 );
+
+e2eTest(
+  "a node container that dies in the middle of an import is reported by ctr's exit, not as a connection reset",
+  async () => {
+    const engine = await docker();
+    const suffix = unique();
+    const image = `vfp-kind-node:${suffix}`;
+    await buildNodeImage(image);
+    const node = await startKindNode(`vfp-${suffix}-dying`, `vfp-${suffix}`, image);
+    // An image large enough that the import is still streaming when the node goes.
+    const context = await Deno.makeTempDir({ prefix: "vfp-bridge-dying-" });
+    const payload = new Uint8Array(64 << 20);
+    for (let at = 0; at < payload.length; at += 65_536) {
+      crypto.getRandomValues(payload.subarray(at, at + 65_536));
+    }
+    await Deno.writeFile(`${context}/payload`, payload);
+    await Deno.writeTextFile(`${context}/Dockerfile`, "FROM scratch\nCOPY payload /payload\n");
+    const ref = `vfp-bridge-dying-${suffix}:v1`;
+    await engine.run(["build", "--quiet", "--tag", ref, context]);
+    const id = await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+    const client = new DockerClient(parseDockerHost(engine.host, "--docker-host"));
+    try {
+      const feed = new ContainerFeed(node.name, node.name, "kind cluster", client, {
+        os: "linux",
+        architecture: "amd64",
+      });
+      const signal = new AbortController().signal;
+      const copying = feed.copy({ name: `docker.io/library/${ref}`, id }, signal);
+      copying.catch(() => {});
+      // Killed once the import is writing a blob (an ingest is open in the node's containerd).
+      await eventually("an import under way", async () => {
+        const active = await node.ctr(["--namespace", "k8s.io", "content", "active"]);
+        return active.trim().split("\n").length > 1 || undefined;
+      }, 60_000);
+      await engine.run(["kill", node.name]);
+      // Not a speed check: before, the copy waited minutes for a write nobody would read.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<"hung">((resolve) => timer = setTimeout(resolve, 60_000, "hung"));
+      const error = await Promise.race([copying.then(() => undefined, (error) => error), hung]);
+      clearTimeout(timer);
+      assert.notEqual(error, "hung", "the copy ended when the node did");
+      assert.ok(error instanceof Error, "the copy failed");
+      assert.doesNotMatch(error.message, /reset by peer/i);
+      assert.match(error.message, /ctr images import exited with \d+/);
+    } finally {
+      client.close();
+      await engine.run(["rm", "--force", "--volumes", node.name]).catch(() => "");
+      await Deno.remove(context, { recursive: true });
+    }
+  },
+);

@@ -206,7 +206,8 @@ export async function dockerExec(
       }
     })();
     // Awaited below; until then a failure must not count as an unhandled rejection.
-    writing.catch(() => {});
+    let writeSettled = false;
+    writing.then(() => writeSettled = true, () => writeSettled = true);
     const buffer = new Uint8Array(64 * 1024);
     while (true) {
       let read: number | null;
@@ -221,9 +222,14 @@ export async function dockerExec(
       if (read === null) break;
       demuxer.push(buffer.subarray(0, read));
     }
+    // The output ended: the process is gone. Input it never read is dropped: a write to a
+    // container that was killed can wait minutes for a reader that will not come.
+    const stoppedWriting = !writeSettled;
+    if (stoppedWriting) conn.close();
     await writing.catch((error) => {
       // The process may exit without reading all of its input: its output says why.
       if (
+        !stoppedWriting &&
         !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
       ) {
         throw error;

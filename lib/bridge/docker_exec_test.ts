@@ -22,10 +22,11 @@ function frame(stream: number, text: string): Uint8Array {
  * exec prints to stderr, reads a little of its input and exits 1 with the
  * rest unread, as `ctr` does when a node container dies mid-import.
  */
-async function dyingExecDaemon() {
+async function dyingExecDaemon(how: "reset" | "half-close" = "reset") {
   const dir = await Deno.makeTempDir({ prefix: "vfp-exec-test-" });
   const path = `${dir}/docker.sock`;
   const listener = Deno.listen({ transport: "unix", path });
+  const open = new Set<Deno.Conn>();
   const answer = (conn: Deno.Conn, body: unknown) => {
     const text = JSON.stringify(body);
     return conn.write(encoder.encode(
@@ -62,6 +63,12 @@ async function dyingExecDaemon() {
         await conn.write(frame(2, "ctr: failed to import: unexpected EOF\n"));
         // Let the input pile up unread, then exit: closing with unread input resets the peer.
         await new Promise((resolve) => setTimeout(resolve, 200));
+        if (how === "half-close") {
+          // As Docker does when the container was killed: the output ends, and the input is
+          // neither read nor refused until much later.
+          await conn.closeWrite();
+          await new Promise((resolve) => setTimeout(resolve, 30_000));
+        }
         conn.close();
         return;
       } else {
@@ -70,12 +77,22 @@ async function dyingExecDaemon() {
     }
   };
   const serving = (async () => {
-    for await (const conn of listener) serve(conn).catch(() => {});
+    for await (const conn of listener) {
+      open.add(conn);
+      serve(conn).catch(() => {}).finally(() => open.delete(conn));
+    }
   })();
   return {
     path,
     async [Symbol.asyncDispose]() {
       listener.close();
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch {
+          // closed already
+        }
+      }
       await serving.catch(() => {});
       await Deno.remove(dir, { recursive: true });
     },
@@ -104,6 +121,40 @@ Deno.test("an exec that dies with its input unread reports its exit code and std
     );
     assert.equal(result.exitCode, 1);
     assert.match(result.stderr, /ctr: failed to import: unexpected EOF/);
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("an exec whose output ends while its input is still being written stops writing and reports the exit", async () => {
+  await using daemon = await dyingExecDaemon("half-close");
+  const client = new DockerClient(parseDockerHost(`unix://${daemon.path}`));
+  try {
+    let sent = 0;
+    const input = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 64 << 20) return controller.close();
+        sent += 1 << 20;
+        controller.enqueue(new Uint8Array(1 << 20));
+      },
+    });
+    const exec = dockerExec(
+      client,
+      "node",
+      ["ctr", "images", "import", "-"],
+      input,
+      new AbortController().signal,
+    );
+    // Not a speed check: before, the exec waited for a write nobody would read (minutes).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<"hung">((resolve) =>
+      timer = setTimeout(() => resolve("hung"), 10_000)
+    );
+    const result = await Promise.race([exec, hung]);
+    clearTimeout(timer);
+    assert.notEqual(result, "hung", "the exec ended with its output");
+    assert.equal((result as { exitCode: number }).exitCode, 1);
+    assert.ok(sent < 64 << 20, "the rest of the input was not read");
   } finally {
     client.close();
   }
