@@ -20,6 +20,7 @@ import {
   REGISTRY_USER,
 } from "./env/private_registry.ts";
 import { buildOnBase } from "./loop.ts";
+import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
 import { RegistryClient, RegistryError } from "../lib/registry/client.ts";
@@ -176,4 +177,27 @@ e2eTest("a registry that does not answer: one line naming it", async () => {
   assert.equal(error.kind, "unreachable");
   assert.match(error.message, new RegExp(`^registry http://${gone.address} does not answer: `));
   assert.doesNotMatch(error.message, /\n/);
+});
+
+Deno.test("run --registry with a bad value: one usage line naming the fix, exit code 2", async () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ["run", "--registry", "http://localhost:5001"],
+      {},
+      /^error: invalid value "http:\/\/localhost:5001" for --registry: "http:\/\/localhost:5001" has a scheme; give only the host and port\n/,
+    ],
+    [
+      ["run"],
+      { VERYFRESHPOD_REGISTRY: "localhost:5001,kind-registry:5000" },
+      /invalid value "localhost:5001,kind-registry:5000" for VERYFRESHPOD_REGISTRY: "kind-registry:5000" is not from-runtime=HOST; write HOST or HOST,from-runtime=HOST2\n/,
+    ],
+  ];
+  for (const [args, env, message] of cases) {
+    const result = await runVeryfreshpod(args, env);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+    // The cause and the fix in one line, then where to read the usage.
+    assert.match(result.stderr, /\nRun "veryfreshpod run --help" for usage\.\n$/);
+    assert.equal(result.stderr.trim().split("\n").length, 2, result.stderr);
+  }
 });
