@@ -9,10 +9,10 @@
  * node come from its own log line; the changed blobs (the top layer, config
  * and manifest) from the node's content store.
  */
-import { containerd, docker, makeImage, node } from "../env/mod.ts";
+import { containerd, docker, node } from "../env/mod.ts";
 import { binary } from "../env/paths.ts";
 import { type BenchContext, pause } from "./context.ts";
-import { randomFile } from "./large_image.ts";
+import { largeImage } from "./large_image.ts";
 import { PodWatch, runningWorkload } from "./node_scenario.ts";
 import { startProgram } from "./program.ts";
 import { summarize } from "./stats.ts";
@@ -95,26 +95,13 @@ export async function bridgeRows(context: BenchContext): Promise<Row[]> {
   const mib = context.sizes.bridgeImageMiB;
   const samples = context.sizes.nodeSamples;
   context.progress(`bridge: building a ${mib} MiB base image`);
-  const dir = await Deno.makeTempDir({ prefix: "vfp-bench-bridge-" });
-  await makeImage(`${REPOSITORY}-busybox:base`);
-  await randomFile(`${dir}/payload`, mib);
-  await Deno.writeTextFile(
-    `${dir}/Dockerfile`,
-    `FROM ${REPOSITORY}-busybox:base\nCOPY payload /payload\n`,
-  );
-  await engine.run(["build", "--quiet", "--tag", `${REPOSITORY}-base:v1`, dir]);
-  await Deno.remove(`${dir}/payload`);
-  await Deno.writeTextFile(
-    `${dir}/Dockerfile`,
-    `FROM ${REPOSITORY}-base:v1\nCOPY stamp /stamp\nCMD ["sleep", "1000000"]\n`,
-  );
+  const image = await largeImage(REPOSITORY, mib, ["sleep", "1000000"]);
   let count = 0;
   /** `docker build` of the next tag with a 5-byte change; the tag and when the build returned. */
   const build = async (): Promise<[string, number]> => {
-    const tag = `${REPOSITORY}:v${count++}`;
-    await Deno.writeTextFile(`${dir}/stamp`, crypto.randomUUID().slice(0, 5));
-    await engine.run(["build", "--quiet", "--tag", tag, dir]);
-    return [tag, performance.now()];
+    const [tag, returned] = await image.build();
+    count++;
+    return [`${REPOSITORY}:${tag}`, returned];
   };
 
   const floor: number[] = [];
@@ -184,7 +171,7 @@ export async function bridgeRows(context: BenchContext): Promise<Row[]> {
       "DELETE",
       `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/web`,
     ).catch(() => {});
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await image.remove();
   }
   const floorSummary = summarize(floor);
   const summary = summarize(reaction);
