@@ -19,7 +19,14 @@ import {
   REGISTRY_PASSWORD,
   REGISTRY_USER,
 } from "./env/private_registry.ts";
-import { buildOnBase } from "./loop.ts";
+import { buildOnBase, startLoop } from "./loop.ts";
+import {
+  createNamespace,
+  createWorkload,
+  getWorkload,
+  imagesOf,
+  workloadObject,
+} from "./workloads.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
@@ -201,3 +208,31 @@ Deno.test("run --registry with a bad value: one usage line naming the fix, exit 
     assert.equal(result.stderr.trim().split("\n").length, 2, result.stderr);
   }
 });
+
+e2eTest(
+  "a dry run with a registry pushes nothing and patches nothing, and says what it would do",
+  async () => {
+    const { address } = await registry();
+    const repository = `vfp-push-dry-${unique()}`;
+    const ns = await createNamespace("registry-dry");
+    await createWorkload(workloadObject("Deployment", ns, "web", [
+      { name: "web", image: `${address}/${repository}:v1` },
+    ]));
+    await using loop = await startLoop(["--namespace", ns, "--registry", address, "--dry-run"], {
+      env: { DOCKER_CONFIG: Deno.makeTempDirSync() },
+    });
+    await makeImage(`${repository}:v2`);
+    await loop.waitForLine(
+      new RegExp(
+        `Would update Deployment ${ns}/web container web: ${address}/${repository}:v1 -> ` +
+          `${address}/${repository}:v2$`,
+      ),
+      30_000,
+    );
+    assert.equal(await clientFor(address).manifestDigest(repository, "v2"), undefined);
+    assert.deepEqual(imagesOf(await getWorkload("Deployment", ns, "web")), {
+      web: `${address}/${repository}:v1`,
+    });
+    assert.ok(!loop.lines.some((l) => /Pushed /.test(l)), loop.lines.join("\n"));
+  },
+);
