@@ -33,6 +33,14 @@ function manifest(config: Uint8Array, layers: Uint8Array[]) {
   return { bytes, descriptor: descriptor(OCI_MANIFEST, bytes) };
 }
 
+/** `GET /info` of a Docker with the containerd image store, its containerd at `socket`. */
+function containerdStoreInfo(socket: string) {
+  return {
+    DriverStatus: [["driver-type", "io.containerd.snapshotter.v1"]],
+    Containerd: { Address: socket, Namespaces: { Containers: "moby" } },
+  };
+}
+
 /** A Docker 25+ save: the blobs (Docker writes them first), then index.json, oci-layout. */
 function ociSave(target: { mediaType: string; digest: string; size: number }, blobs: Uint8Array[]) {
   return writeTar([
@@ -91,13 +99,18 @@ function configOf(layers: Uint8Array[]): Uint8Array {
 }
 
 /**
- * A fake Docker (classic store, API `api`) whose save of app:v1 answers
- * `archive`, and a fake containerd node; `copy` runs the socket feed's copy.
+ * A fake Docker (API `api`, `GET /info` answering `info`: the classic store
+ * by default) whose save of app:v1 answers `archive`, and a fake containerd
+ * node behind the socket feed.
  */
-async function setup(archive: () => Uint8Array, api = "1.47") {
+async function setup(
+  archive: () => Uint8Array,
+  api = "1.47",
+  info: unknown = { DriverStatus: [["Backing Filesystem", "extfs"]] },
+) {
   const docker = await fakeDocker((_request, path) => {
     if (path === "/version") return json(versionBody(api));
-    if (path.endsWith("/info")) return json({ DriverStatus: [["Backing Filesystem", "extfs"]] });
+    if (path.endsWith("/info")) return json(info);
     if (path.includes("/images/")) return new Response(archive().slice());
     return json({ message: "no such endpoint" }, 404);
   });
@@ -317,90 +330,53 @@ Deno.test("with Docker's containerd store, the blobs the node lacks come from Do
     labels: {},
     target: { ...image.descriptor, size: String(image.descriptor.size), annotations: {} },
   });
-  const docker = await fakeDocker((_request, path) => {
-    if (path === "/version") return json(versionBody("1.52"));
-    if (path.endsWith("/info")) {
-      return json({
-        DriverStatus: [["driver-type", "io.containerd.snapshotter.v1"]],
-        Containerd: { Address: moby.socket, Namespaces: { Containers: "moby" } },
-      });
-    }
-    return json({ message: "not expected here" }, 500);
-  });
-  await using node = await fakeContainerd();
+  await using t = await setup(() => new Uint8Array(), "1.52", containerdStoreInfo(moby.socket));
+  const { feed, node } = t;
   node.state.blobs.set(digest(base), { data: base, labels: {} });
-  const feed = new SocketFeed(
-    ["node-1"],
-    docker.client,
-    new ContainerdWriter(node.socket, "k8s.io"),
-    AMD64,
-  );
-  try {
-    const report = await feed.copy({ name: NAME, id: image.descriptor.digest }, signal);
-    assert.equal(feed.lastSource, "containerd");
-    assert.deepEqual(docker.requests.filter((path) => path.includes("/get")), [], "no save");
-    assert.equal(report.bytes, top.length + config.length + image.bytes.length);
-    assert.deepEqual({ written: report.written, skipped: report.skipped }, {
-      written: 3,
-      skipped: 1,
-    });
-    assert.equal(node.state.images[0]?.target?.digest, image.descriptor.digest);
-    assert.ok(moby.state.namespaces.every((namespace) => namespace === "moby"));
-    // A blob Docker's containerd lost (moby#49473) and the node lacks: named, nothing recorded.
-    const lost = text("lost layer");
-    const broken = manifest(configOf([lost]), [lost]);
-    for (const bytes of [configOf([lost]), broken.bytes]) {
-      moby.state.blobs.set(digest(bytes), { data: bytes, labels: {} });
-    }
-    moby.state.images.push({
-      name: "docker.io/library/app:broken",
-      labels: {},
-      target: { ...broken.descriptor, size: String(broken.descriptor.size), annotations: {} },
-    });
-    await assert.rejects(
-      feed.copy({ name: "docker.io/library/app:broken", id: broken.descriptor.digest }, signal),
-      new RegExp(
-        `neither Docker's containerd \\(namespace moby\\) nor the node has the image's layer ${
-          digest(lost)
-        }`,
-      ),
-    );
-    assert.equal(node.state.images.length, 1);
-  } finally {
-    feed.close();
-    await docker[Symbol.asyncDispose]();
+  const report = await feed.copy({ name: NAME, id: image.descriptor.digest }, signal);
+  assert.equal(feed.lastSource, "containerd");
+  assert.deepEqual(t.saves(), [], "no save");
+  assert.equal(report.bytes, top.length + config.length + image.bytes.length);
+  assert.deepEqual({ written: report.written, skipped: report.skipped }, {
+    written: 3,
+    skipped: 1,
+  });
+  assert.equal(node.state.images[0]?.target?.digest, image.descriptor.digest);
+  assert.ok(moby.state.namespaces.every((namespace) => namespace === "moby"));
+  // A blob Docker's containerd lost (moby#49473) and the node lacks: named, nothing recorded.
+  const lost = text("lost layer");
+  const broken = manifest(configOf([lost]), [lost]);
+  for (const bytes of [configOf([lost]), broken.bytes]) {
+    moby.state.blobs.set(digest(bytes), { data: bytes, labels: {} });
   }
+  moby.state.images.push({
+    name: "docker.io/library/app:broken",
+    labels: {},
+    target: { ...broken.descriptor, size: String(broken.descriptor.size), annotations: {} },
+  });
+  await assert.rejects(
+    feed.copy({ name: "docker.io/library/app:broken", id: broken.descriptor.digest }, signal),
+    new RegExp(
+      `neither Docker's containerd \\(namespace moby\\) nor the node has the image's layer ${
+        digest(lost)
+      }`,
+    ),
+  );
+  assert.equal(node.state.images.length, 1);
 });
 
 Deno.test("Docker's containerd out of reach: the copy falls back to the save", async () => {
   const layer = text("layer");
   const config = configOf([layer]);
   const image = manifest(config, [layer]);
-  const docker = await fakeDocker((_request, path) => {
-    if (path === "/version") return json(versionBody("1.47"));
-    if (path.endsWith("/info")) {
-      return json({
-        DriverStatus: [["driver-type", "io.containerd.snapshotter.v1"]],
-        Containerd: { Address: "/nonexistent/containerd.sock", Namespaces: { Containers: "moby" } },
-      });
-    }
-    return new Response(ociSave(image.descriptor, [layer, config, image.bytes]).slice());
-  });
-  await using node = await fakeContainerd();
-  const feed = new SocketFeed(
-    ["node-1"],
-    docker.client,
-    new ContainerdWriter(node.socket, "k8s.io"),
-    AMD64,
+  await using t = await setup(
+    () => ociSave(image.descriptor, [layer, config, image.bytes]),
+    "1.47",
+    containerdStoreInfo("/nonexistent/containerd.sock"),
   );
-  try {
-    await feed.copy({ name: NAME, id: image.descriptor.digest }, signal);
-    assert.equal(feed.lastSource, "save");
-    assert.equal(node.state.images[0]?.target?.digest, image.descriptor.digest);
-  } finally {
-    feed.close();
-    await docker[Symbol.asyncDispose]();
-  }
+  await t.feed.copy({ name: NAME, id: image.descriptor.digest }, signal);
+  assert.equal(t.feed.lastSource, "save");
+  assert.equal(t.node.state.images[0]?.target?.digest, image.descriptor.digest);
 });
 
 Deno.test("a BuildKit index (platform manifest + attestation) reaches the node with the platform's blobs; the attestation's are not needed", async () => {
