@@ -12,8 +12,10 @@ import { ContainerdEngine } from "../lib/engine/containerd.ts";
 import {
   containerd,
   daemonVersions,
+  DEFAULT_DOCKER_STORE,
   docker,
   dockerClassic,
+  dockerContainerdStore,
   e2eTest,
   engineSet,
   engineVersions,
@@ -65,11 +67,11 @@ e2eTest("the Docker daemons run the image store each stands for", async () => {
   const driverType = async (engine: Awaited<ReturnType<typeof docker>>) =>
     (JSON.parse(await engine.run(["info", "--format", "{{json .DriverStatus}}"])) ??
       []) as string[][];
-  const [main, classic] = await Promise.all([docker(), dockerClassic()]);
   const snapshotter = (status: string[][]) =>
     status.some(([key, value]) =>
       key === "driver-type" && value === "io.containerd.snapshotter.v1"
     );
+  const [main, classic] = await Promise.all([docker(), dockerClassic()]);
   assert.equal(classic.store, "classic");
   assert.equal(await classic.run(["info", "--format", "{{.Driver}}"]), "vfs");
   assert.equal(
@@ -78,33 +80,43 @@ e2eTest("the Docker daemons run the image store each stands for", async () => {
     "the classic store is a graph driver",
   );
   if (engineSet() === "today") {
-    assert.equal(main.store, "containerd");
-    assert.equal(snapshotter(await driverType(main)), true, "docker() keeps images in containerd");
-    assert.notEqual(main.socket, classic.socket);
+    const containerdStore = await dockerContainerdStore();
+    assert.equal(containerdStore.store, "containerd");
+    assert.equal(snapshotter(await driverType(containerdStore)), true, "images in containerd");
+    assert.notEqual(containerdStore.socket, classic.socket);
+    assert.equal(main.store, DEFAULT_DOCKER_STORE);
+    assert.equal(main, DEFAULT_DOCKER_STORE === "classic" ? classic : containerdStore);
   } else {
     assert.equal(main, classic, "Docker 20.10 has only the classic store: one daemon");
+    await assert.rejects(dockerContainerdStore(), /Docker 20\.10 .* has no containerd image store/);
   }
 });
 
-e2eTest("docker build is a BuildKit build on today's engines", async () => {
-  const engine = await docker();
-  const dir = Deno.makeTempDirSync();
-  try {
-    Deno.writeTextFileSync(`${dir}/Dockerfile`, "FROM scratch\nCOPY greeting /greeting\n");
-    Deno.writeTextFileSync(`${dir}/greeting`, crypto.randomUUID());
-    const ref = `${unique("smoke-build")}:v1`;
-    if (engineSet() === "today") {
-      // Only buildx knows --metadata-file; the legacy builder refuses the flag.
-      await engine.run(["build", "-q", "--metadata-file", `${dir}/metadata.json`, "-t", ref, dir]);
-      const metadata = JSON.parse(Deno.readTextFileSync(`${dir}/metadata.json`));
-      assert.match(metadata["containerimage.digest"] ?? "", /^sha256:/);
-      assert.ok(metadata["buildx.build.ref"], "a build of the buildx plugin");
-    } else {
-      await engine.run(["build", "-q", "-t", ref, dir]);
+e2eTest("docker build is a BuildKit build on today's engines, on each store", async () => {
+  const engines = engineSet() === "today"
+    ? [await dockerClassic(), await dockerContainerdStore()]
+    : [await docker()];
+  for (const engine of engines) {
+    const dir = Deno.makeTempDirSync();
+    try {
+      Deno.writeTextFileSync(`${dir}/Dockerfile`, "FROM scratch\nCOPY greeting /greeting\n");
+      Deno.writeTextFileSync(`${dir}/greeting`, crypto.randomUUID());
+      const ref = `${unique("smoke-build")}:v1`;
+      if (engineSet() === "today") {
+        // Only buildx knows --metadata-file; the legacy builder refuses the flag.
+        const metadataFile = `${dir}/metadata.json`;
+        await engine.run(["build", "-q", "--metadata-file", metadataFile, "-t", ref, dir]);
+        const metadata = JSON.parse(Deno.readTextFileSync(metadataFile));
+        assert.match(metadata["containerimage.digest"] ?? "", /^sha256:/, engine.store);
+        assert.ok(metadata["buildx.build.ref"], `a build of the buildx plugin (${engine.store})`);
+      } else {
+        await engine.run(["build", "-q", "-t", ref, dir]);
+      }
+      const id = await engine.run(["image", "inspect", "--format", "{{.Id}}", ref]);
+      assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
     }
-    assert.match(await imageId(ref), /^sha256:[0-9a-f]{64}$/);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
   }
 });
 

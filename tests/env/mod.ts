@@ -8,11 +8,11 @@
  * shared by every test file (the module-level promise is the singleton; a
  * failed start stays failed, so every test that needs it fails loudly):
  *
- *   docker(): Promise<Docker>  store ("containerd" with today's engines, "classic" with the
- *     compatibility set), socket, host (unix://…), env (DOCKER_HOST, DOCKER_CONFIG),
+ *   docker(): Promise<Docker>  store (DEFAULT_DOCKER_STORE with today's engines, "classic"
+ *     with the compatibility set), socket, host (unix://…), env (DOCKER_HOST, DOCKER_CONFIG),
  *     run(args): Promise<string>  the docker CLI; stdout trimmed; throws with stderr
- *   dockerClassic(): Promise<Docker>  a daemon with the classic store (with the compatibility
- *     set, the same as docker())
+ *   dockerClassic(), dockerContainerdStore(): Promise<Docker>  the daemon with that image
+ *     store (docker() itself when it has it); the containerd store rejects on Docker 20.10
  *   engineSet(): "today" | "compat"  which engines this process runs against (engines.ts;
  *     VFP_TEST_ENGINES=compat picks Docker 20.10 and containerd 1.6); engineVersions()
  *   containerd(): Promise<Containerd>  socket, namespace ("k8s.io"), ctr(args): Promise<string>
@@ -51,9 +51,11 @@
 export { type Containerd, containerd } from "./containerd.ts";
 export {
   allCapabilitiesFlags,
+  DEFAULT_DOCKER_STORE,
   type Docker,
   docker,
   dockerClassic,
+  dockerContainerdStore,
   type ImageStore,
   unixHttpClient,
 } from "./dockerd.ts";
