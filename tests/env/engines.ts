@@ -41,11 +41,8 @@ export type EngineSet = "today" | "compat";
 /** The variable that picks the engine set. */
 export const ENGINE_SET_VARIABLE = "VFP_TEST_ENGINES";
 
-/**
- * The set when `VFP_TEST_ENGINES` is unset: the compatibility set until every
- * end-to-end test file passes on today's engines.
- */
-export const DEFAULT_ENGINE_SET: EngineSet = "compat";
+/** The set when `VFP_TEST_ENGINES` is unset. */
+export const DEFAULT_ENGINE_SET: EngineSet = "today";
 
 /** The engine set of this process, from `VFP_TEST_ENGINES` (`today` or `compat`). */
 export function engineSet(): EngineSet {
