@@ -62,6 +62,8 @@ function configVersion2({ dir, socket, cri, cniConfDir, registryConfigDir }: Con
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        # runc's state, by default in the machine-wide /run/containerd/runc.
+        Root = "${dir}/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "${cniBinDir}"
     conf_dir = "${cniConfDir}"${
