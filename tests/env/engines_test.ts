@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   DEFAULT_ENGINE_SET,
   ENGINE_SET_VARIABLE,
+  enginesBuilt,
   enginesDir,
   engineSet,
   engineVersions,
@@ -44,4 +45,25 @@ Deno.test("the engines' cache directory is named by every pinned version", () =>
     `docker-${pins.DOCKER_VERSION}-cli-${pins.DOCKER_CLI_VERSION}-buildx-${pins.BUILDX_VERSION}` +
       `-containerd-${pins.CONTAINERD_VERSION}-runc-${pins.RUNC_VERSION}`,
   );
+});
+
+Deno.test("enginesBuilt() takes only a complete build: the stamp naming its versions", () => {
+  const cache = Deno.makeTempDirSync();
+  const before = Deno.env.get("XDG_CACHE_HOME");
+  Deno.env.set("XDG_CACHE_HOME", cache);
+  try {
+    const dir = enginesDir();
+    assert.ok(dir.startsWith(`${cache}/veryfreshpod/engines/`));
+    assert.equal(enginesBuilt(), false, "nothing built");
+    Deno.mkdirSync(dir, { recursive: true });
+    assert.equal(enginesBuilt(), false, "an interrupted build has no stamp");
+    Deno.writeTextFileSync(`${dir}/stamp`, "docker-28.0.0-cli-28.0.0\n");
+    assert.equal(enginesBuilt(), false, "a stamp of other versions");
+    Deno.writeTextFileSync(`${dir}/stamp`, `${dir.split("/").at(-1)}\n`);
+    assert.equal(enginesBuilt(), true);
+  } finally {
+    if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", before);
+    Deno.removeSync(cache, { recursive: true });
+  }
 });
