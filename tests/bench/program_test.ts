@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
 import { cpuSecondsOf, memoryOf, RELEASE_V8_FLAGS } from "./program.ts";
 
-Deno.test("the bench runs veryfreshpod with the release binary's V8 flags", async () => {
+Deno.test("the release binary, the bench and `deno task start` run with the same V8 flags", async () => {
   const compile = await Deno.readTextFile(new URL("../../scripts/compile.ts", import.meta.url));
   assert.ok(
-    compile.includes(`"--v8-flags=${RELEASE_V8_FLAGS}"`),
-    `scripts/compile.ts no longer compiles with ${RELEASE_V8_FLAGS}: update RELEASE_V8_FLAGS`,
+    compile.includes("`--v8-flags=${RELEASE_V8_FLAGS}`"),
+    "scripts/compile.ts no longer compiles with RELEASE_V8_FLAGS",
+  );
+  // The manifest's memory limit is sized from the heap cap.
+  assert.match(RELEASE_V8_FLAGS, /--max-old-space-size=\d+/);
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)))
+    .tasks as Record<string, string>;
+  assert.ok(
+    tasks.start?.includes(`--v8-flags=${RELEASE_V8_FLAGS} `),
+    `deno.json's start task must run with --v8-flags=${RELEASE_V8_FLAGS}: ${tasks.start}`,
   );
 });
 
