@@ -17,6 +17,13 @@ const WORKLOAD_RULE = {
 const EVENTS_RULE = { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] };
 // As the install manifest grants: a rollout, a CronJob's Job too, is followed on its pods.
 const PODS_RULE = { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] };
+// As the install manifest grants (there a Role in kube-public): the cluster's registry, if any.
+const REGISTRY_RULE = {
+  apiGroups: [""],
+  resources: ["configmaps"],
+  resourceNames: ["local-registry-hosting"],
+  verbs: ["get"],
+};
 const CRONJOBS_RULE = {
   apiGroups: ["batch"],
   resources: ["cronjobs"],
@@ -51,7 +58,11 @@ e2eTest(
       metadata: { name: "limited" },
     });
     const revokers = [
-      await grant(`${ns}-workloads`, [WORKLOAD_RULE, EVENTS_RULE, PODS_RULE], account),
+      await grant(
+        `${ns}-workloads`,
+        [WORKLOAD_RULE, EVENTS_RULE, PODS_RULE, REGISTRY_RULE],
+        account,
+      ),
     ];
     const kubeconfig = await kubeconfigWithToken(await serviceAccountToken(ns, "limited"));
     try {
