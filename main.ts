@@ -2,7 +2,7 @@
  * veryfreshpod's entry point: the only file that touches Deno.args, signals
  * and the exit code. Everything else is in lib/.
  */
-import "./lib/quiet_deprecations.ts";
+import "./lib/util/quiet_deprecations.ts";
 import { main } from "./lib/cli/main.ts";
 
 if (import.meta.main) {

@@ -17,7 +17,7 @@ import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { ROOTFS_LABEL } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/util/version.ts";
 import { busyboxPath } from "./env/paths.ts";
 import { registerNode } from "./nodes.ts";
 

@@ -17,7 +17,7 @@ import {
   replaceWorkload,
   workloadObject,
 } from "./workloads.ts";
-import { ENABLED_ANNOTATION } from "../lib/plan_types.ts";
+import { ENABLED_ANNOTATION } from "../lib/model/plan_types.ts";
 
 /** Builds `repo:v2` then `repo:v3`; `chosen` follows both, the others must stay on v1. */
 async function onlyChosenMove(ns: string, repo: string, chosen: string, others: string[]) {

@@ -20,7 +20,7 @@ import { createNamespace, createWorkload, imagesOf, workloadObject } from "./wor
 import { DockerEngine } from "../lib/engine/docker.ts";
 import { importImage } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";
-import { VERSION } from "../lib/version.ts";
+import { VERSION } from "../lib/util/version.ts";
 
 const NODE = "vfp-install-node";
 const NS = "veryfreshpod";

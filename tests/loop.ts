@@ -8,7 +8,7 @@ import { docker, kubernetes, makeImage, node } from "./env/mod.ts";
 import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
 import { eventually } from "./eventually.ts";
 import { getWorkload, imagesOf } from "./workloads.ts";
-import type { WorkloadKind } from "../lib/kube/workload.ts";
+import type { WorkloadKind } from "../lib/model/workload.ts";
 
 let repositories = 0;
 /** A repository name no other test uses. */

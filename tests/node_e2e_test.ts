@@ -19,7 +19,7 @@ import {
   getWorkload,
   nodeWorkload,
 } from "./workloads.ts";
-import type { WorkloadKind } from "../lib/kube/workload.ts";
+import type { WorkloadKind } from "../lib/model/workload.ts";
 
 /** A workload of `kind` whose one container runs `image` and keeps running. */
 function runningWorkload(

@@ -17,11 +17,11 @@ import { workloadObject } from "./workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
 import { EventRecorder } from "../lib/kube/events.ts";
-import { realClock } from "../lib/clock.ts";
+import { realClock } from "../lib/util/clock.ts";
 import { PatchQueue } from "../lib/kube/patch_queue.ts";
 import { WorkloadPatcher } from "../lib/kube/patcher.ts";
-import { captureLogs } from "../lib/log_capture.ts";
-import type { WorkloadUpdate } from "../lib/plan_types.ts";
+import { captureLogs } from "../lib/testing/log_capture.ts";
+import type { WorkloadUpdate } from "../lib/model/plan_types.ts";
 
 /** The patcher behind the queue that retries it, as the controller uses it. */
 async function patcherFor(kubeconfig: string): Promise<PatchQueue & Disposable> {

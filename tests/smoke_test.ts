@@ -4,7 +4,7 @@
  * When one of these fails, every other end-to-end failure is suspect.
  */
 
-import "../lib/quiet_deprecations.ts";
+import "../lib/util/quiet_deprecations.ts";
 import assert from "node:assert/strict";
 import { eventually } from "./eventually.ts";
 import * as k8s from "@kubernetes/client-node";

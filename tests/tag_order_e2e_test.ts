@@ -16,7 +16,7 @@ import {
   podTemplate,
   workloadObject,
 } from "./workloads.ts";
-import { ROLLOUT_ANNOTATION } from "../lib/plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../lib/model/plan_types.ts";
 
 /**
  * Tags each image as `repository:tag`, in order, through the Engine API: the

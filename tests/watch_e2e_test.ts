@@ -21,8 +21,8 @@ import {
   replaceWorkload,
   workloadObject,
 } from "./workloads.ts";
-import { ROLLOUT_ANNOTATION } from "../lib/plan_types.ts";
-import type { WorkloadKind } from "../lib/kube/workload.ts";
+import { ROLLOUT_ANNOTATION } from "../lib/model/plan_types.ts";
+import type { WorkloadKind } from "../lib/model/workload.ts";
 
 e2eTest("a new tag updates every kind of workload that runs another tag of it", async () => {
   const ns = await createNamespace();

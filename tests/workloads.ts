@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type Kubernetes, kubernetes } from "./env/mod.ts";
 import { kindInfo } from "../lib/kube/kinds.ts";
-import type { WorkloadKind } from "../lib/kube/workload.ts";
+import type { WorkloadKind } from "../lib/model/workload.ts";
 
 /** A request that must succeed; returns the body. */
 export async function api(method: string, path: string, body?: unknown, contentType?: string) {

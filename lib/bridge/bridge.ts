@@ -5,13 +5,13 @@
  * and after a failed copy waits (exponential backoff) before it tries again;
  * meanwhile every call fails at once, so the controller patches nothing.
  */
-import { Backoff } from "../backoff.ts";
-import { errorMessage } from "../errors.ts";
-import { imageKey, parseReference } from "../image_ref.ts";
-import { logger } from "../log.ts";
+import { Backoff } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
+import { logger } from "../util/log.ts";
 import type { ImageSnapshot } from "../engine/engine.ts";
-import type { TrackedWorkload } from "../kube/workload.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
+import type { TrackedWorkload } from "../model/workload.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
 import type { BridgeImage, NodeFeed } from "./feed.ts";
 
 const log = logger("bridge");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Backoff } from "../backoff.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
+import { Backoff } from "../util/backoff.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
 import { BridgeError, formatBytes, ImageBridge, imagesInUse, imagesOfUpdates } from "./bridge.ts";
 import type { BridgeImage, CopyReport, NodeFeed } from "./feed.ts";
 

@@ -8,8 +8,8 @@
  * classic store, is not on this machine, or its socket does not answer (not
  * root), the copy goes through the save instead.
  */
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
 import type { DockerClient } from "../engine/docker_client.ts";
 import { parseStoreInfo } from "../engine/docker_image_store.ts";
 // The registry's pusher reads blobs from containerd the same way: one streaming reader for both.

@@ -14,7 +14,7 @@
  * the save is streamed a second time to send it.
  */
 import { createHash } from "node:crypto";
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { CopyTally, type NodeContent, placeImage } from "./blob_copy.ts";
 import { DOCKER_CONFIG, DOCKER_LAYER, legacyManifest } from "./docker_archive.ts";
 import { dockerSaveFailure } from "./docker_save.ts";

@@ -3,23 +3,23 @@
  * (`--bridge=auto|always|off`), says in its first lines which node it feeds and how,
  * and keeps the images workloads use on the nodes while it runs.
  */
-import { sleep } from "../backoff.ts";
-import { errorMessage } from "../errors.ts";
+import { sleep } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
 import { apiStatus } from "../kube/api_errors.ts";
 import type { KubeClient } from "../kube/rest.ts";
 import { listNodes, type NodeObject } from "../install/runtime.ts";
-import { logger } from "../log.ts";
+import { logger } from "../util/log.ts";
 import type { DockerEngine } from "../engine/docker.ts";
 import type { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "../engine/sockets.ts";
 import type { WorkloadIndex } from "../kube/workload_index.ts";
-import type { TrackedWorkload } from "../kube/workload.ts";
-import type { PlanOptions } from "../plan.ts";
+import type { TrackedWorkload } from "../model/workload.ts";
+import type { PlanOptions } from "../decision/plan.ts";
 import { ImageBridge, imagesInUse } from "./bridge.ts";
 import { feedsOf, listContainers, type NodeRoute, routeNodes } from "./detect.ts";
 import type { NodeFeed } from "./feed.ts";
 import { hostPlatform, type Platform } from "./image_graph.ts";
-import { exists } from "../exists.ts";
+import { exists } from "../util/exists.ts";
 
 const log = logger("bridge");
 

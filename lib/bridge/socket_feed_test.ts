@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { writeTar } from "../install/tar.ts";
-import { fakeDocker, json, versionBody } from "../engine/fake_docker.ts";
-import { fakeContainerd } from "../engine/fake_containerd.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
+import { fakeContainerd } from "../testing/fake_containerd.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { SocketFeed } from "./socket_feed.ts";
 import { MobySource } from "./moby_source.ts";

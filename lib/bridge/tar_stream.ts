@@ -6,7 +6,7 @@
  * header, end the stream with a TrailingDataError carrying them: Docker
  * appends its error there when a save fails partway.
  */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../util/bytes.ts";
 import {
   applyNames,
   BLOCK,

@@ -9,9 +9,9 @@
  * answers a bad flag.
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import type { OperatingSystem } from "../engine/docker_host.ts";
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../log.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../util/log.ts";
 
 /** A subcommand: its help text and what it does. */
 export interface Command {

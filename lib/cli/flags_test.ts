@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import {
   choiceFlag,
   envName,

@@ -4,7 +4,7 @@
  * from this very executable and imported into the node's Docker Engine or
  * containerd. Says what it does, one line per step, on stdout.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { OperatingSystem } from "../engine/docker_host.ts";
 import {
@@ -17,7 +17,7 @@ import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { kubeClient } from "../kube/rest.ts";
-import { setupLogging } from "../log.ts";
+import { setupLogging } from "../util/log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { ensureContainerdImage } from "../install/containerd_image.ts";
 import { findDockerSocket } from "../install/docker_socket.ts";
@@ -25,8 +25,8 @@ import { ensureImage, inspectImage, ROOTFS_LABEL } from "../install/image.ts";
 import { DEFAULT_IMAGE, NO_DOCKER_SOCKET, renderObjects } from "../install/manifest.ts";
 import { buildRootfs, type Rootfs } from "../install/rootfs.ts";
 import { detectRuntime, type NodeRuntime } from "../install/runtime.ts";
-import { plural } from "../plural.ts";
-import { VERSION } from "../version.ts";
+import { plural } from "../util/plural.ts";
+import { VERSION } from "../util/version.ts";
 import { INSTALL_FLAGS } from "./flag_tables.ts";
 import {
   type Command,

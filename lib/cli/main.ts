@@ -7,7 +7,7 @@
  * Kubernetes client and gRPC cost about 0.3 s and 90 MiB to load, which
  * `version` and `--help` must not pay.
  */
-import { causeChain, ExitCode, UserError } from "../errors.ts";
+import { causeChain, ExitCode, UserError } from "../util/errors.ts";
 import { type Command, type CommandContext, usageError } from "./flags.ts";
 
 /** A command as the overview lists it, and how to load it. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { main, wantsDebug } from "./main.ts";
-import { fakeDocker, json } from "../engine/fake_docker.ts";
-import { fakeContainerd } from "../engine/fake_containerd.ts";
+import { fakeDocker, json } from "../testing/fake_docker.ts";
+import { fakeContainerd } from "../testing/fake_containerd.ts";
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   let stdout = "";

@@ -4,7 +4,7 @@
  * `veryfreshpod manifest | kubectl apply -f -`. Talks to nothing. Also holds
  * the flags it shares with `install`.
  */
-import { ExitCode } from "../errors.ts";
+import { ExitCode } from "../util/errors.ts";
 import { DEFAULT_SOCKET, type Runtime, RUNTIMES } from "../engine/sockets.ts";
 import {
   DEFAULT_IMAGE,

@@ -5,8 +5,8 @@
  * manifests is clean. One log line and one Event per workload; a container
  * changed by hand since is left alone with one line saying so.
  */
-import { ExitCode, UserError } from "../errors.ts";
-import { logger, setupLogging } from "../log.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { logger, setupLogging } from "../util/log.ts";
 import { apiStatus, explainKubeError } from "../kube/api_errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
@@ -22,10 +22,10 @@ import {
 import { labelSelectorProblem } from "../kube/label_selector.ts";
 import { type KubeClient, kubeClient } from "../kube/rest.ts";
 import { patchRestore } from "../kube/restore_patch.ts";
-import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "../kube/workload.ts";
-import type { RestoreMode } from "../restore_plan.ts";
-import { type RestoreCluster, restoreWorkload } from "../restorer.ts";
-import { plural } from "../plural.ts";
+import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "../model/workload.ts";
+import type { RestoreMode } from "../decision/restore_plan.ts";
+import { type RestoreCluster, restoreWorkload } from "../restore/restorer.ts";
+import { plural } from "../util/plural.ts";
 import { RESTORE_FLAGS } from "./flag_tables.ts";
 import {
   argumentsOf,

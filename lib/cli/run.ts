@@ -2,18 +2,18 @@
  * `veryfreshpod run`: the watch loop. Builds the real parts from flags and
  * environment, then hands them to the Controller until SIGINT/SIGTERM.
  */
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_SOCKET, RUNTIMES } from "../engine/sockets.ts";
-import { Controller, defineControllerMetrics } from "../controller.ts";
+import { Controller, defineControllerMetrics } from "../loop/controller.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import type { Engine } from "../engine/engine.ts";
 import { imagesOfUpdates } from "../bridge/bridge.ts";
 import { BRIDGE_MODES, keepImagesInUse, startBridge } from "../bridge/setup.ts";
-import { serveHealth } from "../health.ts";
-import { logger, setupLogging } from "../log.ts";
-import { Metrics } from "../metrics.ts";
-import { DEFAULT_EXCLUDED_NAMESPACES } from "../plan.ts";
-import { VERSION } from "../version.ts";
+import { serveHealth } from "../loop/health.ts";
+import { logger, setupLogging } from "../util/log.ts";
+import { Metrics } from "../util/metrics.ts";
+import { DEFAULT_EXCLUDED_NAMESPACES } from "../decision/plan.ts";
+import { VERSION } from "../util/version.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { kubeClient } from "../kube/rest.ts";
@@ -28,7 +28,7 @@ import { RUN_FLAGS } from "./flag_tables.ts";
 import { startRegistry } from "../registry/setup.ts";
 import { type ClusterRegistry, parseRegistryFlag } from "../registry/which.ts";
 import { ContainerdImageSource } from "../registry/image_source.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import { RolloutFollower, SYSTEM_CLOCK } from "../rollout/follower.ts";
 import { defineRolloutMetrics } from "../rollout/rollout_reporter.ts";
 import { followRequest } from "../rollout/follow_request.ts";

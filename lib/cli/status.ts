@@ -4,16 +4,16 @@
  * workload carrying its record, the image and ID it set in each container and
  * when, where that rollout stands, and how many pods run the image.
  */
-import "../quiet_deprecations.ts";
-import { ExitCode } from "../errors.ts";
-import { setupLogging } from "../log.ts";
+import "../util/quiet_deprecations.ts";
+import { ExitCode } from "../util/errors.ts";
+import { setupLogging } from "../util/log.ts";
 import { apiStatus, explainKubeError, forbiddenMessage } from "../kube/api_errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { type KubeClient, kubeClient } from "../kube/rest.ts";
 import { listWholeWorkloads, WORKLOAD_KINDS } from "../kube/kinds.ts";
 import { shortId } from "../kube/patcher.ts";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { KubeRolloutReader } from "../rollout/kube_reader.ts";
 import type { WorkloadObject } from "../rollout/objects.ts";
 import { hasRecord, type StatusRow, statusRows } from "../rollout/status_rows.ts";

@@ -4,14 +4,14 @@
  * nothing else. Waits until the objects are gone, so that running it again
  * finds nothing to do; the image stays on the node.
  */
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { checkCluster } from "../kube/cluster.ts";
 import { loadKubeConfig } from "../kube/config.ts";
 import { clientNodeConfig } from "../kube/client_node_config.ts";
 import { kubeClient } from "../kube/rest.ts";
-import { setupLogging } from "../log.ts";
+import { setupLogging } from "../util/log.ts";
 import { describeObject, Installer } from "../install/apply.ts";
 import { DEFAULT_IMAGE, INSTALL_SELECTOR, renderObjects } from "../install/manifest.ts";
 import { UNINSTALL_FLAGS } from "./flag_tables.ts";

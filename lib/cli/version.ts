@@ -1,5 +1,5 @@
 /** `veryfreshpod version`: prints the program's version. */
-import { VERSION } from "../version.ts";
+import { VERSION } from "../util/version.ts";
 import { VERSION_FLAGS } from "./flag_tables.ts";
 import { type Command, commandHelp, parseFlags } from "./flags.ts";
 

@@ -3,7 +3,7 @@
  * from the Images service in one namespace (`k8s.io`, where the kubelet looks),
  * changes from the Events service.
  */
-import { imageKey, parseReference } from "../image_ref.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
 import { ContainerdClient, type ContainerdClientOptions } from "./containerd_client.ts";
 import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./sockets.ts";
 import { imageEventName, type ImageMessage, timestampMs } from "./containerd_proto.ts";

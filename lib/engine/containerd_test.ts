@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { ContainerdEngine, imageEventFilter, snapshotFromContainerdImages } from "./containerd.ts";
 import {
   ContainerdClient,
@@ -14,7 +14,7 @@ import {
   type VendoredEnvelope,
 } from "./containerd_vendored_api.ts";
 import type { EngineEvent } from "./engine.ts";
-import { fakeContainerd, image } from "./fake_containerd.ts";
+import { fakeContainerd, image } from "../testing/fake_containerd.ts";
 import { eventually, within } from "../../tests/eventually.ts";
 
 const A = "sha256:" + "a".repeat(64);

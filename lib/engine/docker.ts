@@ -3,8 +3,8 @@
  * changes from `GET /events`. Works with daemons from API 1.40 (Docker
  * 19.03) on, with the graph-driver and the containerd image store.
  */
-import { ExitCode, UserError } from "../errors.ts";
-import { imageKey, parseReference } from "../image_ref.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
 import {
   compareApiVersions,
   describeDockerHost,
@@ -23,8 +23,8 @@ import {
   parseStoreInfo,
   type TargetReader,
 } from "./docker_image_store.ts";
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
 
 const log = logger("engine");
 

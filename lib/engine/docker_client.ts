@@ -4,12 +4,12 @@
  * user can act on. It knows nothing about images; DockerEngine and the
  * installer build on its generic `request`.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { baseUrl, type DockerHost } from "./docker_host.ts";
 import { tlsFailure, tlsHttpClient } from "./docker_tls.ts";
 import { type SocketDaemon, socketFault } from "./socket_fault.ts";
 import { probeListener } from "./protocol_probe.ts";
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /**
  * The newest API version this client speaks (Docker 29.x). Checked against the

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import {
   compareApiVersions,
   connectionError,
@@ -8,7 +8,7 @@ import {
   parseVersionBody,
 } from "./docker_client.ts";
 import { parseDockerHost } from "./docker_host.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 import { isHttp2Preface } from "./protocol_probe.ts";
 
 const SOCKET = parseDockerHost("unix:///var/run/docker.sock");

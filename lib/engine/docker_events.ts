@@ -10,8 +10,8 @@
  * newline, so a broken or hostile stream cannot grow the memory without bound.
  */
 import { type EngineEvent, tagKey } from "./engine.ts";
-import { logger } from "../log.ts";
-import { concatBytes } from "../bytes.ts";
+import { logger } from "../util/log.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const log = logger("engine");
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { captureLogs } from "../log_capture.ts";
+import { captureLogs } from "../testing/log_capture.ts";
 import { DockerEngine } from "./docker.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 import {
   type DecodedLine,
   decodeJsonLines,

@@ -5,7 +5,7 @@
  * form is refused here with a one-line message, so a typo never turns into a
  * confusing connection error later.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { type DockerTlsFiles, dockerTlsFiles } from "./docker_tls.ts";
 import { DEFAULT_DOCKER_SOCKET } from "./sockets.ts";
 

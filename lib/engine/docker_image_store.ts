@@ -18,7 +18,7 @@
  * (the baseline acts on nothing); what is learned per target is kept, since
  * content is immutable, until no tag names the target any more.
  */
-import { parseReference } from "../image_ref.ts";
+import { parseReference } from "../model/image_ref.ts";
 import { type BlobReader, configDigest } from "./config_digest.ts";
 import type { ImageSnapshot, TaggedImage } from "./engine.ts";
 

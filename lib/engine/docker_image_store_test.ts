@@ -8,8 +8,8 @@ import {
 } from "./docker_image_store.ts";
 import { ImageStoreFacts } from "./docker_image_store.ts";
 import type { TaggedImage } from "./engine.ts";
-import { fakeContainerd } from "./fake_containerd.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { fakeContainerd } from "../testing/fake_containerd.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;
 

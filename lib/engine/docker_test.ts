@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { DockerEngine, snapshotFromImageList } from "./docker.ts";
 import type { EngineEvent } from "./engine.ts";
-import { fakeDocker, json, versionBody } from "./fake_docker.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 import { within } from "../../tests/eventually.ts";
 
 const IMAGES = [
@@ -208,7 +208,7 @@ Deno.test("image events: abort ends the stream even after a garbage collection",
       script,
       `import { DockerEngine } from ${JSON.stringify(import.meta.resolve("./docker.ts"))};
 import { fakeDocker, json, versionBody } from ${
-        JSON.stringify(import.meta.resolve("./fake_docker.ts"))
+        JSON.stringify(import.meta.resolve("../testing/fake_docker.ts"))
       };
 let subscribed = () => {};
 const ready = new Promise((resolve) => subscribed = resolve);

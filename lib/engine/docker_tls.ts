@@ -11,7 +11,7 @@
  * fix: a missing or unreadable file is a bad setting (usage), a refused
  * handshake is an engine fault.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 
 /** Where the certificates are; paths only, read when a client is made. */
 export interface DockerTlsFiles {

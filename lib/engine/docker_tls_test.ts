@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { DockerClient } from "./docker_client.ts";
 import { parseDockerHost } from "./docker_host.ts";
 import { type DockerTlsFiles, dockerTlsFiles, tlsFailure, tlsHttpClient } from "./docker_tls.ts";

@@ -4,7 +4,7 @@
  * says "images changed". Both engines implement this; the controller only
  * sees this interface.
  */
-import { imageKey, parseReference } from "../image_ref.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
 
 /** What is known about one tag in the engine. */
 export interface TaggedImage {

@@ -4,7 +4,7 @@
  * UserError naming the daemon when the stream breaks or the daemon ends it.
  * The caller then reconnects and diffs snapshots; no stream is ever replayed.
  */
-import { errorMessage, ExitCode, UserError } from "../errors.ts";
+import { errorMessage, ExitCode, UserError } from "../util/errors.ts";
 
 /** `Lost the event stream of <where>: <detail>`, for a stream that broke. */
 export function lostStream(

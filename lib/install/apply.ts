@@ -4,7 +4,7 @@
  * them out again by label. Each object's outcome is reported the way kubectl
  * does, so a second install says "unchanged" for every object.
  */
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import {
   type KubeConfig,
   type KubernetesObject,

@@ -11,7 +11,7 @@
  * archive gives the same manifest digest, which is what makes a second
  * install a no-op.
  */
-import { imageKey, parseReference } from "../image_ref.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
 import type { ContainerdWriter } from "../engine/containerd_writer.ts";
 import { ROOTFS_LABEL, splitForImport } from "./image.ts";
 import type { Rootfs } from "./rootfs.ts";

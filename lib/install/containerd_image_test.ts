@@ -1,8 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { ContainerdWriter } from "../engine/containerd_writer.ts";
-import { fakeContainerd } from "../engine/fake_containerd.ts";
+import { fakeContainerd } from "../testing/fake_containerd.ts";
 import {
   buildOciImage,
   containerdImageName,

@@ -3,7 +3,7 @@
  * Docker for builds): which socket `install` mounts for the bridge, found on
  * the node itself and checked to answer, said in one step line.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { DockerEngine } from "../engine/docker.ts";
 import { DEFAULT_DOCKER_SOCKET } from "../engine/sockets.ts";
 import { NO_DOCKER_SOCKET } from "./manifest.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { UserError } from "../errors.ts";
-import { fakeDocker, json, versionBody } from "../engine/fake_docker.ts";
+import { UserError } from "../util/errors.ts";
+import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 import { findDockerSocket } from "./docker_socket.ts";
 
 /** findDockerSocket's answer and the lines it said. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isElf, NotElfError, parseElf } from "./elf.ts";
-import { fakeElf } from "./fake_elf.ts";
+import { fakeElf } from "../testing/fake_elf.ts";
 
 Deno.test("the Deno executable names its interpreter and libc", () => {
   const elf = parseElf(Deno.readFileSync(Deno.execPath()));

@@ -4,8 +4,8 @@
  * the body and `changes` setting the entrypoint. The image never leaves the
  * node, which is why the manifest uses it with `imagePullPolicy: Never`.
  */
-import { ExitCode, UserError } from "../errors.ts";
-import { InvalidReferenceError, parseReference } from "../image_ref.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { InvalidReferenceError, parseReference } from "../model/image_ref.ts";
 import {
   describeDockerHost,
   type DockerClient,

@@ -6,7 +6,7 @@
  * standard directories). The result is the closure an image needs, with the
  * path each file gets in the image: the path the loader would look at.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { type ElfInfo, MACHINES, NotElfError, parseElf } from "./elf.ts";
 
 /** One file of the closure. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { configuredDirs, resolveClosure } from "./libraries.ts";
-import { fakeElf, writeTree } from "./fake_elf.ts";
+import { fakeElf, writeTree } from "../testing/fake_elf.ts";
 
 const INTERP = "/lib64/ld-linux-x86-64.so.2";
 

@@ -5,7 +5,7 @@
  * edits the parsed objects rather than the text, so the file stays plain YAML
  * that `kubectl apply -f` takes as it is.
  */
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import {
   dumpYaml,
   type KubernetesObject,
@@ -16,9 +16,9 @@ import {
   type V1PodSpec,
 } from "@kubernetes/client-node";
 import manifestText from "../../manifest/deployment.yaml" with { type: "text" };
-import { ExitCode, UserError } from "../errors.ts";
-import { InvalidReferenceError, parseReference } from "../image_ref.ts";
-import { VERSION } from "../version.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { InvalidReferenceError, parseReference } from "../model/image_ref.ts";
+import { VERSION } from "../util/version.ts";
 import { DEFAULT_SOCKET, type Runtime } from "../engine/sockets.ts";
 
 /** The labels every installed object carries; uninstall selects on them. */

@@ -1,4 +1,4 @@
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import assert from "node:assert/strict";
 import type {
   V1ClusterRole,
@@ -7,8 +7,8 @@ import type {
   V1Role,
   V1RoleBinding,
 } from "@kubernetes/client-node";
-import { UserError } from "../errors.ts";
-import { VERSION } from "../version.ts";
+import { UserError } from "../util/errors.ts";
+import { VERSION } from "../util/version.ts";
 import {
   DEFAULT_MANIFEST_OPTIONS,
   INSTALL_LABELS,

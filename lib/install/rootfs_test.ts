@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildRootfs, byteOrder, treeEntries } from "./rootfs.ts";
-import { fakeElf, writeTree } from "./fake_elf.ts";
+import { fakeElf, writeTree } from "../testing/fake_elf.ts";
 
 async function list(archive: Uint8Array): Promise<string[]> {
   const file = await Deno.makeTempFile({ suffix: ".tar" });

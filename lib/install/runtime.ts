@@ -5,7 +5,7 @@
  * mount. veryfreshpod is for single-node dev clusters; with several nodes,
  * they must agree.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import type { KubeClient } from "../kube/rest.ts";
 import { apiStatus, explainKubeError } from "../kube/api_errors.ts";
 import {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NodeObject } from "./runtime.ts";
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import { nodeRuntime, runtimeOfNodes } from "./runtime.ts";
 
 function node(

@@ -5,7 +5,7 @@
  * one warning when it is noticed and one line when every loop has listed
  * again, not one per watch.
  */
-import { logger } from "../log.ts";
+import { logger } from "../util/log.ts";
 
 const log = logger("kube");
 

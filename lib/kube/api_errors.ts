@@ -4,7 +4,7 @@
  * `install`), the server's own message, and one-line explanations for the
  * faults a user can fix.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 
 /** The HTTP status of a Kubernetes API error, or undefined for network errors. */
 export function apiStatus(error: unknown): number | undefined {

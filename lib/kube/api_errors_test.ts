@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import {
   apiMessage,
   apiStatus,

@@ -8,7 +8,7 @@
  */
 import type { ClusterConfig } from "./config.ts";
 import { ExecAuth } from "./exec_auth.ts";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { FILE_TTL_MS, fileOrText } from "./rotating_file.ts";
 
 /** What goes with one request. */

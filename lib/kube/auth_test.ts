@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
-import { setupLogging } from "../log.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { setupLogging } from "../util/log.ts";
 import { authenticator } from "./auth.ts";
 import { checkCluster } from "./cluster.ts";
 import type { ExecConfig } from "./config.ts";
 import { KubeClient } from "./rest.ts";
-import { testClusterConfig } from "./fake_cluster_config.ts";
-import { execUser, json, plugin, runs, withServer } from "./test_server.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
+import { execUser, json, plugin, runs, withServer } from "../testing/kube_test_server.ts";
 
 await setupLogging({ level: "error", format: "text" });
 

@@ -4,7 +4,7 @@
  * `uninstall`: server-side apply) and for `auth-provider` users. Loaded only
  * by them: nothing `run` imports statically reaches this module.
  */
-import "../quiet_deprecations.ts";
+import "../util/quiet_deprecations.ts";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ClusterConfig } from "./config.ts";
 

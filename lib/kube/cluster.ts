@@ -3,7 +3,7 @@
  * credentials work, so a wrong context fails at start with one clear line
  * instead of as a stream of watch warnings.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import { explainKubeError } from "./api_errors.ts";
 import type { KubeClient } from "./rest.ts";
 

@@ -14,8 +14,8 @@
  */
 // @ts-types="npm:@types/js-yaml@4.0.9"
 import yaml from "js-yaml";
-import { ExitCode, UserError } from "../errors.ts";
-import { exists } from "../exists.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { exists } from "../util/exists.ts";
 import {
   booleanField,
   dirname,

@@ -4,7 +4,7 @@
  * is 1.2), and the PEM material given inline (`<field>-data`, base64) or as a
  * file relative to the kubeconfig's directory.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 
 /** A non-empty string field, else undefined. */
 export function stringField(record: Record<string, unknown>, key: string): string | undefined {

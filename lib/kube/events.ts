@@ -3,11 +3,11 @@
  * `kubectl describe` and `kubectl get events` show who rolled it and why.
  * Failing to record one is logged, never fatal: the change itself is done.
  */
-import { logger } from "../log.ts";
+import { logger } from "../util/log.ts";
 import { apiMessage, apiStatus } from "./api_errors.ts";
 import { kindInfo } from "./kinds.ts";
 import type { KubeClient } from "./rest.ts";
-import type { WorkloadKey } from "./workload.ts";
+import type { WorkloadKey } from "../model/workload.ts";
 
 const log = logger("kube");
 

@@ -8,7 +8,7 @@
  * `clientKeyData`, are kept until `expirationTimestamp` and asked for again
  * after a 401.
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import type { ExecConfig } from "./config.ts";
 
 /** Options of ExecAuth; the defaults are the real clock and terminal. */

@@ -5,7 +5,7 @@
  * (proxy.ts), and the operating system's trust store when the kubeconfig
  * names no CA (trust.ts).
  */
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import type { Credentials } from "./auth.ts";
 import type { ClusterConfig } from "./config.ts";
 import { proxyFor, withoutProxyEnvironment } from "./proxy.ts";

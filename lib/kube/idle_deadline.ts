@@ -5,7 +5,7 @@
  * no error from the kernel for many minutes; this is how the client notices.
  * Runs on a Clock, so unit tests drive it with a fake one.
  */
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../util/clock.ts";
 
 export class IdleDeadline {
   readonly #clock: Clock;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock, settle } from "../fake_clock.ts";
+import { FakeClock, settle } from "../testing/fake_clock.ts";
 import { IdleDeadline } from "./idle_deadline.ts";
 
 Deno.test("IdleDeadline expires after a silence of its length, counted from the last touch", async () => {

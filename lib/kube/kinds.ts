@@ -3,8 +3,8 @@
  * pod template, how to list and watch it. Everything kind-specific lives here.
  */
 import type { KubeClient } from "./rest.ts";
-import { rolloutFields } from "./rollout_fields.ts";
-import type { TrackedContainer, TrackedWorkload, WorkloadKind } from "./workload.ts";
+import { rolloutFields } from "../model/rollout_fields.ts";
+import type { TrackedContainer, TrackedWorkload, WorkloadKind } from "../model/workload.ts";
 
 /** A list as the API server returns it: items plus the resourceVersion to watch from. */
 export interface ObjectList {

@@ -5,10 +5,10 @@
  * queue retries). The real one joins the watcher, its index and the patcher;
  * unit tests pass a fake (controller_test.ts).
  */
-import type { WorkloadUpdate } from "../plan_types.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
 import type { PatchAttempt, WorkloadPatcher } from "./patcher.ts";
 import type { WorkloadWatcher } from "./watcher.ts";
-import type { TrackedWorkload, WorkloadKey } from "./workload.ts";
+import type { TrackedWorkload, WorkloadKey } from "../model/workload.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
 
 export interface KubeSide {

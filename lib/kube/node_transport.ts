@@ -12,7 +12,7 @@ import https from "node:https";
 import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import tls from "node:tls";
-import { ExitCode, UserError } from "../errors.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
 import type { ClusterConfig } from "./config.ts";
 import type { TransportOptions } from "./fetch_transport.ts";
 import { proxyFor } from "./proxy.ts";

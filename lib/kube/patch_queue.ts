@@ -10,13 +10,13 @@
  * `deferAfter` failed attempts an update is reported deferred (one warning)
  * and tried on, less often, until it goes through or is replaced.
  */
-import { Backoff } from "../backoff.ts";
-import type { Clock } from "../clock.ts";
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
+import { Backoff } from "../util/backoff.ts";
+import type { Clock } from "../util/clock.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
 import type { PatchAttempt } from "./patcher.ts";
-import { describeWorkload, workloadId, type WorkloadKey } from "./workload.ts";
+import { describeWorkload, workloadId, type WorkloadKey } from "../model/workload.ts";
 
 const log = logger("update");
 

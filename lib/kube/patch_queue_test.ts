@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { deployment, Gate } from "../controller_fakes.ts";
-import { FakeClock, settle } from "../fake_clock.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
+import { deployment, Gate } from "../testing/controller_fakes.ts";
+import { FakeClock, settle } from "../testing/fake_clock.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
 import { PatchQueue } from "./patch_queue.ts";
 import type { PatchAttempt } from "./patcher.ts";
 

@@ -6,15 +6,15 @@
  * patch queue (patch_queue.ts) retries and runs many at once. A 403 is one
  * line. Every change is one log line and one Kubernetes Event.
  */
-import { logger } from "../log.ts";
-import type { WorkloadUpdate } from "../plan_types.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
-import { recordUpdates, UPDATES_ANNOTATION } from "../rollout/record.ts";
+import { logger } from "../util/log.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import { recordUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";
 import { kindInfo, type KubeObject, objectPath } from "./kinds.ts";
 import type { KubeClient } from "./rest.ts";
-import { describeWorkload, type WorkloadKey } from "./workload.ts";
+import { describeWorkload, type WorkloadKey } from "../model/workload.ts";
 
 const log = logger("update");
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { WorkloadUpdate } from "../plan_types.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
-import { UPDATES_ANNOTATION } from "../rollout/record.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import { UPDATES_ANNOTATION } from "../model/record.ts";
 import { describeChanges, patchBody, shortId } from "./patcher.ts";
 
 const update: WorkloadUpdate = {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { setupLogging } from "../log.ts";
+import { setupLogging } from "../util/log.ts";
 import { proxyFor } from "./proxy.ts";
 import { KubeClient } from "./rest.ts";
-import { testClusterConfig } from "./fake_cluster_config.ts";
-import { certificates, json, withConnectProxy, withServer } from "./test_server.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
+import { certificates, json, withConnectProxy, withServer } from "../testing/kube_test_server.ts";
 
 await setupLogging({ level: "error", format: "text" });
 

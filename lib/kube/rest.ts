@@ -17,7 +17,7 @@
  * certificate as its CA goes through node:https instead (node_transport.ts),
  * because fetch can honour none of them per client.
  */
-import { UserError } from "../errors.ts";
+import { UserError } from "../util/errors.ts";
 import {
   type Authenticator,
   authenticator,
@@ -26,8 +26,8 @@ import {
 } from "./auth.ts";
 import type { ClusterConfig } from "./config.ts";
 import { readWatch, type WatchEventHandler } from "./watch_stream.ts";
-import { concatBytes } from "../bytes.ts";
-import { type Clock, realClock } from "../clock.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { type Clock, realClock } from "../util/clock.ts";
 import { IdleDeadline } from "./idle_deadline.ts";
 import { fetchTransport, type TransportOptions } from "./fetch_transport.ts";
 import { isSelfSignedServer } from "./trust.ts";

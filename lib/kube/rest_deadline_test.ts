@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { FakeClock, settle } from "../fake_clock.ts";
-import { setupLogging } from "../log.ts";
+import { FakeClock, settle } from "../testing/fake_clock.ts";
+import { setupLogging } from "../util/log.ts";
 import { KubeClient, KubeStalledError } from "./rest.ts";
-import { testClusterConfig } from "./fake_cluster_config.ts";
-import { withServer } from "./test_server.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
+import { withServer } from "../testing/kube_test_server.ts";
 
 await setupLogging({ level: "error", format: "text" });
 

@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { ExitCode, UserError } from "../errors.ts";
-import { setupLogging } from "../log.ts";
+import { ExitCode, UserError } from "../util/errors.ts";
+import { setupLogging } from "../util/log.ts";
 import { networkDetail } from "./api_errors.ts";
 import { KubeApiError, KubeClient, KubeNetworkError } from "./rest.ts";
-import { testClusterConfig } from "./fake_cluster_config.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
 import { readWatch } from "./watch_stream.ts";
-import { certificates, execUser, json, plugin, runs, status, withServer } from "./test_server.ts";
+import {
+  certificates,
+  execUser,
+  json,
+  plugin,
+  runs,
+  status,
+  withServer,
+} from "../testing/kube_test_server.ts";
 
 await setupLogging({ level: "error", format: "text" });
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { setupLogging } from "../log.ts";
+import { setupLogging } from "../util/log.ts";
 import { KubeClient } from "./rest.ts";
-import { testClusterConfig } from "./fake_cluster_config.ts";
-import { certificates, json, selfSignedServer, withServer } from "./test_server.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
+import { certificates, json, selfSignedServer, withServer } from "../testing/kube_test_server.ts";
 import { isSelfSignedServer } from "./trust.ts";
 
 await setupLogging({ level: "error", format: "text" });
@@ -28,7 +28,10 @@ Deno.test("The real trust store is the system's: SSL_CERT_FILE names a private C
     await Deno.writeTextFile(
       script,
       `import { KubeClient } from "${new URL("./rest.ts", import.meta.url)}";
-import { testClusterConfig } from "${new URL("./fake_cluster_config.ts", import.meta.url)}";
+import { testClusterConfig } from "${new URL(
+        "../testing/fake_cluster_config.ts",
+        import.meta.url,
+      )}";
 const client = await KubeClient.create(testClusterConfig(${JSON.stringify(server)}));
 console.log(JSON.stringify(await client.json("GET", "/version")));
 client.close();

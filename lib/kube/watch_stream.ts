@@ -8,7 +8,7 @@
  * line.
  */
 import { JsonLineDecoder, MAX_LINE_BYTES } from "../engine/docker_events.ts";
-import { logger } from "../log.ts";
+import { logger } from "../util/log.ts";
 
 const log = logger("kube");
 

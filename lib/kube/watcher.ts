@@ -15,15 +15,15 @@
  * The loop itself (ListWatchLoop) keeps any resource in any store: the rollout
  * follower's shared pod watch runs on it too.
  */
-import { Backoff, sleep } from "../backoff.ts";
-import { logger } from "../log.ts";
-import { plural } from "../plural.ts";
+import { Backoff, sleep } from "../util/backoff.ts";
+import { logger } from "../util/log.ts";
+import { plural } from "../util/plural.ts";
 import { apiMessage, apiStatus, forbiddenMessage, networkDetail } from "./api_errors.ts";
 import { kindInfo, type KubeObject, toTrackedWorkload } from "./kinds.ts";
 import { type KubeClient, KubeStalledError } from "./rest.ts";
 import { type ApiConnection, apiConnection } from "./api_connection.ts";
 import type { WorkloadIndex } from "./workload_index.ts";
-import { describeWorkload, type WorkloadKey } from "./workload.ts";
+import { describeWorkload, type WorkloadKey } from "../model/workload.ts";
 import {
   ClusterWorkloadSource,
   type WatchEventHandler,

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { setupLogging } from "../log.ts";
-import { apiError, FakeKube, InstantClock, watchRequestError } from "./fake_kube.ts";
+import { setupLogging } from "../util/log.ts";
+import { apiError, FakeKube, InstantClock, watchRequestError } from "../testing/fake_kube.ts";
 import { kindInfo, type KubeObject } from "./kinds.ts";
 import { WorkloadWatcher } from "./watcher.ts";
 import { ApiConnection } from "./api_connection.ts";
 import { KubeNetworkError, KubeStalledError } from "./rest.ts";
 import { WorkloadIndex } from "./workload_index.ts";
-import type { WorkloadKind } from "./workload.ts";
+import type { WorkloadKind } from "../model/workload.ts";
 
 const DEPLOYMENTS = { info: kindInfo("Deployment"), namespace: undefined };
 const CRONJOBS = { info: kindInfo("CronJob"), namespace: undefined };

@@ -2,9 +2,9 @@
  * The current set of tracked workloads, kept by the watcher, read by the
  * controller when it plans. Keyed by kind/namespace/name.
  */
-import { type Clock, realClock } from "../clock.ts";
-import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "./workload.ts";
-import { workloadId } from "./workload.ts";
+import { type Clock, realClock } from "../util/clock.ts";
+import type { TrackedWorkload, WorkloadKey, WorkloadKind } from "../model/workload.ts";
+import { workloadId } from "../model/workload.ts";
 
 /** Told the key of every workload that was added, changed or removed. */
 export type IndexListener = (key: WorkloadKey) => void;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { WorkloadIndex } from "./workload_index.ts";
-import type { TrackedContainer, TrackedWorkload } from "./workload.ts";
+import type { TrackedContainer, TrackedWorkload } from "../model/workload.ts";
 
 function workload(name: string, images: string[], kind = "Deployment" as const): TrackedWorkload {
   return {

@@ -13,7 +13,7 @@ import {
   type WorkloadKindInfo,
 } from "./kinds.ts";
 import type { KubeClient } from "./rest.ts";
-import type { WorkloadKey } from "./workload.ts";
+import type { WorkloadKey } from "../model/workload.ts";
 
 /** One list+watch loop's scope. */
 export interface WatchScope {

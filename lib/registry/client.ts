@@ -10,7 +10,7 @@
  * Plain HTTP for loopback registries, HTTPS for every other: Docker treats
  * 127.0.0.0/8 (and so `localhost`) as insecure by default and nothing else.
  */
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { CredentialLookup } from "./credentials.ts";
 
 /** Why a registry request failed; `kind` decides the wording and whether retrying can help. */

@@ -3,7 +3,7 @@
  * registry: set once at start (registry/setup.ts) from the registry in use,
  * read by the rollout's pod diagnosis, which otherwise knows only the pod.
  */
-import { parseReference } from "../image_ref.ts";
+import { parseReference } from "../model/image_ref.ts";
 
 /** Registry domain (as image fields name it) → the cluster's help text, "" when none. */
 const helps = new Map<string, string>();

@@ -5,15 +5,15 @@
  * workloads to. Like the bridge's copies, a failed push is retried after a
  * backoff, and meanwhile every call fails at once, so nothing is patched.
  */
-import { Backoff } from "../backoff.ts";
+import { Backoff } from "../util/backoff.ts";
 import { formatBytes } from "../bridge/bridge.ts";
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { RegistryPush, WorkloadUpdate } from "../plan_types.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import type { RegistryPush, WorkloadUpdate } from "../model/plan_types.ts";
 import type { RegistryClient } from "./client.ts";
 import type { ImageSource } from "./image_source.ts";
 import { pushImage } from "./push.ts";
-import type { PlanRegistry } from "./targets.ts";
+import type { PlanRegistry } from "../model/registry_targets.ts";
 import type { ClusterRegistry } from "./which.ts";
 
 const log = logger("registry");

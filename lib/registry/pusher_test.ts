@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { WorkloadUpdate } from "../plan_types.ts";
-import { Backoff } from "../backoff.ts";
-import { captureLogs } from "../log_capture.ts";
+import type { WorkloadUpdate } from "../model/plan_types.ts";
+import { Backoff } from "../util/backoff.ts";
+import { captureLogs } from "../testing/log_capture.ts";
 import { RegistryClient } from "./client.ts";
 import type { ImageSource, SourceImage } from "./image_source.ts";
 import { PushError, RegistryPusher } from "./pusher.ts";

@@ -3,7 +3,7 @@
  * cluster announces, said in one of the first log lines with where it came
  * from; and the pusher that sends builds there.
  */
-import { logger } from "../log.ts";
+import { logger } from "../util/log.ts";
 import { RegistryClient } from "./client.ts";
 import { lookupCredentials } from "./credentials.ts";
 import type { ImageSource } from "./image_source.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { captureLogs } from "../log_capture.ts";
+import { captureLogs } from "../testing/log_capture.ts";
 import type { ImageSource } from "./image_source.ts";
 import { startRegistry } from "./setup.ts";
 

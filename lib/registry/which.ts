@@ -8,7 +8,7 @@
  * registry, and what image fields say.
  */
 import jsYaml from "js-yaml";
-import { parseReference } from "../image_ref.ts";
+import { parseReference } from "../model/image_ref.ts";
 
 /** The registry builds go through, and where that was learned. */
 export interface ClusterRegistry {

@@ -2,7 +2,7 @@
  * Builders of pods and workloads for the rollout tests: a pod is described by
  * a few words of state, so each table row reads as the situation it tests.
  */
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
 import type { ContainerStatus, Pod, WorkloadObject } from "./objects.ts";
 
 export const NOW = Date.parse("2026-11-25T12:00:00Z");

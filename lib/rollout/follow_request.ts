@@ -3,9 +3,9 @@
  * or, after a restart, what the workload's own record says it set
  * (`recordedRequest`). Pure.
  */
-import type { TrackedWorkload, WorkloadKey } from "../kube/workload.ts";
-import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../plan_types.ts";
-import { parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
+import type { TrackedWorkload, WorkloadKey } from "../model/workload.ts";
+import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
+import { parseUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 import type { RolloutTarget, SetImage } from "./verdict.ts";
 
 /** One rollout to follow: the patch that started it. */
@@ -41,7 +41,7 @@ export function followRequest(
 }
 
 /**
- * The rollout a workload's record shows (rollout/record.ts): the images it set
+ * The rollout a workload's record shows (model/record.ts): the images it set
  * that the workload still runs, since the newest of them was set; undefined
  * when it shows none.
  */

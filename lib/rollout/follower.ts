@@ -20,14 +20,14 @@
  * the failing container's log and records an Event. A new update of the same
  * workload replaces the follow in progress: only the last build is reported.
  */
-import { sleep } from "../backoff.ts";
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import { sleep } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import type { Metrics } from "../util/metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
-import type { LabelSelector } from "../kube/rollout_fields.ts";
-import { describeWorkload, workloadId, type WorkloadKey } from "../kube/workload.ts";
-import type { TrackedWorkload } from "../kube/workload.ts";
+import type { LabelSelector } from "../model/rollout_fields.ts";
+import { describeWorkload, workloadId, type WorkloadKey } from "../model/workload.ts";
+import type { TrackedWorkload } from "../model/workload.ts";
 import { type FollowRequest, recordedRequest } from "./follow_request.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import type { PodStates } from "./pod_store.ts";

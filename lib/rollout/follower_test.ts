@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { FakeClock as SharedFakeClock, settle as settleTurns } from "../fake_clock.ts";
-import { setupLogging } from "../log.ts";
-import { Metrics } from "../metrics.ts";
+import { FakeClock as SharedFakeClock, settle as settleTurns } from "../testing/fake_clock.ts";
+import { setupLogging } from "../util/log.ts";
+import { Metrics } from "../util/metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
-import type { LabelSelector } from "../kube/rollout_fields.ts";
-import { workloadId, type WorkloadKey } from "../kube/workload.ts";
-import type { TrackedWorkload } from "../kube/workload.ts";
+import type { LabelSelector } from "../model/rollout_fields.ts";
+import { workloadId, type WorkloadKey } from "../model/workload.ts";
+import type { TrackedWorkload } from "../model/workload.ts";
 import { crashLoop, cs, deployment, oldPod, pod, waiting } from "./fixtures_test.ts";
-import { UPDATES_ANNOTATION } from "./record.ts";
+import { UPDATES_ANNOTATION } from "../model/record.ts";
 import {
   type LogReader,
   RECHECK_MS,
@@ -25,7 +25,7 @@ import type { ProbeEvent } from "./probe_failures.ts";
 const KEY: WorkloadKey = { kind: "Deployment", namespace: "dev", name: "web" };
 const T0 = 1_000_000;
 
-/** The shared fake clock (lib/fake_clock.ts), read as milliseconds since T0. */
+/** The shared fake clock (lib/testing/fake_clock.ts), read as milliseconds since T0. */
 class FakeClock extends SharedFakeClock {
   constructor() {
     super(T0);

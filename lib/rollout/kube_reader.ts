@@ -7,8 +7,8 @@
  * events, and get on pods/log.
  */
 import type { KubeClient } from "../kube/rest.ts";
-import type { LabelSelector } from "../kube/rollout_fields.ts";
-import type { WorkloadKey } from "../kube/workload.ts";
+import type { LabelSelector } from "../model/rollout_fields.ts";
+import type { WorkloadKey } from "../model/workload.ts";
 import type { LogReader } from "./follower.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
 import { type CoreEvent, type ProbeEvent, probeEventsOf } from "./probe_failures.ts";

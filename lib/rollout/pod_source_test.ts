@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testClusterConfig } from "../kube/fake_cluster_config.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
 import { KubeClient } from "../kube/rest.ts";
 import { ClusterPodSource } from "./pod_source.ts";
 import { POD_RESOURCE } from "./pod_store.ts";

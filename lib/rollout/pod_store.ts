@@ -7,9 +7,9 @@
  * pod_diagnosis.ts and verdict.ts read. A change wakes only the follows whose
  * selector picks the pod (before or after the change).
  */
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
 import type { KubeObject } from "../kube/kinds.ts";
-import { type LabelSelector, selectorMatches } from "../kube/rollout_fields.ts";
+import { type LabelSelector, selectorMatches } from "../model/rollout_fields.ts";
 import {
   ListWatchLoop,
   type ListWatchSource,

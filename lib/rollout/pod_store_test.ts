@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { setupLogging } from "../log.ts";
-import { FakeKube, InstantClock, watchRequestError } from "../kube/fake_kube.ts";
+import { setupLogging } from "../util/log.ts";
+import { FakeKube, InstantClock, watchRequestError } from "../testing/fake_kube.ts";
 import type { KubeObject } from "../kube/kinds.ts";
 import type { ListWatchSource } from "../kube/watcher.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
 import { type PodScope, PodWatch, slimPod } from "./pod_store.ts";
 
 function rawPod(name: string, labels: Record<string, string>, resourceVersion = "1"): KubeObject {

@@ -2,7 +2,7 @@
  * The one line that says how a rollout ended, for the log and the
  * RolloutFailed Event. Pure, so every wording is tested.
  */
-import { describeWorkload, type WorkloadKey } from "../kube/workload.ts";
+import { describeWorkload, type WorkloadKey } from "../model/workload.ts";
 import type { PodProblem } from "./pod_diagnosis.ts";
 import type { SetImage, Verdict } from "./verdict.ts";
 

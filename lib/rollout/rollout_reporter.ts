@@ -4,11 +4,11 @@
  * (RolloutFailed; RolledOut for a success after a failure), and the rollout
  * metrics. The follower (follower.ts) decides when; this says it.
  */
-import { errorMessage } from "../errors.ts";
-import { logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import { errorMessage } from "../util/errors.ts";
+import { logger } from "../util/log.ts";
+import type { Metrics } from "../util/metrics.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
-import { describeWorkload, workloadId } from "../kube/workload.ts";
+import { describeWorkload, workloadId } from "../model/workload.ts";
 import type { FollowRequest } from "./follow_request.ts";
 import type { LogReader } from "./follower.ts";
 import type { PodProblem } from "./pod_diagnosis.ts";

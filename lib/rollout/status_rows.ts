@@ -5,15 +5,15 @@
  * of the workload's pods run the image it set. Pure, over objects read from
  * the cluster.
  */
-import { imageKey, parseReference } from "../image_ref.ts";
+import { imageKey, parseReference } from "../model/image_ref.ts";
 import { kindInfo } from "../kube/kinds.ts";
-import type { WorkloadKind } from "../kube/workload.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
-import { parseRecord } from "../update_builder.ts";
+import type { WorkloadKind } from "../model/workload.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import { parseRecord } from "../decision/update_builder.ts";
 import type { ContainerStatus, Pod, PodContainer, WorkloadObject } from "./objects.ts";
-import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "./record.ts";
+import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 import { failureText, problemText } from "./report.ts";
-import { restoreTarget } from "../restore_plan.ts";
+import { restoreTarget } from "../decision/restore_plan.ts";
 import { probeProblem } from "./probe_failures.ts";
 import { decide, type DecideContext, isNewPod, type SetImage } from "./verdict.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
 import { crashLoop, cs, NOW, oldPod, pod } from "./fixtures_test.ts";
 import type { Pod, WorkloadObject } from "./objects.ts";
-import { UPDATES_ANNOTATION } from "./record.ts";
+import { UPDATES_ANNOTATION } from "../model/record.ts";
 import { hasRecord, reportedDigest, type StatusRow, statusRows } from "./status_rows.ts";
 
 const AT = "2026-11-25T11:58:00.000Z";

@@ -12,9 +12,9 @@
  * the pods' Events name one; replicas it cannot create). A paused Deployment,
  * OnDelete, a partition, no replica and a CronJob's next Job each say so.
  */
-import type { LabelSelector } from "../kube/rollout_fields.ts";
-import type { WorkloadKind } from "../kube/workload.ts";
-import { ROLLOUT_ANNOTATION } from "../plan_types.ts";
+import type { LabelSelector } from "../model/rollout_fields.ts";
+import type { WorkloadKind } from "../model/workload.ts";
+import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
 import { nextRun, runTimeText } from "./cron_schedule.ts";
 import { type Condition, type Pod, timeOf, type WorkloadObject } from "./objects.ts";
 import { type ProbeEvent, probeProblem } from "./probe_failures.ts";

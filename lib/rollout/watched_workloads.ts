@@ -4,7 +4,7 @@
  * change. No request: the watch already brings every status update.
  */
 import type { WorkloadIndex } from "../kube/workload_index.ts";
-import type { WorkloadKey } from "../kube/workload.ts";
+import type { WorkloadKey } from "../model/workload.ts";
 import type { WorkloadStates } from "./follower.ts";
 import type { WorkloadObject } from "./objects.ts";
 

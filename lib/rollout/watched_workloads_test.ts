@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { kindInfo, toTrackedWorkload } from "../kube/kinds.ts";
 import { WorkloadIndex } from "../kube/workload_index.ts";
-import type { WorkloadKey } from "../kube/workload.ts";
+import type { WorkloadKey } from "../model/workload.ts";
 import { decide } from "./verdict.ts";
 import { watchedWorkloads } from "./watched_workloads.ts";
 

@@ -11,7 +11,7 @@ import { benchName, type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
 import { formatCount } from "./table.ts";
 
 const FANOUT_TIMEOUT_MS = 180_000;
-/** As many requests at once as veryfreshpod's patch queue sends (lib/controller.ts). */
+/** As many requests at once as veryfreshpod's patch queue sends (lib/loop/controller.ts). */
 export const FLOOR_CONCURRENCY = 16;
 const SETTLE_TIMEOUT_MS = 600_000;
 

@@ -4,10 +4,10 @@
  * stays negligible. Run with `deno task bench`.
  */
 import type { ImageSnapshot, TaggedImage } from "../../lib/engine/engine.ts";
-import type { TrackedWorkload } from "../../lib/kube/workload.ts";
-import { DEFAULT_EXCLUDED_NAMESPACES, plan } from "../../lib/plan.ts";
-import { ROLLOUT_ANNOTATION } from "../../lib/plan_types.ts";
-import { diffSnapshots } from "../../lib/snapshot.ts";
+import type { TrackedWorkload } from "../../lib/model/workload.ts";
+import { DEFAULT_EXCLUDED_NAMESPACES, plan } from "../../lib/decision/plan.ts";
+import { ROLLOUT_ANNOTATION } from "../../lib/model/plan_types.ts";
+import { diffSnapshots } from "../../lib/loop/snapshot.ts";
 
 const REPOSITORIES = 200;
 const options = { namespaces: [], excludeNamespaces: DEFAULT_EXCLUDED_NAMESPACES };

@@ -6,7 +6,7 @@
  * (`docker run --network none <ref> echo hi`).
  */
 
-import { imageKey, parseReference } from "../../lib/image_ref.ts";
+import { imageKey, parseReference } from "../../lib/model/image_ref.ts";
 import { containerd } from "./containerd.ts";
 import { docker } from "./dockerd.ts";
 import { busyboxPath } from "./paths.ts";

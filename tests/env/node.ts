@@ -25,7 +25,7 @@ import { nodeNetwork } from "./network.ts";
 import { binary, busyboxPath, nodeBinary } from "./paths.ts";
 import { makeDir, run, runName, spawnDaemon, waitReady } from "./process.ts";
 import { writeTar } from "../../lib/install/tar.ts";
-import { exists } from "../../lib/exists.ts";
+import { exists } from "../../lib/util/exists.ts";
 
 export interface Node {
   /** The Node object's name. */

@@ -34,7 +34,7 @@ import {
   sleepSync,
   sweepAbandonedRuns,
 } from "./teardown.ts";
-import { exists } from "../../lib/exists.ts";
+import { exists } from "../../lib/util/exists.ts";
 
 export interface Daemon {
   readonly name: string;

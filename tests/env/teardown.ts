@@ -5,7 +5,7 @@
  */
 
 import { interfaceNames } from "./network.ts";
-import { exists } from "../../lib/exists.ts";
+import { exists } from "../../lib/util/exists.ts";
 
 /** libcni's cache, which containerd 1.6 does not let us move. */
 const cniCacheDir = "/var/lib/cni";
