@@ -6,7 +6,7 @@
  * the kubelet on that containerd), the pods run what Docker built.
  */
 import assert from "node:assert/strict";
-import { criImageStatus } from "./cri.ts";
+import { criImageStatus } from "./helpers/cri.ts";
 import {
   containerd,
   docker,
@@ -17,12 +17,12 @@ import {
   makeImage,
   node,
 } from "./env/mod.ts";
-import { listPods, waitForPodsOn } from "./pods.ts";
-import { buildOnBase, startLoop, waitForImages } from "./loop.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
-import { registerNode } from "./nodes.ts";
-import { buildNodeImage, startKindNode } from "./kind_nodes.ts";
-import { eventually } from "./eventually.ts";
+import { listPods, waitForPodsOn } from "./helpers/pods.ts";
+import { buildOnBase, startLoop, waitForImages } from "./helpers/loop.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
+import { registerNode } from "./helpers/nodes.ts";
+import { buildNodeImage, startKindNode } from "./helpers/kind_nodes.ts";
+import { eventually } from "./helpers/eventually.ts";
 import {
   createNamespace,
   createWorkload,
@@ -30,7 +30,7 @@ import {
   imagesOf,
   podTemplate,
   workloadObject,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseStoreInfo } from "../lib/engine/docker_image_store.ts";
 import { configDigest } from "../lib/engine/config_digest.ts";

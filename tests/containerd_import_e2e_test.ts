@@ -11,15 +11,15 @@
  */
 import assert from "node:assert/strict";
 import { containerd, e2eTest, kubernetes } from "./env/mod.ts";
-import { criImageStatus } from "./cri.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { criImageStatus } from "./helpers/cri.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
 import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
 import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
 import { ROOTFS_LABEL } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";
 import { VERSION } from "../lib/util/version.ts";
 import { busyboxPath } from "./env/paths.ts";
-import { registerNode } from "./nodes.ts";
+import { registerNode } from "./helpers/nodes.ts";
 
 // Static, so the image needs no libraries; tests/env/prepare.ts installs it.
 const BUSYBOX = busyboxPath;

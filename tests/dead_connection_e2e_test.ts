@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, kubernetes, makeImage } from "./env/mod.ts";
-import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { kubeconfigWithToken } from "./kubeconfig.ts";
-import { createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { kubeconfigWithToken } from "./helpers/kubeconfig.ts";
+import { createNamespace, createWorkload, workloadObject } from "./helpers/workloads.ts";
 
 e2eTest(
   "a frozen API server: the dead watches are noticed, listed again, one warning and one reconnected line",

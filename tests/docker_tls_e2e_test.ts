@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { docker, e2eTest, kubernetes, makeImage } from "./env/mod.ts";
 import { makeCA, makeClientCert } from "./env/certs.ts";
-import { buildAndTag, uniqueRepository, waitForImages } from "./loop.ts";
-import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
-import { createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+import { buildAndTag, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { runVeryfreshpod, startVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
+import { createNamespace, createWorkload, workloadObject } from "./helpers/workloads.ts";
 
 e2eTest(
   "with minikube's docker-env variables a new tag updates a Deployment over TLS",

@@ -27,7 +27,7 @@ import {
   registry,
   saveImage,
 } from "./env/mod.ts";
-import { buildIn, dockerStores } from "./docker_stores.ts";
+import { buildIn, dockerStores } from "./helpers/docker_stores.ts";
 import { run } from "./env/process.ts";
 
 /** A repository name no other test uses. */

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { containerd, e2eTest } from "./env/mod.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
 
 /**
  * A kubeconfig naming a cluster nobody serves: `run` checks the engine before

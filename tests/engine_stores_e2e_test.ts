@@ -27,12 +27,12 @@ import {
   registry,
   saveImage,
 } from "./env/mod.ts";
-import { buildIn, dockerStores } from "./docker_stores.ts";
-import { eventually } from "./eventually.ts";
-import { startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { listPods } from "./pods.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
-import { api, createNamespace, createWorkload, nodeWorkload } from "./workloads.ts";
+import { buildIn, dockerStores } from "./helpers/docker_stores.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { listPods } from "./helpers/pods.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
+import { api, createNamespace, createWorkload, nodeWorkload } from "./helpers/workloads.ts";
 
 /** A runnable base image (busybox) in `daemon`, made in the test dockerd and loaded there. */
 async function baseImage(daemon: Docker): Promise<string> {

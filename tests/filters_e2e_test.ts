@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, makeImage } from "./env/mod.ts";
-import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
 import {
   createNamespace,
   createWorkload,
@@ -16,7 +16,7 @@ import {
   imagesOf,
   replaceWorkload,
   workloadObject,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { ENABLED_ANNOTATION } from "../lib/model/plan_types.ts";
 
 /** Builds `repo:v2` then `repo:v3`; `chosen` follows both, the others must stay on v1. */

@@ -10,13 +10,13 @@
  * The tests of this file run in order and share the installed objects.
  */
 import assert from "node:assert/strict";
-import { kubeconfigWithToken } from "./kubeconfig.ts";
+import { kubeconfigWithToken } from "./helpers/kubeconfig.ts";
 import { docker, e2eTest, kubernetes, makeImage, serviceAccountToken } from "./env/mod.ts";
 import { busyboxPath, isStaticExecutable } from "./env/paths.ts";
-import { runVeryfreshpod, startVeryfreshpod } from "./veryfreshpod_process.ts";
-import { registerNode } from "./nodes.ts";
-import { eventually } from "./eventually.ts";
-import { createNamespace, createWorkload, imagesOf, workloadObject } from "./workloads.ts";
+import { runVeryfreshpod, startVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
+import { registerNode } from "./helpers/nodes.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { createNamespace, createWorkload, imagesOf, workloadObject } from "./helpers/workloads.ts";
 import { DockerEngine } from "../lib/engine/docker.ts";
 import { importImage } from "../lib/install/image.ts";
 import { buildRootfs } from "../lib/install/rootfs.ts";

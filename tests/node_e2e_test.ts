@@ -9,16 +9,16 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, importIntoContainerd, makeImageOnNode, node } from "./env/mod.ts";
-import { startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
-import { eventually } from "./eventually.ts";
-import { listPods, waitForPodsOn, waitForWaitingPod } from "./pods.ts";
+import { startLoopOnNode, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { listPods, waitForPodsOn, waitForWaitingPod } from "./helpers/pods.ts";
 import {
   createNamespace,
   createWorkload,
   eventsIn,
   getWorkload,
   nodeWorkload,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import type { WorkloadKind } from "../lib/model/workload.ts";
 
 /** A workload of `kind` whose one container runs `image` and keeps running. */

@@ -12,8 +12,8 @@ import {
   eventsIn,
   getWorkload,
   imagesOf,
-} from "./workloads.ts";
-import { workloadObject } from "./workloads.ts";
+} from "./helpers/workloads.ts";
+import { workloadObject } from "./helpers/workloads.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { KubeClient } from "../lib/kube/rest.ts";
 import { EventRecorder } from "../lib/kube/events.ts";

@@ -4,10 +4,10 @@
  * says so once, and picks it up when the permission arrives.
  */
 import assert from "node:assert/strict";
-import { kubeconfigWithToken } from "./kubeconfig.ts";
+import { kubeconfigWithToken } from "./helpers/kubeconfig.ts";
 import { e2eTest, makeImage, serviceAccountToken } from "./env/mod.ts";
-import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { api, createNamespace, createWorkload, workloadObject } from "./workloads.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { api, createNamespace, createWorkload, workloadObject } from "./helpers/workloads.ts";
 
 const WORKLOAD_RULE = {
   apiGroups: ["apps"],

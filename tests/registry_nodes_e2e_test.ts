@@ -26,9 +26,9 @@ import {
 import { registryOnNodes } from "./env/node_registry.ts";
 import { SECOND_NODE_NAME } from "./env/second_node.ts";
 import { NODE_NAME } from "./env/controlplane.ts";
-import { listPods, type PodState } from "./pods.ts";
-import { buildOnBase, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { eventually } from "./eventually.ts";
+import { listPods, type PodState } from "./helpers/pods.ts";
+import { buildOnBase, startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { eventually } from "./helpers/eventually.ts";
 import {
   api,
   createNamespace,
@@ -37,9 +37,9 @@ import {
   getWorkload,
   imagesOf,
   nodeWorkload,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 

@@ -19,15 +19,15 @@ import {
   REGISTRY_PASSWORD,
   REGISTRY_USER,
 } from "./env/private_registry.ts";
-import { buildOnBase, startLoop } from "./loop.ts";
+import { buildOnBase, startLoop } from "./helpers/loop.ts";
 import {
   createNamespace,
   createWorkload,
   getWorkload,
   imagesOf,
   workloadObject,
-} from "./workloads.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+} from "./helpers/workloads.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
 import { DockerClient } from "../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../lib/engine/docker_host.ts";
 import { RegistryClient, RegistryError } from "../lib/registry/client.ts";

@@ -13,9 +13,15 @@ import {
   makeImage,
 } from "./env/mod.ts";
 import { freePort } from "./env/process.ts";
-import { eventually } from "./eventually.ts";
-import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { api, createNamespace, createWorkload, eventsIn, workloadObject } from "./workloads.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { buildAndTag, startLoop, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import {
+  api,
+  createNamespace,
+  createWorkload,
+  eventsIn,
+  workloadObject,
+} from "./helpers/workloads.ts";
 
 e2eTest("a restarted API server loses no workload and no image change", async () => {
   const kube = await kubernetes();

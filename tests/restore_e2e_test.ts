@@ -18,10 +18,10 @@ import {
   node,
   serviceAccountToken,
 } from "./env/mod.ts";
-import { kubeconfigWithToken } from "./kubeconfig.ts";
-import { startLoop, startLoopOnNode, uniqueRepository, waitForImages } from "./loop.ts";
-import { listPods, waitForPodsOn } from "./pods.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
+import { kubeconfigWithToken } from "./helpers/kubeconfig.ts";
+import { startLoop, startLoopOnNode, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { listPods, waitForPodsOn } from "./helpers/pods.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
 import {
   api,
   createNamespace,
@@ -31,7 +31,7 @@ import {
   imagesOf,
   nodeWorkload,
   workloadObject,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { renderObjects } from "../lib/install/manifest.ts";
 
 /**

@@ -8,10 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, makeImage, makeImageOnNode, node } from "./env/mod.ts";
-import { eventually } from "./eventually.ts";
-import { startLoop, startLoopOnNode, uniqueRepository } from "./loop.ts";
-import { listPods, waitForPodsOn } from "./pods.ts";
-import { statusRows, statusTable } from "./status_output.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { startLoop, startLoopOnNode, uniqueRepository } from "./helpers/loop.ts";
+import { listPods, waitForPodsOn } from "./helpers/pods.ts";
+import { statusRows, statusTable } from "./helpers/status_output.ts";
 import {
   api,
   createNamespace,
@@ -19,7 +19,7 @@ import {
   eventsIn,
   getWorkload,
   nodeWorkload,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 
 /** The program of the test images: a script the workload runs. */
 const GOOD = 'echo "web starting"\nexec sleep 1000000\n';

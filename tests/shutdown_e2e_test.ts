@@ -5,9 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { e2eTest, makeImage } from "./env/mod.ts";
-import { buildAndTag, startLoop, uniqueRepository } from "./loop.ts";
-import { eventually, within } from "./eventually.ts";
-import { api, createNamespace, createWorkload, imagesOf, workloadObject } from "./workloads.ts";
+import { buildAndTag, startLoop, uniqueRepository } from "./helpers/loop.ts";
+import { eventually, within } from "./helpers/eventually.ts";
+import {
+  api,
+  createNamespace,
+  createWorkload,
+  imagesOf,
+  workloadObject,
+} from "./helpers/workloads.ts";
 
 const COUNT = 100;
 

@@ -6,7 +6,7 @@
 
 import "../lib/util/quiet_deprecations.ts";
 import assert from "node:assert/strict";
-import { eventually } from "./eventually.ts";
+import { eventually } from "./helpers/eventually.ts";
 import * as k8s from "@kubernetes/client-node";
 import { ContainerdEngine } from "../lib/engine/containerd.ts";
 import {

@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { docker, e2eTest, makeImage, unixHttpClient } from "./env/mod.ts";
-import { buildAndTag, dockerBuild, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
+import {
+  buildAndTag,
+  dockerBuild,
+  startLoop,
+  uniqueRepository,
+  waitForImages,
+} from "./helpers/loop.ts";
 import {
   createNamespace,
   createWorkload,
@@ -15,7 +21,7 @@ import {
   getWorkload,
   podTemplate,
   workloadObject,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { ROLLOUT_ANNOTATION } from "../lib/model/plan_types.ts";
 
 /**

@@ -18,11 +18,11 @@ import {
 } from "./env/mod.ts";
 import manifestText from "../manifest/deployment.yaml" with { type: "text" };
 import { parseManifest } from "../lib/install/manifest.ts";
-import { eventually } from "./eventually.ts";
-import { startLoopOnNode, uniqueRepository } from "./loop.ts";
-import { listPods, waitForPodsOn } from "./pods.ts";
-import type { VeryfreshpodProcess } from "./veryfreshpod_process.ts";
-import { statusRows } from "./status_output.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { startLoopOnNode, uniqueRepository } from "./helpers/loop.ts";
+import { listPods, waitForPodsOn } from "./helpers/pods.ts";
+import type { VeryfreshpodProcess } from "./helpers/veryfreshpod_process.ts";
+import { statusRows } from "./helpers/status_output.ts";
 import {
   api,
   createNamespace,
@@ -30,7 +30,7 @@ import {
   eventsIn,
   nodeWorkload,
   podTemplate,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 
 const GOOD = 'echo "web starting"\nexec sleep 1000000\n';
 /** Starts fine, counts as available, and crashes 5 s later: the row kubectl was also fooled by. */

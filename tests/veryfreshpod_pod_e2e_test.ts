@@ -9,7 +9,7 @@
  * configuration (the `kubernetes` Service, routed by kube-proxy) and the
  * mounted containerd socket, under the manifest's securityContext
  * (read-only root filesystem, no capabilities). The image is the test's
- * (tests/pod_image.ts); everything else is what users get.
+ * (tests/helpers/pod_image.ts); everything else is what users get.
  *
  * With the test Docker engine's socket beside the node's containerd (k3s's
  * default setup with Docker for builds), both ways mount both sockets and the
@@ -33,12 +33,17 @@ import {
   node,
   NODE_NAME,
 } from "./env/mod.ts";
-import { eventually } from "./eventually.ts";
-import { dockerBuild, uniqueRepository, waitForImages } from "./loop.ts";
-import { importPodImage } from "./pod_image.ts";
-import { listPods, type PodState, waitForPodsOn } from "./pods.ts";
-import { runVeryfreshpod } from "./veryfreshpod_process.ts";
-import { createNamespace, createWorkload, podTemplate, workloadObject } from "./workloads.ts";
+import { eventually } from "./helpers/eventually.ts";
+import { dockerBuild, uniqueRepository, waitForImages } from "./helpers/loop.ts";
+import { importPodImage } from "./helpers/pod_image.ts";
+import { listPods, type PodState, waitForPodsOn } from "./helpers/pods.ts";
+import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
+import {
+  createNamespace,
+  createWorkload,
+  podTemplate,
+  workloadObject,
+} from "./helpers/workloads.ts";
 
 const NS = "veryfreshpod";
 const SELECTOR = "app.kubernetes.io/name=veryfreshpod";

@@ -8,8 +8,14 @@
 import assert from "node:assert/strict";
 import { docker, e2eTest, makeImage, pushToRegistry, saveImage } from "./env/mod.ts";
 import { loadImage } from "./env/mod.ts";
-import { buildAndTag, dockerBuild, startLoop, uniqueRepository, waitForImages } from "./loop.ts";
-import { eventually } from "./eventually.ts";
+import {
+  buildAndTag,
+  dockerBuild,
+  startLoop,
+  uniqueRepository,
+  waitForImages,
+} from "./helpers/loop.ts";
+import { eventually } from "./helpers/eventually.ts";
 import {
   api,
   createNamespace,
@@ -20,7 +26,7 @@ import {
   podTemplate,
   replaceWorkload,
   workloadObject,
-} from "./workloads.ts";
+} from "./helpers/workloads.ts";
 import { ROLLOUT_ANNOTATION } from "../lib/model/plan_types.ts";
 import type { WorkloadKind } from "../lib/model/workload.ts";
 

@@ -15,7 +15,7 @@ import {
 } from "./containerd_vendored_api.ts";
 import type { EngineEvent } from "./engine.ts";
 import { fakeContainerd, image } from "../testing/fake_containerd.ts";
-import { eventually, within } from "../../tests/eventually.ts";
+import { eventually, within } from "../../tests/helpers/eventually.ts";
 
 const A = "sha256:" + "a".repeat(64);
 const B = "sha256:" + "b".repeat(64);

@@ -3,7 +3,7 @@ import { UserError } from "../util/errors.ts";
 import { DockerEngine, snapshotFromImageList } from "./docker.ts";
 import type { EngineEvent } from "./engine.ts";
 import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
-import { within } from "../../tests/eventually.ts";
+import { within } from "../../tests/helpers/eventually.ts";
 
 const IMAGES = [
   {

@@ -1,5 +1,5 @@
 /**
- * The kind path on two kind-like node containers (tests/kind_nodes.ts: each
+ * The kind path on two kind-like node containers (tests/helpers/kind_nodes.ts: each
  * a containerd in a container of the test Docker, labelled as kind labels
  * its nodes): a `docker build` of a large image with a small change (a
  * 5-byte file on top of a layer of random bytes), copied into both nodes by
@@ -11,7 +11,7 @@
  * containers: what is timed is the image being in both nodes.
  */
 import { docker } from "../env/mod.ts";
-import { buildNodeImage, startKindNode } from "../kind_nodes.ts";
+import { buildNodeImage, startKindNode } from "../helpers/kind_nodes.ts";
 import { DockerClient } from "../../lib/engine/docker_client.ts";
 import { parseDockerHost } from "../../lib/engine/docker_host.ts";
 import { ContainerFeed, importArgs } from "../../lib/bridge/container_feed.ts";

@@ -5,7 +5,7 @@
  * memory read from /proc.
  */
 import { freePort } from "../env/process.ts";
-import { startVeryfreshpod, type VeryfreshpodProcess } from "../veryfreshpod_process.ts";
+import { startVeryfreshpod, type VeryfreshpodProcess } from "../helpers/veryfreshpod_process.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 

@@ -3,9 +3,9 @@
  * server with the admin token.
  */
 import assert from "node:assert/strict";
-import { type Kubernetes, kubernetes } from "./env/mod.ts";
-import { kindInfo } from "../lib/kube/kinds.ts";
-import type { WorkloadKind } from "../lib/model/workload.ts";
+import { type Kubernetes, kubernetes } from "../env/mod.ts";
+import { kindInfo } from "../../lib/kube/kinds.ts";
+import type { WorkloadKind } from "../../lib/model/workload.ts";
 
 /** A request that must succeed; returns the body. */
 export async function api(method: string, path: string, body?: unknown, contentType?: string) {

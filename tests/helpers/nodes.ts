@@ -4,7 +4,7 @@
  * test needs in its status.
  */
 import assert from "node:assert/strict";
-import { kubernetes } from "./env/mod.ts";
+import { kubernetes } from "../env/mod.ts";
 
 /** Creates (or reuses) Node `name` and sets its nodeInfo. */
 export async function registerNode(

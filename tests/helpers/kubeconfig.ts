@@ -1,5 +1,5 @@
 /** Kubeconfig files for end-to-end tests that act as someone other than the admin. */
-import { kubernetes } from "./env/mod.ts";
+import { kubernetes } from "../env/mod.ts";
 
 /**
  * A kubeconfig file for the test API server that authenticates with `token`

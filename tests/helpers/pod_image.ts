@@ -12,10 +12,10 @@
  * containerd by the installer's own OCI writer and given to install with
  * `--image`; everything else is what users get.
  */
-import { ContainerdWriter } from "../lib/engine/containerd_writer.ts";
-import { ensureContainerdImage } from "../lib/install/containerd_image.ts";
-import { MACHINES } from "../lib/install/elf.ts";
-import { resolveClosure } from "../lib/install/libraries.ts";
+import { ContainerdWriter } from "../../lib/engine/containerd_writer.ts";
+import { ensureContainerdImage } from "../../lib/install/containerd_image.ts";
+import { MACHINES } from "../../lib/install/elf.ts";
+import { resolveClosure } from "../../lib/install/libraries.ts";
 import {
   closureFiles,
   IMAGE_BIN_DIR,
@@ -23,11 +23,11 @@ import {
   type Rootfs,
   tarDigest,
   treeEntries,
-} from "../lib/install/rootfs.ts";
-import { type TarEntry, writeTar } from "../lib/install/tar.ts";
-import { busyboxPath } from "./env/paths.ts";
+} from "../../lib/install/rootfs.ts";
+import { type TarEntry, writeTar } from "../../lib/install/tar.ts";
+import { busyboxPath } from "../env/paths.ts";
 
-const repository = new URL("../", import.meta.url).pathname;
+const repository = new URL("../../", import.meta.url).pathname;
 const sources = ["main.ts", "deno.json", "deno.lock", "lib", "manifest"];
 const APP = "/app";
 const DENO_DIR = "/deno-dir";

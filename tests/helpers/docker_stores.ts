@@ -4,9 +4,9 @@
  * second dockerd); with the compatibility set, Docker 20.10's classic store
  * alone (one daemon).
  */
-import { type Docker, docker, dockerClassic, engineSet } from "./env/mod.ts";
-import { binary } from "./env/paths.ts";
-import { run } from "./env/process.ts";
+import { type Docker, docker, dockerClassic, engineSet } from "../env/mod.ts";
+import { binary } from "../env/paths.ts";
+import { run } from "../env/process.ts";
 
 export interface DockerStore {
   /** For test names: `containerd store`, `classic store`. */

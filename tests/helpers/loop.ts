@@ -4,11 +4,11 @@
  * run given images.
  */
 import assert from "node:assert/strict";
-import { docker, kubernetes, makeImage, node } from "./env/mod.ts";
+import { docker, kubernetes, makeImage, node } from "../env/mod.ts";
 import { startVeryfreshpod, type VeryfreshpodProcess } from "./veryfreshpod_process.ts";
 import { eventually } from "./eventually.ts";
 import { getWorkload, imagesOf } from "./workloads.ts";
-import type { WorkloadKind } from "../lib/model/workload.ts";
+import type { WorkloadKind } from "../../lib/model/workload.ts";
 
 let repositories = 0;
 /** A repository name no other test uses. */

@@ -3,16 +3,16 @@
  * image with the test set's containerd and ctr, and containers of it
  * labelled as kind labels its nodes.
  */
-import { allCapabilitiesFlags, docker, engineSet } from "./env/mod.ts";
+import { allCapabilitiesFlags, docker, engineSet } from "../env/mod.ts";
 import { eventually } from "./eventually.ts";
-import { DockerClient } from "../lib/engine/docker_client.ts";
-import { parseDockerHost } from "../lib/engine/docker_host.ts";
-import { importImage } from "../lib/install/image.ts";
-import { normalise, resolveClosure } from "../lib/install/libraries.ts";
-import { tarDigest } from "../lib/install/rootfs.ts";
-import { writeTar } from "../lib/install/tar.ts";
-import { binary } from "./env/paths.ts";
-import { makeDir, run } from "./env/process.ts";
+import { DockerClient } from "../../lib/engine/docker_client.ts";
+import { parseDockerHost } from "../../lib/engine/docker_host.ts";
+import { importImage } from "../../lib/install/image.ts";
+import { normalise, resolveClosure } from "../../lib/install/libraries.ts";
+import { tarDigest } from "../../lib/install/rootfs.ts";
+import { writeTar } from "../../lib/install/tar.ts";
+import { binary } from "../env/paths.ts";
+import { makeDir, run } from "../env/process.ts";
 
 /**
  * The image of a kind-like node: the Debian containerd and ctr (with the ELF

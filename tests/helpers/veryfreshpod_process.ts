@@ -4,7 +4,7 @@
  * never depend on a compiled binary.
  */
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** A running veryfreshpod. */
 export interface VeryfreshpodProcess extends AsyncDisposable {

@@ -3,7 +3,7 @@
  * the test cluster's admin kubeconfig, for one namespace.
  */
 import assert from "node:assert/strict";
-import { kubernetes } from "./env/mod.ts";
+import { kubernetes } from "../env/mod.ts";
 import { runVeryfreshpod } from "./veryfreshpod_process.ts";
 
 /** `veryfreshpod status -o json -n namespace`, parsed. */
