@@ -14,7 +14,8 @@ import {
   OLDEST_API_VERSION,
 } from "../lib/engine/docker_client.ts";
 import { DockerEngine } from "../lib/engine/docker.ts";
-import type { Engine, EngineEvent, ImageSnapshot } from "../lib/engine/engine.ts";
+import type { Engine, EngineEvent } from "../lib/engine/engine.ts";
+import type { ImageSnapshot } from "../lib/model/image_snapshot.ts";
 import {
   containerd,
   type Docker,

@@ -9,7 +9,7 @@ import { Backoff } from "../util/backoff.ts";
 import { errorMessage } from "../util/errors.ts";
 import { imageKey, parseReference } from "../model/image_ref.ts";
 import { logger } from "../util/log.ts";
-import type { ImageSnapshot } from "../engine/engine.ts";
+import type { ImageSnapshot } from "../model/image_snapshot.ts";
 import type { TrackedWorkload } from "../model/workload.ts";
 import type { WorkloadUpdate } from "../model/plan_types.ts";
 import type { BridgeImage, NodeFeed } from "./feed.ts";

@@ -4,7 +4,7 @@
  * every rule of DESIGN.md ("What it does", "Image references") is tested here
  * without a daemon.
  */
-import type { ImageSnapshot } from "../engine/engine.ts";
+import type { ImageChange, ImageSnapshot, TagChanged } from "../model/image_snapshot.ts";
 import {
   DEFAULT_TAG,
   type ImageReference,
@@ -20,7 +20,6 @@ import {
   ROLLOUT_ANNOTATION,
   type WorkloadUpdate,
 } from "../model/plan_types.ts";
-import type { ImageChange, TagChanged } from "../loop/snapshot.ts";
 import { parseRecord, UpdateBuilder } from "./update_builder.ts";
 import { type PlanRegistry, pulledPath, pushedPath } from "../model/registry_targets.ts";
 

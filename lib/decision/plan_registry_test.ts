@@ -3,12 +3,11 @@
  * they are moved to (the pushed build, pinned by digest), and what is left.
  */
 import assert from "node:assert/strict";
-import type { ImageSnapshot } from "../engine/engine.ts";
+import type { ImageSnapshot, TagChanged } from "../model/image_snapshot.ts";
 import { splitImageKey } from "../model/image_ref.ts";
 import type { TrackedContainer, TrackedWorkload } from "../model/workload.ts";
 import { DEFAULT_EXCLUDED_NAMESPACES, plan, type PlanOptions } from "./plan.ts";
 import { awaitingPush } from "../model/plan_types.ts";
-import type { TagChanged } from "../loop/snapshot.ts";
 
 const ID1 = `sha256:${"1".repeat(64)}`;
 const ID2 = `sha256:${"2".repeat(64)}`;

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import type { ImageSnapshot, TaggedImage } from "../engine/engine.ts";
+import type {
+  ImageChange,
+  ImageSnapshot,
+  TagChanged,
+  TaggedImage,
+} from "../model/image_snapshot.ts";
 import { splitImageKey } from "../model/image_ref.ts";
 import type { TrackedContainer, TrackedWorkload } from "../model/workload.ts";
 import {
@@ -11,7 +16,6 @@ import {
   type PlanResult,
 } from "./plan.ts";
 import { ENABLED_ANNOTATION, IGNORE_ANNOTATION, ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
-import type { ImageChange, TagChanged } from "../loop/snapshot.ts";
 
 const APP = "docker.io/library/app";
 const OPTIONS: PlanOptions = { namespaces: [], excludeNamespaces: DEFAULT_EXCLUDED_NAMESPACES };

@@ -9,16 +9,15 @@
  * a restart does not redo the moves it undid (resume.ts).
  */
 import { parseReference } from "../model/image_ref.ts";
-import type { TrackedWorkload, WorkloadKey } from "../model/workload.ts";
-import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import type { TrackedWorkload } from "../model/workload.ts";
+import {
+  type ContainerRestore,
+  type LeftAlone,
+  type RestorePlan,
+  ROLLOUT_ANNOTATION,
+} from "../model/plan_types.ts";
 import { type ContainerRecord, parseUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 import { parseRecord } from "./update_builder.ts";
-
-/**
- * The workload annotation saying when it was last restored (ISO 8601): moves
- * veryfreshpod recorded up to then are not completed at a restart.
- */
-export const RESTORED_ANNOTATION = "veryfreshpod.io/restored-at";
 
 /** `original`: before veryfreshpod's first change; `last`: before its last one. */
 export type RestoreMode = "original" | "last";
@@ -32,33 +31,6 @@ export type RestoreTarget =
     readonly entry: ContainerRecord | undefined;
   }
   | { readonly action: "leave"; readonly why: string };
-
-/** One container going back. */
-export interface ContainerRestore {
-  readonly container: string;
-  readonly init: boolean;
-  readonly from: string;
-  readonly to: string;
-}
-
-/** One container left as it is, and why. */
-export interface LeftAlone {
-  readonly container: string;
-  readonly init: boolean;
-  readonly why: string;
-}
-
-/** Everything restore changes in one workload, as one patch (none when `restores` is empty). */
-export interface RestorePlan {
-  readonly workload: WorkloadKey;
-  readonly resourceVersion: string;
-  readonly restores: readonly ContainerRestore[];
-  readonly leftAlone: readonly LeftAlone[];
-  /** The record's new value; null removes it. */
-  readonly updatesRecord: string | null;
-  /** The rollout annotation's new value; null removes it, undefined leaves it. */
-  readonly rolloutAnnotation: string | null | undefined;
-}
 
 /**
  * Where the container that runs `running` and whose record is `entry` goes

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { TrackedWorkload } from "../model/workload.ts";
-import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
-import { planRestore, type RestorePlan } from "./restore_plan.ts";
+import { type RestorePlan, ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
+import { planRestore } from "./restore_plan.ts";
 import { parseUpdates, recordUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 
 const T1 = new Date("2026-12-01T10:00:00Z");

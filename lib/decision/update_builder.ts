@@ -3,7 +3,7 @@
  * rebuilds, the rollout record they leave, and the warnings a user should see
  * (a pull policy that cannot work, a tool that may revert the change).
  */
-import type { ImageSnapshot } from "../engine/engine.ts";
+import type { ImageSnapshot, TagChanged } from "../model/image_snapshot.ts";
 import { DEFAULT_TAG, type ImageReference, withTag } from "../model/image_ref.ts";
 import type { TrackedContainer, TrackedWorkload } from "../model/workload.ts";
 import {
@@ -14,7 +14,6 @@ import {
   type WorkloadUpdate,
 } from "../model/plan_types.ts";
 import { pinnedReference, type PlanRegistry } from "../model/registry_targets.ts";
-import type { TagChanged } from "../loop/snapshot.ts";
 import { UPDATES_ANNOTATION } from "../model/record.ts";
 
 /** The rollout record (normalised key → image ID), or undefined when unreadable. */

@@ -8,7 +8,7 @@
  * reading the manifest (and, for an index, this platform's manifest) from the
  * content store. Content is immutable, so what is learned is kept.
  */
-import type { ImageSnapshot, TaggedImage } from "./engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
 
 /** Reads a blob by digest; undefined when the store does not have it. */
 export type BlobReader = (digest: string) => Promise<Uint8Array | undefined>;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { TaggedImage } from "./engine.ts";
+import type { TaggedImage } from "../model/image_snapshot.ts";
 import { type BlobReader, configDigest, ConfigDigests } from "./config_digest.ts";
 
 const hex = (c: string) => `sha256:${c.repeat(64)}`;

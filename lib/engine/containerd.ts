@@ -9,13 +9,8 @@ import { DEFAULT_CONTAINERD_NAMESPACE, DEFAULT_CONTAINERD_SOCKET } from "./socke
 import { imageEventName, type ImageMessage, timestampMs } from "./containerd_proto.ts";
 import { ConfigDigests } from "./config_digest.ts";
 import { ContainerdWriter } from "./containerd_writer.ts";
-import {
-  type Engine,
-  type EngineEvent,
-  type ImageSnapshot,
-  type TaggedImage,
-  tagKey,
-} from "./engine.ts";
+import { type Engine, type EngineEvent, tagKey } from "./engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
 
 /** Options of ContainerdEngine.create. */
 export interface ContainerdEngineOptions extends ContainerdClientOptions {

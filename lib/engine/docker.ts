@@ -14,7 +14,8 @@ import {
 } from "./docker_client.ts";
 import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events.ts";
 import { type DockerHost, type OperatingSystem, resolveDockerHost } from "./docker_host.ts";
-import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "./engine.ts";
+import type { Engine, EngineEvent } from "./engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
 import { followStream } from "./event_stream.ts";
 import type { ContainerdWriter } from "./containerd_writer.ts";
 import {

@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { captureLogs } from "../testing/log_capture.ts";
 import { DockerEngine } from "./docker.ts";
 import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
-import {
-  type DecodedLine,
-  decodeJsonLines,
-  JsonLineDecoder,
-  MAX_LINE_BYTES,
-  toEngineEvent,
-  unreadableEvent,
-} from "./docker_events.ts";
+import { decodeJsonLines, toEngineEvent, unreadableEvent } from "./docker_events.ts";
+import { type DecodedLine, MAX_LINE_BYTES } from "../util/json_lines.ts";
 
 const TAG = {
   Type: "image",
@@ -86,15 +80,6 @@ Deno.test("byte by byte", async () => {
   assert.deepEqual(values(await decodeAll(...parts)), [TAG, PULL, DELETE, LOAD]);
 });
 
-Deno.test("CRLF, blank lines and a last line without a newline", () => {
-  const decoder = new JsonLineDecoder();
-  const first = decoder.push(encode('\r\n{"a":1}\r\n\n  \n{"b"'));
-  assert.deepEqual(values(first), [{ a: 1 }]);
-  assert.deepEqual(decoder.push(encode(":2}")), []);
-  assert.deepEqual(values(decoder.flush()), [{ b: 2 }]);
-  assert.deepEqual(decoder.flush(), []);
-});
-
 Deno.test("a garbage line is reported and the following events are kept", async () => {
   const text = `${JSON.stringify(TAG)}\nnot json {\n${JSON.stringify(PULL)}\n{"truncated":`;
   const lines = await decodeAll(new TextEncoder().encode(text));
@@ -123,34 +108,6 @@ Deno.test("an over-long line is reported once and the next event is kept", async
   assert.equal(report.line, `{"x":"${"a".repeat(114)}…`);
   assert.equal(report.error, `longer than ${MAX_LINE_BYTES} bytes`);
   assert.deepEqual(next, { ok: true, value: TAG });
-});
-
-Deno.test("an over-long line fed in pieces is skipped, not held, up to its newline", () => {
-  const decoder = new JsonLineDecoder(100);
-  const piece = encode("b".repeat(37));
-  const reports: DecodedLine[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    reports.push(...decoder.push(piece));
-    assert.ok(decoder.pendingBytes <= 100, `${decoder.pendingBytes} bytes held after ${i}`);
-  }
-  assert.equal(reports.length, 1, "one report, not one per piece");
-  assert.ok(reports[0]?.ok === false && reports[0].tooLong);
-  assert.equal(decoder.pendingBytes, 0);
-  // The rest of the long line, its newline, then a good event in the same piece.
-  assert.deepEqual(decoder.push(encode(`bbb\n${JSON.stringify(PULL)}\n{"a"`)), [
-    { ok: true, value: PULL },
-  ]);
-  assert.deepEqual(decoder.push(encode(":1}\n")), [{ ok: true, value: { a: 1 } }]);
-});
-
-Deno.test("a line exactly at the cap is kept; one byte more is not", () => {
-  const line = `{"k":"${"c".repeat(100 - 8)}"}`;
-  assert.equal(line.length, 100);
-  assert.deepEqual(values(new JsonLineDecoder(100).push(encode(`${line}\n`))), [{
-    k: "c".repeat(92),
-  }]);
-  const [report] = new JsonLineDecoder(99).push(encode(`${line}\n`));
-  assert.ok(report?.ok === false && report.tooLong);
 });
 
 Deno.test("an over-long last line without a newline is dropped with one warning", async () => {

@@ -20,7 +20,7 @@
  */
 import { parseReference } from "../model/image_ref.ts";
 import { type BlobReader, configDigest } from "./config_digest.ts";
-import type { ImageSnapshot, TaggedImage } from "./engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
 
 /** The snapshotter plugin type Docker names as its `driver-type` when the containerd store is on. */
 const CONTAINERD_STORE_DRIVER_TYPE = "io.containerd.snapshotter.v1";

@@ -7,7 +7,7 @@ import {
   type TargetReader,
 } from "./docker_image_store.ts";
 import { ImageStoreFacts } from "./docker_image_store.ts";
-import type { TaggedImage } from "./engine.ts";
+import type { TaggedImage } from "../model/image_snapshot.ts";
 import { fakeContainerd } from "../testing/fake_containerd.ts";
 import { fakeDocker, json, versionBody } from "../testing/fake_docker.ts";
 

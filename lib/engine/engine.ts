@@ -5,33 +5,7 @@
  * sees this interface.
  */
 import { imageKey, parseReference } from "../model/image_ref.ts";
-
-/** What is known about one tag in the engine. */
-export interface TaggedImage {
-  /** The image ID the tag names (Docker: `Id`; containerd: the target digest). */
-  readonly id: string;
-  /** False when the image has no registry digest: it exists only on this node. */
-  readonly fromRegistry: boolean;
-  /**
-   * The image's config digest when `id` is another digest (containerd: the
-   * target is a manifest or index), as a pod's `imageID` shows it; undefined
-   * when unknown or equal to `id`.
-   */
-  readonly configId?: string | undefined;
-  /**
-   * When the engine says this tag was set, in milliseconds since the epoch by
-   * the engine's clock (containerd: the name's `updated_at`; Docker: the
-   * image's `Created`, the closest its list says); undefined when it does not
-   * say. Ranks new tags of one repository that no event has ordered.
-   */
-  readonly time?: number | undefined;
-}
-
-/**
- * Every tagged image in the engine, keyed by the normalised reference
- * `domain/path:tag` (as `imageKey` in image_ref.ts makes it).
- */
-export type ImageSnapshot = ReadonlyMap<string, TaggedImage>;
+import type { ImageSnapshot } from "../model/image_snapshot.ts";
 
 /**
  * One image event as the engine reported it. It triggers a re-read of the

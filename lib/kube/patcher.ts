@@ -7,8 +7,7 @@
  * line. Every change is one log line and one Kubernetes Event.
  */
 import { logger } from "../util/log.ts";
-import type { WorkloadUpdate } from "../model/plan_types.ts";
-import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
 import { recordUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
 import { apiMessage, apiStatus, forbiddenMessage, isRetryable } from "./api_errors.ts";
 import { COMPONENT, type EventRecorder, type WorkloadEvent } from "./events.ts";

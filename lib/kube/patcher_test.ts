@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import type { WorkloadUpdate } from "../model/plan_types.ts";
-import { ROLLOUT_ANNOTATION } from "../model/plan_types.ts";
+import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
 import { UPDATES_ANNOTATION } from "../model/record.ts";
 import { describeChanges, patchBody, shortId } from "./patcher.ts";
 

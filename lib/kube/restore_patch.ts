@@ -3,8 +3,8 @@
  * patch per workload, with the workload's resourceVersion as a precondition,
  * as the patcher does for updates.
  */
-import { RESTORED_ANNOTATION, type RestorePlan } from "../decision/restore_plan.ts";
-import { UPDATES_ANNOTATION } from "../model/record.ts";
+import type { RestorePlan } from "../model/plan_types.ts";
+import { RESTORED_ANNOTATION, UPDATES_ANNOTATION } from "../model/record.ts";
 import { COMPONENT } from "./events.ts";
 import { kindInfo, type KubeObject, objectPath } from "./kinds.ts";
 import { workloadPatch } from "./patcher.ts";

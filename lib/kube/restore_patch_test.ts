@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { RestorePlan } from "../decision/restore_plan.ts";
+import type { RestorePlan } from "../model/plan_types.ts";
 import { restoreBody } from "./restore_patch.ts";
 
 const AT = new Date("2026-12-01T12:00:00Z");

@@ -7,7 +7,7 @@
  * it carried is not missed. Lines that are not events are skipped with a debug
  * line.
  */
-import { JsonLineDecoder, MAX_LINE_BYTES } from "../engine/docker_events.ts";
+import { JsonLineDecoder, MAX_LINE_BYTES } from "../util/json_lines.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("kube");

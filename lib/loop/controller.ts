@@ -19,7 +19,8 @@
  */
 import { Backoff } from "../util/backoff.ts";
 import { type Clock, realClock, TimeoutError, withTimeout } from "../util/clock.ts";
-import type { Engine, EngineEvent, ImageSnapshot } from "../engine/engine.ts";
+import type { Engine, EngineEvent } from "../engine/engine.ts";
+import type { ImageChange, ImageSnapshot } from "../model/image_snapshot.ts";
 import { errorMessage } from "../util/errors.ts";
 import { plural } from "../util/plural.ts";
 import { logger } from "../util/log.ts";
@@ -27,7 +28,7 @@ import type { Metrics } from "../util/metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "../decision/plan.ts";
 import { awaitingPush, type WorkloadUpdate } from "../model/plan_types.ts";
 import { planResume, recordedMoves } from "./resume.ts";
-import { diffSnapshots, type ImageChange, withToldTags } from "./snapshot.ts";
+import { diffSnapshots, withToldTags } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
 import { describeWorkload, workloadId } from "../model/workload.ts";
 import type { WorkloadKey } from "../model/workload.ts";

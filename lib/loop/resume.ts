@@ -10,13 +10,11 @@
  * move recorded up to then, neither its own nor another workload's: a restore
  * is not a build.
  */
-import type { ImageSnapshot } from "../engine/engine.ts";
+import type { ImageSnapshot, TagChanged } from "../model/image_snapshot.ts";
 import { DEFAULT_TAG, parseReference } from "../model/image_ref.ts";
 import type { TrackedWorkload } from "../model/workload.ts";
 import { plan, type PlanOptions, type PlanResult } from "../decision/plan.ts";
-import { parseUpdates, UPDATES_ANNOTATION } from "../model/record.ts";
-import { RESTORED_ANNOTATION } from "../decision/restore_plan.ts";
-import type { TagChanged } from "./snapshot.ts";
+import { parseUpdates, RESTORED_ANNOTATION, UPDATES_ANNOTATION } from "../model/record.ts";
 
 /** The last move veryfreshpod recorded for one repository. */
 export interface Move {

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { deployment, key } from "../testing/controller_fakes.ts";
-import type { TaggedImage } from "../engine/engine.ts";
+import type { TaggedImage } from "../model/image_snapshot.ts";
 import type { TrackedWorkload } from "../model/workload.ts";
 import { planResume, recordedMoves } from "./resume.ts";
-import { UPDATES_ANNOTATION } from "../model/record.ts";
-import { RESTORED_ANNOTATION } from "../decision/restore_plan.ts";
+import { RESTORED_ANNOTATION, UPDATES_ANNOTATION } from "../model/record.ts";
 
 const OPTIONS = { namespaces: [], excludeNamespaces: [] };
 

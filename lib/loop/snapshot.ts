@@ -5,48 +5,13 @@
  * changed. The one event it acts on before that read is a tag that names its
  * image for certain (`withToldTags`); the read that follows confirms it.
  */
-import type { ImageSnapshot, TaggedImage } from "../engine/engine.ts";
+import type {
+  ImageChange,
+  ImageSnapshot,
+  TagChanged,
+  TaggedImage,
+} from "../model/image_snapshot.ts";
 import { splitImageKey } from "../model/image_ref.ts";
-
-/** A tag that appeared (`added`) or now names another image ID (`moved`). */
-export interface TagChanged {
-  readonly kind: "added" | "moved";
-  /** The snapshot key, `repository:tag`. */
-  readonly key: string;
-  readonly repository: string;
-  readonly tag: string;
-  /** The image ID the tag names now. */
-  readonly id: string;
-  /** The image ID it named before; undefined for `added`. */
-  readonly previousId: string | undefined;
-  /** Copied from the new snapshot entry: false when the image exists only on this node. */
-  readonly fromRegistry: boolean;
-  /**
-   * When the tag was set, in milliseconds since the epoch by the engine's
-   * clock: the snapshot entry's time, which `timeChanges` (tag_times.ts)
-   * replaces with an event's time when one named the tag. Ranks new tags of
-   * one repository; undefined when nothing says.
-   */
-  readonly time?: number | undefined;
-  /**
-   * By veryfreshpod's own clock: a moment the change is known to have been
-   * made by (filled in by `timeChanges`). A rebuild rolls only workloads seen
-   * running the tag before it; undefined means unknown, as if they were.
-   */
-  readonly seenAt?: number | undefined;
-}
-
-/** A tag that is gone. */
-export interface TagRemoved {
-  readonly kind: "removed";
-  readonly key: string;
-  readonly repository: string;
-  readonly tag: string;
-  readonly previousId: string;
-}
-
-/** One difference between two snapshots. */
-export type ImageChange = TagChanged | TagRemoved;
 
 /**
  * What changed from `before` to `after`, one change per key, sorted by key

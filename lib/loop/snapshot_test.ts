@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { ImageSnapshot, TaggedImage } from "../engine/engine.ts";
-import { diffSnapshots, type ImageChange, withToldTags } from "./snapshot.ts";
+import type { ImageChange, ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
+import { diffSnapshots, withToldTags } from "./snapshot.ts";
 
 const APP = "docker.io/library/app";
 

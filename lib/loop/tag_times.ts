@@ -16,7 +16,7 @@
  *   answer inside that window.
  */
 import type { Engine, EngineEvent } from "../engine/engine.ts";
-import type { ImageChange } from "./snapshot.ts";
+import type { ImageChange } from "../model/image_snapshot.ts";
 
 /** What an event said about one tag: the engine's time, and when it arrived here. */
 export interface TagEvent {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { diffSnapshots, type TagChanged } from "./snapshot.ts";
+import { diffSnapshots } from "./snapshot.ts";
+import type { ImageSnapshot, TagChanged, TaggedImage } from "../model/image_snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
-import type { ImageSnapshot, TaggedImage } from "../engine/engine.ts";
 
 const R = "docker.io/library/app";
 const WINDOW = { previousReadAt: 1_000, readEndedAt: 2_000 };

@@ -1,6 +1,8 @@
 /**
- * The plan's output: what to change in one workload. Plain data, produced by
- * `plan()` in plan.ts and carried out by the patcher.
+ * The plans' output: what to change in one workload. Plain data, produced by
+ * `plan()` in decision/plan.ts and carried out by the patcher (kube/patcher.ts),
+ * and what `veryfreshpod restore` changes in one, produced by `planRestore()`
+ * in decision/restore_plan.ts and carried out by kube/restore_patch.ts.
  */
 import type { WorkloadKey } from "./workload.ts";
 
@@ -71,4 +73,31 @@ export interface WorkloadUpdate {
 /** True while an update waits for a push: it must not be patched yet. */
 export function awaitingPush(update: WorkloadUpdate): boolean {
   return update.imageUpdates.some((u) => u.push !== undefined && u.push.digest === undefined);
+}
+
+/** One container going back. */
+export interface ContainerRestore {
+  readonly container: string;
+  readonly init: boolean;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** One container left as it is, and why. */
+export interface LeftAlone {
+  readonly container: string;
+  readonly init: boolean;
+  readonly why: string;
+}
+
+/** Everything restore changes in one workload, as one patch (none when `restores` is empty). */
+export interface RestorePlan {
+  readonly workload: WorkloadKey;
+  readonly resourceVersion: string;
+  readonly restores: readonly ContainerRestore[];
+  readonly leftAlone: readonly LeftAlone[];
+  /** The record's new value; null removes it. */
+  readonly updatesRecord: string | null;
+  /** The rollout annotation's new value; null removes it, undefined leaves it. */
+  readonly rolloutAnnotation: string | null | undefined;
 }

@@ -14,6 +14,12 @@ import type { WorkloadUpdate } from "./plan_types.ts";
 /** The workload annotation holding the record. */
 export const UPDATES_ANNOTATION = "veryfreshpod.io/updates";
 
+/**
+ * The workload annotation saying when it was last restored (ISO 8601): moves
+ * veryfreshpod recorded up to then are not completed at a restart.
+ */
+export const RESTORED_ANNOTATION = "veryfreshpod.io/restored-at";
+
 /** What veryfreshpod last set in one container. */
 export interface ContainerRecord {
   /** The reference as written into the workload. */

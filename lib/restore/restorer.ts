@@ -9,12 +9,8 @@ import { apiStatus } from "../kube/api_errors.ts";
 import type { WorkloadEvent } from "../kube/events.ts";
 import type { KubeObject } from "../kube/kinds.ts";
 import { describeWorkload, type TrackedWorkload, type WorkloadKey } from "../model/workload.ts";
-import {
-  describeRestores,
-  planRestore,
-  type RestoreMode,
-  type RestorePlan,
-} from "../decision/restore_plan.ts";
+import { describeRestores, planRestore, type RestoreMode } from "../decision/restore_plan.ts";
+import type { RestorePlan } from "../model/plan_types.ts";
 
 const log = logger("restore");
 

@@ -3,7 +3,7 @@ import type { WorkloadEvent } from "../kube/events.ts";
 import { KubeApiError } from "../kube/rest.ts";
 import type { TrackedWorkload, WorkloadKey } from "../model/workload.ts";
 import { captureLogs } from "../testing/log_capture.ts";
-import type { RestorePlan } from "../decision/restore_plan.ts";
+import type { RestorePlan } from "../model/plan_types.ts";
 import { type RestoreCluster, restoreWorkload } from "./restorer.ts";
 import { UPDATES_ANNOTATION } from "../model/record.ts";
 

@@ -4,7 +4,8 @@
  * and a Kubernetes side that keeps workloads in a map and answers each patch
  * as the test says (by default it applies it).
  */
-import type { Engine, EngineEvent, ImageSnapshot, TaggedImage } from "../engine/engine.ts";
+import type { Engine, EngineEvent } from "../engine/engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../model/image_snapshot.ts";
 import { imageKey, parseReference } from "../model/image_ref.ts";
 import type { KubeSide } from "../kube/kube_side.ts";
 import type { PatchAttempt } from "../kube/patcher.ts";

@@ -3,7 +3,7 @@
  * re-reading the image list every few seconds and planning on every change
  * stays negligible. Run with `deno task bench`.
  */
-import type { ImageSnapshot, TaggedImage } from "../../lib/engine/engine.ts";
+import type { ImageSnapshot, TaggedImage } from "../../lib/model/image_snapshot.ts";
 import type { TrackedWorkload } from "../../lib/model/workload.ts";
 import { DEFAULT_EXCLUDED_NAMESPACES, plan } from "../../lib/decision/plan.ts";
 import { ROLLOUT_ANNOTATION } from "../../lib/model/plan_types.ts";

@@ -1,0 +1,73 @@
+/**
+ * The image model: the engine's tagged images as one snapshot (whichever
+ * engine read them), and the changes between two snapshots, which the plan
+ * decides on. Plain data; the engines fill it (lib/engine/) and the diff
+ * makes the changes (lib/loop/snapshot.ts).
+ */
+
+/** What is known about one tag in the engine. */
+export interface TaggedImage {
+  /** The image ID the tag names (Docker: `Id`; containerd: the target digest). */
+  readonly id: string;
+  /** False when the image has no registry digest: it exists only on this node. */
+  readonly fromRegistry: boolean;
+  /**
+   * The image's config digest when `id` is another digest (containerd: the
+   * target is a manifest or index), as a pod's `imageID` shows it; undefined
+   * when unknown or equal to `id`.
+   */
+  readonly configId?: string | undefined;
+  /**
+   * When the engine says this tag was set, in milliseconds since the epoch by
+   * the engine's clock (containerd: the name's `updated_at`; Docker: the
+   * image's `Created`, the closest its list says); undefined when it does not
+   * say. Ranks new tags of one repository that no event has ordered.
+   */
+  readonly time?: number | undefined;
+}
+
+/**
+ * Every tagged image in the engine, keyed by the normalised reference
+ * `domain/path:tag` (as `imageKey` in image_ref.ts makes it).
+ */
+export type ImageSnapshot = ReadonlyMap<string, TaggedImage>;
+
+/** A tag that appeared (`added`) or now names another image ID (`moved`). */
+export interface TagChanged {
+  readonly kind: "added" | "moved";
+  /** The snapshot key, `repository:tag`. */
+  readonly key: string;
+  readonly repository: string;
+  readonly tag: string;
+  /** The image ID the tag names now. */
+  readonly id: string;
+  /** The image ID it named before; undefined for `added`. */
+  readonly previousId: string | undefined;
+  /** Copied from the new snapshot entry: false when the image exists only on this node. */
+  readonly fromRegistry: boolean;
+  /**
+   * When the tag was set, in milliseconds since the epoch by the engine's
+   * clock: the snapshot entry's time, which `timeChanges` (tag_times.ts)
+   * replaces with an event's time when one named the tag. Ranks new tags of
+   * one repository; undefined when nothing says.
+   */
+  readonly time?: number | undefined;
+  /**
+   * By veryfreshpod's own clock: a moment the change is known to have been
+   * made by (filled in by `timeChanges`). A rebuild rolls only workloads seen
+   * running the tag before it; undefined means unknown, as if they were.
+   */
+  readonly seenAt?: number | undefined;
+}
+
+/** A tag that is gone. */
+export interface TagRemoved {
+  readonly kind: "removed";
+  readonly key: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly previousId: string;
+}
+
+/** One difference between two snapshots. */
+export type ImageChange = TagChanged | TagRemoved;
