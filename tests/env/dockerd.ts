@@ -203,12 +203,11 @@ async function start(name: string, store: ImageStore): Promise<Docker> {
 }
 
 /**
- * The store `docker()` has with today's engines. The classic store for now:
- * on the containerd store, tests of the bridge, the registry push, the
- * local-only warning and the rollout verdicts fail until issue 15's fixes land
- * (docs/decisions.md); tests of the containerd store ask for it by name.
+ * The store `docker()` has with today's engines: the containerd image store,
+ * the default of new installs and of Docker Desktop (docs/decisions.md).
+ * Tests of the classic store ask for it by name (`dockerClassic()`).
  */
-export const DEFAULT_DOCKER_STORE: ImageStore = "classic";
+export const DEFAULT_DOCKER_STORE: ImageStore = "containerd";
 
 const daemons: Partial<Record<ImageStore, Promise<Docker>>> = {};
 
