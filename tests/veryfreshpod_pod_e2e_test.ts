@@ -125,6 +125,20 @@ async function assertWorks(image: string, namespace: string, repository: string)
     text,
     new RegExp(`Updated Deployment ${namespace}/web container app: \\S+ -> ${next}`),
   );
+  // Docker's own containerd is out of the pod's reach, so the engine knows the build by its
+  // image ID alone (on the containerd store, the index digest): the config digest the pod
+  // reports comes from the node, and `status` counts the pod as running the build.
+  const { kubeconfig } = await kubernetes();
+  await eventually("status to count the pod running the build", async () => {
+    const result = await runVeryfreshpod([
+      ...["status", "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"],
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [row] = JSON.parse(result.stdout);
+    assert.equal(row.image, next);
+    assert.ok(row.id === id || row.configId === id, JSON.stringify(row));
+    return row.pods.onImage === 1 && row.pods.total === 1 ? row : undefined;
+  }, 30_000);
 }
 
 e2eTest(
@@ -215,6 +229,20 @@ async function assertBridges(image: string, namespace: string, repository: strin
     text,
     new RegExp(`Updated Deployment ${namespace}/web container app: \\S+ -> ${next}`),
   );
+  // Docker's own containerd is out of the pod's reach, so the engine knows the build by its
+  // image ID alone (on the containerd store, the index digest): the config digest the pod
+  // reports comes from the node, and `status` counts the pod as running the build.
+  const { kubeconfig } = await kubernetes();
+  await eventually("status to count the pod running the build", async () => {
+    const result = await runVeryfreshpod([
+      ...["status", "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"],
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const [row] = JSON.parse(result.stdout);
+    assert.equal(row.image, next);
+    assert.ok(row.id === id || row.configId === id, JSON.stringify(row));
+    return row.pods.onImage === 1 && row.pods.total === 1 ? row : undefined;
+  }, 30_000);
 }
 
 /** A base image that runs a shell, in Docker, and `web` running a build of it on the node. */

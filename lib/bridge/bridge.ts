@@ -27,7 +27,16 @@ export interface ImageBridgeOptions {
   readonly now?: () => number;
   /** Delays between failed attempts. */
   readonly backoff?: Backoff;
+  /**
+   * Whether Docker's image IDs may be other digests than the config's (its
+   * containerd image store): then the nodes are asked for the config digest
+   * of an image whose engine could not say. Always, unless told otherwise.
+   */
+  readonly idsMayNotBeConfigs?: () => Promise<boolean>;
 }
+
+/** Config digests learned from the nodes are kept for this many image IDs. */
+const LEARNED_CONFIG_IDS = 1_000;
 
 function normalised(reference: string): string | undefined {
   try {
@@ -103,23 +112,71 @@ export class ImageBridge {
   #lastError = "";
   #queue: Promise<unknown> = Promise.resolve();
   readonly #sweepFailures = new Map<string, { backoff: Backoff; retryAt: number }>();
+  readonly #idsMayNotBeConfigs: () => Promise<boolean>;
+  /**
+   * Docker's image ID -> the config digest the nodes hold it by, for images
+   * whose engine could not say (Docker's containerd store when its own
+   * containerd is out of reach: veryfreshpod in a pod, Docker Desktop).
+   */
+  readonly #configIds = new Map<string, string>();
 
   constructor(feeds: readonly NodeFeed[], options: ImageBridgeOptions = {}) {
     this.feeds = feeds;
     this.#now = options.now ?? Date.now;
     this.#backoff = options.backoff ?? new Backoff(1_000, 30_000);
     this.#held = feeds.map(() => new Map());
+    this.#idsMayNotBeConfigs = options.idsMayNotBeConfigs ?? (() => Promise.resolve(true));
   }
 
   /**
    * Makes every image present on every node, one copy at a time. Throws a
    * BridgeError (after one warning line naming the node and the cause) when
    * a copy fails, and without trying while the backoff after a failure lasts.
+   * Resolves with the config digests the nodes told of images that came
+   * without one (image ID -> config digest, only where the two differ): what
+   * a pod of the image reports, for the record `status` compares with.
    */
-  ensure(images: readonly BridgeImage[], signal: AbortSignal): Promise<void> {
-    const run = this.#queue.then(() => this.#ensure(images, signal));
+  ensure(images: readonly BridgeImage[], signal: AbortSignal): Promise<Map<string, string>> {
+    const run = this.#queue.then(async () => {
+      await this.#ensure(images.map((image) => this.#withLearned(image)), signal);
+      return this.#learnedFor(images);
+    });
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /** `image` with the config digest a node told, when its engine told none. */
+  #withLearned(image: BridgeImage): BridgeImage {
+    const configId = image.configId ?? this.#configIds.get(image.id);
+    return configId === image.configId ? image : { ...image, configId };
+  }
+
+  #learnedFor(images: readonly BridgeImage[]): Map<string, string> {
+    const learned = new Map<string, string>();
+    for (const image of images) {
+      const configId = image.configId === undefined ? this.#configIds.get(image.id) : undefined;
+      if (configId !== undefined && configId !== image.id) learned.set(image.id, configId);
+    }
+    return learned;
+  }
+
+  /** Asks the node that now holds `image` for its config digest, when nobody said it. */
+  async #learnConfigId(image: BridgeImage, feed: NodeFeed, signal: AbortSignal): Promise<void> {
+    if (image.configId !== undefined || this.#configIds.has(image.id)) return;
+    if (!await this.#idsMayNotBeConfigs().catch(() => true)) return;
+    const configId = await feed.configOf(image, signal).catch((error) => {
+      log.debug("Cannot read the config digest of {image} on node {node}: {error}", {
+        image: image.name,
+        node: feed.nodes.join(", "),
+        error: errorMessage(error),
+      });
+      return undefined;
+    });
+    if (configId === undefined) return;
+    this.#configIds.set(image.id, configId);
+    if (this.#configIds.size > LEARNED_CONFIG_IDS) {
+      this.#configIds.delete(this.#configIds.keys().next().value!);
+    }
   }
 
   async #ensure(images: readonly BridgeImage[], signal: AbortSignal): Promise<void> {
@@ -165,7 +222,7 @@ export class ImageBridge {
           if (held.get(image.name) === image.id || signal.aborted) continue;
           if (failed !== undefined && this.#now() < failed.retryAt) continue;
           try {
-            await this.#bring(image, feed, held, signal);
+            await this.#bring(this.#withLearned(image), feed, held, signal);
             this.#sweepFailures.delete(key);
           } catch (error) {
             const backoff = failed?.backoff ?? new Backoff(this.#backoff.initialMs, 300_000);
@@ -194,10 +251,12 @@ export class ImageBridge {
     if (await feed.has(image, signal)) {
       held.set(image.name, image.id);
       log.debug("Node {node} has {image} already", { node, image: image.name });
+      await this.#learnConfigId(image, feed, signal);
       return;
     }
     const report = await feed.copy(image, signal);
     held.set(image.name, image.id);
+    await this.#learnConfigId(image, feed, signal);
     log.info(
       "Copied {image} to node {node}: {blobs} blobs written, {skipped} there already, {size}",
       {

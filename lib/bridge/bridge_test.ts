@@ -8,7 +8,11 @@ import type { BridgeImage, CopyReport, NodeFeed } from "./feed.ts";
 class FakeFeed implements NodeFeed {
   readonly how = "by magic";
   readonly held = new Map<string, string>();
+  /** Image ID -> the config digest the node holds it by. */
+  readonly configs = new Map<string, string>();
   readonly calls: string[] = [];
+  /** The images whose config digest was asked for. */
+  readonly asked: string[] = [];
   failing: string | undefined;
   constructor(readonly nodes: string[]) {}
   has(image: BridgeImage): Promise<boolean> {
@@ -20,6 +24,11 @@ class FakeFeed implements NodeFeed {
     if (this.failing) return Promise.reject(new Error(this.failing));
     this.held.set(image.name, image.id);
     return Promise.resolve({ written: 3, skipped: 1, bytes: 2048 });
+  }
+  configOf(image: BridgeImage): Promise<string | undefined> {
+    this.asked.push(image.name);
+    const id = this.held.get(image.name);
+    return Promise.resolve(id === undefined ? undefined : this.configs.get(id));
   }
   close(): void {}
 }
@@ -190,4 +199,56 @@ Deno.test("the images carry the config digest where Docker's ID is another diges
     { name: "docker.io/library/app:v2", id: "sha256:index", configId: "sha256:config" },
     { name: "docker.io/library/app:v3", id: "sha256:same" },
   ]);
+});
+
+Deno.test("ensure() asks the node for the config digest of an image that came without one, once", async () => {
+  const feed = new FakeFeed(["n"]);
+  feed.configs.set("sha256:index2", "sha256:config2");
+  const bridge = new ImageBridge([feed]);
+  const image = app("v2", "sha256:index2");
+  assert.deepEqual(
+    await bridge.ensure([image], signal),
+    new Map([["sha256:index2", "sha256:config2"]]),
+  );
+  assert.deepEqual(feed.calls, [`has ${image.name}`, `copy ${image.name}`]);
+  assert.deepEqual(feed.asked, [image.name]);
+  // Known now: neither the node nor the copy is asked again, and the answer stays.
+  assert.deepEqual(
+    await bridge.ensure([image], signal),
+    new Map([["sha256:index2", "sha256:config2"]]),
+  );
+  assert.equal(feed.calls.length + feed.asked.length, 3);
+});
+
+Deno.test("ensure() asks nothing when the engine said the config digest, or its IDs are configs", async () => {
+  const feed = new FakeFeed(["n"]);
+  feed.configs.set("sha256:index3", "sha256:config3");
+  const told = { ...app("v3", "sha256:index3"), configId: "sha256:config3" };
+  assert.deepEqual(await new ImageBridge([feed]).ensure([told], signal), new Map());
+  assert.deepEqual(feed.asked, []);
+  // Docker's classic store: its image ID is the config digest.
+  const classic = new FakeFeed(["n"]);
+  const bridge = new ImageBridge([classic], { idsMayNotBeConfigs: () => Promise.resolve(false) });
+  assert.deepEqual(await bridge.ensure([app("v4")], signal), new Map());
+  assert.deepEqual(classic.calls, [`has ${app("v4").name}`, `copy ${app("v4").name}`]);
+  assert.deepEqual(classic.asked, []);
+});
+
+Deno.test("a node that holds the image already is asked for its config digest too; a failed ask is no failure", async () => {
+  const feed = new FakeFeed(["n"]);
+  const image = app("v5", "sha256:index5");
+  feed.held.set(image.name, image.id);
+  feed.configs.set(image.id, "sha256:config5");
+  assert.deepEqual(
+    await new ImageBridge([feed]).ensure([image], signal),
+    new Map([[image.id, "sha256:config5"]]),
+  );
+  assert.deepEqual(feed.calls, [`has ${image.name}`]);
+  assert.deepEqual(feed.asked, [image.name]);
+  const silent = new FakeFeed(["n"]);
+  silent.configOf = () => Promise.reject(new Error("ctr: not found"));
+  assert.deepEqual(
+    await new ImageBridge([silent]).ensure([app("v6", "sha256:index6")], signal),
+    new Map(),
+  );
 });

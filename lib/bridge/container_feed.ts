@@ -7,6 +7,7 @@
  * snapshotter from `containerd config dump`), through the Engine API alone.
  */
 import type { DockerClient } from "../engine/docker_client.ts";
+import { configDigest } from "../engine/config_digest.ts";
 import { dockerExec, type ExecResult } from "./docker_exec.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { dropTarMembers, type TarFilterTally } from "./tar_filter.ts";
@@ -137,18 +138,32 @@ export class ContainerFeed implements NodeFeed {
   }
 
   async has(image: BridgeImage, signal: AbortSignal): Promise<boolean> {
-    const listed = await this.#ctr(["images", "ls", `name==${image.name}`], signal);
-    if (listed.exitCode !== 0) throw failure("ctr images ls", listed);
-    const target = parseImageList(listed.stdout, image.name);
+    const target = await this.#target(image, signal);
     if (target === undefined) return false;
     if (target.digest === image.id) return true;
-    const read = async (digest: string) => {
-      const content = await this.#ctr(["content", "get", digest], signal);
-      return content.exitCode === 0 ? new TextEncoder().encode(content.stdout) : undefined;
-    };
+    const read = (digest: string) => this.#readContent(digest, signal);
     const bytes = await read(target.digest);
     return bytes !== undefined &&
       await holdsConfig(target.mediaType, bytes, image.configId ?? image.id, read);
+  }
+
+  async configOf(image: BridgeImage, signal: AbortSignal): Promise<string | undefined> {
+    const target = await this.#target(image, signal);
+    if (target === undefined) return undefined;
+    return await configDigest((d) => this.#readContent(d, signal), target.digest, this.#platform);
+  }
+
+  /** The target of the node's image `image.name`, from `ctr images ls`. */
+  async #target(image: BridgeImage, signal: AbortSignal) {
+    const listed = await this.#ctr(["images", "ls", `name==${image.name}`], signal);
+    if (listed.exitCode !== 0) throw failure("ctr images ls", listed);
+    return parseImageList(listed.stdout, image.name);
+  }
+
+  /** A blob of the node's content store (manifests and indexes: text). */
+  async #readContent(digest: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    const content = await this.#ctr(["content", "get", digest], signal);
+    return content.exitCode === 0 ? new TextEncoder().encode(content.stdout) : undefined;
   }
 
   async copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {

@@ -33,6 +33,12 @@ export interface NodeFeed {
   has(image: BridgeImage, signal: AbortSignal): Promise<boolean>;
   /** Copies the image from Docker and names it `image.name` on the node. */
   copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport>;
+  /**
+   * The config digest of the image the node holds as `image.name` (of the
+   * node's platform, for an index), which is what its pods report as their
+   * `imageID`; undefined when the node does not hold it.
+   */
+  configOf(image: BridgeImage, signal: AbortSignal): Promise<string | undefined>;
   close(): void;
 }
 

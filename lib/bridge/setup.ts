@@ -132,7 +132,9 @@ async function bridgeTo(
       { node, why: route.why },
     );
   }
-  return feeds.length === 0 ? undefined : new ImageBridge(feeds);
+  // Docker's classic store names images by their config digest: nothing to ask the nodes.
+  const idsMayNotBeConfigs = () => setup.engine.containerdStore();
+  return feeds.length === 0 ? undefined : new ImageBridge(feeds, { idsMayNotBeConfigs });
 }
 
 /**

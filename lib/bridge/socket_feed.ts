@@ -10,6 +10,7 @@
  */
 import type { DockerClient } from "../engine/docker_client.ts";
 import type { ContainerdWriter } from "../engine/containerd_writer.ts";
+import { configDigest } from "../engine/config_digest.ts";
 import { underLease } from "./blob_copy.ts";
 import { saveImageStream } from "./docker_save.ts";
 import { type BridgeImage, type CopyReport, holdsConfig, type NodeFeed } from "./feed.ts";
@@ -57,6 +58,12 @@ export class SocketFeed implements NodeFeed {
     const bytes = await read(target.digest);
     return bytes !== undefined &&
       await holdsConfig(target.mediaType, bytes, image.configId ?? image.id, read);
+  }
+
+  async configOf(image: BridgeImage): Promise<string | undefined> {
+    const target = (await this.#writer.getImage(image.name))?.target;
+    if (!target) return undefined;
+    return await configDigest((d) => this.#writer.readContent(d), target.digest, this.#platform);
   }
 
   copy(image: BridgeImage, signal: AbortSignal): Promise<CopyReport> {

@@ -214,9 +214,13 @@ export const runCommand: Command = {
         onSynced: () => void follower.resume(index.values()),
         ...((bridge || (pusher && !dryRun)) && {
           beforePatch: async (updates, snapshot) => {
-            await bridge?.ensure(imagesOfUpdates(updates, snapshot), context.signal);
+            const learned = await bridge?.ensure(
+              imagesOfUpdates(updates, snapshot),
+              context.signal,
+            );
             // A dry run pushes nothing: its log shows the updates unpinned.
             if (!dryRun) await pusher?.ensure(updates, context.signal);
+            return learned;
           },
         }),
       },

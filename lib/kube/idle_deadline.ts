@@ -49,7 +49,8 @@ export class IdleDeadline {
 
   /** The exchange is over: never expires. */
   stop(): void {
-    this.#stopped.abort();
+    // With a reason: without one, every request's end would build a DOMException (and its stack).
+    this.#stopped.abort("stopped");
   }
 
   async #run(): Promise<void> {

@@ -20,13 +20,13 @@
 import { Backoff } from "../util/backoff.ts";
 import { type Clock, realClock, TimeoutError, withTimeout } from "../util/clock.ts";
 import type { Engine, EngineEvent } from "../engine/engine.ts";
-import type { ImageChange, ImageSnapshot } from "../model/image_snapshot.ts";
+import { type ImageChange, type ImageSnapshot, withConfigIds } from "../model/image_snapshot.ts";
 import { errorMessage } from "../util/errors.ts";
 import { plural } from "../util/plural.ts";
 import { logger } from "../util/log.ts";
 import type { Metrics } from "../util/metrics.ts";
 import { plan, planMissedRebuilds, type PlanOptions, type PlanResult } from "../decision/plan.ts";
-import { awaitingPush, type WorkloadUpdate } from "../model/plan_types.ts";
+import { awaitingPush, withConfigIdsOf, type WorkloadUpdate } from "../model/plan_types.ts";
 import { planResume, recordedMoves } from "./resume.ts";
 import { diffSnapshots, withToldTags } from "./snapshot.ts";
 import { TagEventLog, timeChanges } from "./tag_times.ts";
@@ -72,11 +72,15 @@ export interface ControllerParts {
   readonly onSynced?: () => void;
 }
 
-/** Makes what `updates` need ready; throws to hold them back. */
+/**
+ * Makes what `updates` need ready; throws to hold them back. May resolve with
+ * config digests learned meanwhile (image ID -> config digest: the bridge
+ * asks the nodes), which the updates' records then hold.
+ */
 export type BeforePatch = (
   updates: readonly WorkloadUpdate[],
   snapshot: ImageSnapshot,
-) => Promise<void>;
+) => Promise<ReadonlyMap<string, string> | void>;
 
 /** Declares the controller's metrics on a registry. */
 export function defineControllerMetrics(metrics: Metrics): void {
@@ -241,8 +245,9 @@ export class Controller {
     replan: Replan,
   ): Promise<void> {
     while (missed.length > 0 && !signal.aborted) {
-      if (await this.#beforePatch(missed, this.#snapshot)) {
-        this.#submit(missed, replan);
+      const learned = await this.#beforePatch(missed, this.#snapshot);
+      if (learned !== undefined) {
+        this.#submit(missed.map((update) => withConfigIdsOf(update, learned)), replan);
         return;
       }
       await this.#clock.sleep(this.#options.resyncMs, signal);
@@ -458,9 +463,12 @@ export class Controller {
     let planned = this.#logSkipped(
       plan(changes, kube.workloads(), snapshot, this.#options.plan),
     );
-    if (!await this.#beforePatch(planned, snapshot)) return false;
+    const learned = await this.#beforePatch(planned, snapshot);
+    if (learned === undefined) return false;
+    // Config digests the nodes told (the engine could not): plan again, for the records.
+    snapshot = withConfigIds(snapshot, learned);
     // Builds pushed to the cluster's registry: plan again, now pinned to the digests they got.
-    if (planned.some(awaitingPush)) {
+    if (learned.size > 0 || planned.some(awaitingPush)) {
       planned = plan(changes, kube.workloads(), snapshot, this.#options.plan).updates
         .filter((update) => !this.#stillAwaitingPush(update));
     }
@@ -489,15 +497,21 @@ export class Controller {
     return true;
   }
 
-  /** False when `beforePatch` held the updates back (it logs why). */
-  async #beforePatch(updates: WorkloadUpdate[], snapshot: ImageSnapshot): Promise<boolean> {
-    if (updates.length === 0 || this.#parts.beforePatch === undefined) return true;
+  /**
+   * The config digests `beforePatch` learned (often none); undefined when it
+   * held the updates back (it logs why).
+   */
+  async #beforePatch(
+    updates: WorkloadUpdate[],
+    snapshot: ImageSnapshot,
+  ): Promise<ReadonlyMap<string, string> | undefined> {
+    const none = new Map<string, string>();
+    if (updates.length === 0 || this.#parts.beforePatch === undefined) return none;
     try {
-      await this.#parts.beforePatch(updates, snapshot);
-      return true;
+      return (await this.#parts.beforePatch(updates, snapshot)) ?? none;
     } catch (error) {
       log.debug("Updates held back: {error}", { error: errorMessage(error) });
-      return false;
+      return undefined;
     }
   }
 

@@ -462,3 +462,20 @@ Deno.test("through the registry: nothing is patched before the push lands, then 
   assert.deepEqual(c.kube.images(), { web: `kind-registry:5000/app:v2@sha256:${"d".repeat(64)}` });
   assert.equal(c.kube.attempts.length, 1);
 });
+
+Deno.test("config digests beforePatch learned (the bridge asked the nodes) go into the record", async () => {
+  // Docker's containerd store out of reach: the engine knows the index digest only.
+  await using c = await started({
+    beforePatch: (updates) => {
+      assert.equal(updates[0]?.imageUpdates[0]?.configId, undefined, "the engine could not say");
+      return Promise.resolve(new Map([["sha256:index2", "sha256:config2"]]));
+    },
+  });
+  c.engine.tag("app:v2", "sha256:index2");
+  c.engine.stream.send("tag");
+  await settle();
+  assert.deepEqual(c.kube.images(), { web: "app:v2" });
+  const [update] = c.kube.applied;
+  assert.equal(update?.imageUpdates[0]?.id, "sha256:index2");
+  assert.equal(update?.imageUpdates[0]?.configId, "sha256:config2");
+});

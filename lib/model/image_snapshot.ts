@@ -32,6 +32,23 @@ export interface TaggedImage {
  */
 export type ImageSnapshot = ReadonlyMap<string, TaggedImage>;
 
+/**
+ * `snapshot` with the config digests learned elsewhere (image ID -> config
+ * digest: the nodes the bridge copied to) on the images that had none.
+ */
+export function withConfigIds(
+  snapshot: ImageSnapshot,
+  configIds: ReadonlyMap<string, string>,
+): ImageSnapshot {
+  if (configIds.size === 0) return snapshot;
+  const result = new Map<string, TaggedImage>();
+  for (const [key, image] of snapshot) {
+    const configId = image.configId === undefined ? configIds.get(image.id) : undefined;
+    result.set(key, configId === undefined ? image : { ...image, configId });
+  }
+  return result;
+}
+
 /** A tag that appeared (`added`) or now names another image ID (`moved`). */
 export interface TagChanged {
   readonly kind: "added" | "moved";

@@ -70,6 +70,27 @@ export interface WorkloadUpdate {
   readonly warnings: readonly string[];
 }
 
+/**
+ * `update` with the config digests learned elsewhere (image ID -> config
+ * digest) on the images it records without one.
+ */
+export function withConfigIdsOf(
+  update: WorkloadUpdate,
+  configIds: ReadonlyMap<string, string>,
+): WorkloadUpdate {
+  const fill = <T extends { id?: string | undefined; configId?: string | undefined }>(item: T) => {
+    const configId = item.configId === undefined && item.id !== undefined
+      ? configIds.get(item.id)
+      : undefined;
+    return configId === undefined ? item : { ...item, configId };
+  };
+  return {
+    ...update,
+    imageUpdates: update.imageUpdates.map(fill),
+    rebuilds: update.rebuilds.map(fill),
+  };
+}
+
 /** True while an update waits for a push: it must not be patched yet. */
 export function awaitingPush(update: WorkloadUpdate): boolean {
   return update.imageUpdates.some((u) => u.push !== undefined && u.push.digest === undefined);

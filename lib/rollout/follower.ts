@@ -260,6 +260,8 @@ export class RolloutFollower {
     let said: string | undefined;
     /** When the success was said: the new pods are watched for a crash until the window ends. */
     let doneAt: number | undefined;
+    /** The last decision found the rollout on hold (paused, deferred). */
+    let onHold = false;
     while (!signal.aborted) {
       const workload = workloads.get(request.key);
       if (workload === undefined) {
@@ -285,8 +287,12 @@ export class RolloutFollower {
         : pods.select(request.key.namespace, follow.selector);
       const now = clock.now();
       let verdict = decide(request.target, workload, podsNow, now);
+      // Off hold since the last decision (which waited for a change): the bound starts now.
+      const held = verdict.state === "paused" || verdict.state === "deferred";
+      if (onHold && !held) boundFrom = now;
+      onHold = held;
       const deadline = boundFrom + limitMs;
-      let waitMs = Math.min(RECHECK_MS, Math.max(0, deadline - now));
+      let waitMs: number | undefined = Math.min(RECHECK_MS, Math.max(0, deadline - now));
 
       if (doneAt !== undefined) {
         // Said to be rolled out: a crash within the window takes that back.
@@ -296,7 +302,8 @@ export class RolloutFollower {
         }
         const end = doneAt + crashWindowMs(workload);
         if (now >= end) return;
-        await follow.bell.wait(Math.min(RECHECK_MS, end - now), clock, signal);
+        // A crash comes with a change of the pods (the bell); only the window's end is time.
+        await follow.bell.wait(end - now, clock, signal);
         continue;
       }
       // Stuck: a probe that keeps failing, named in the pods' Events, says why.
@@ -333,14 +340,16 @@ export class RolloutFollower {
           settling = undefined;
           // On hold: the bound counts from when it goes on.
           boundFrom = now;
-          const text = verdict.state === "paused"
-            ? pausedLine(request.key, request.target.images)
-            : deferredLine(request.key, verdict.why, request.target.images);
           if (said !== verdict.state) {
             said = verdict.state;
+            const text = verdict.state === "paused"
+              ? pausedLine(request.key, request.target.images)
+              : deferredLine(request.key, verdict.why, request.target.images);
             this.#reporter.onHold(request, text, verdict.state);
           }
-          waitMs = RECHECK_MS;
+          // On hold until the workload or its pods change (a resume, a scale, a deleted pod):
+          // time alone changes nothing, so no timer (a fleet scaled to zero would wake each second).
+          waitMs = undefined;
           break;
         }
         case "failed":
@@ -406,17 +415,35 @@ class Doorbell {
     this.#wake?.();
   }
 
-  /** Resolves at the next ring (at once when one came since the last wait), after `ms`, or on abort. */
-  async wait(ms: number, clock: Clock, signal: AbortSignal): Promise<void> {
-    if (!this.#rung) {
+  /**
+   * Resolves at the next ring (at once when one came since the last wait),
+   * after `ms` (never, when undefined), or on abort. A thousand follows wait
+   * here at once in a large fan-out: no timer where time changes nothing,
+   * and no abort without a reason, which would build a DOMException (with
+   * its stack) at every wake.
+   */
+  async wait(ms: number | undefined, clock: Clock, signal: AbortSignal): Promise<void> {
+    if (!this.#rung && !signal.aborted) {
       const woken = new AbortController();
-      this.#wake = () => woken.abort();
-      await clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
+      const wake = () => woken.abort(RUNG);
+      this.#wake = wake;
+      signal.addEventListener("abort", wake, { once: true });
+      await (ms === undefined ? abortOf(woken.signal) : clock.sleep(ms, woken.signal));
+      signal.removeEventListener("abort", wake);
       this.#wake = undefined;
-      woken.abort();
     }
     this.#rung = false;
   }
+}
+
+/** The reason a doorbell's wait is cut short with. */
+const RUNG = "rung";
+
+/** Resolves when `signal` aborts. */
+function abortOf(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
 }
 
 /** The real clock. */

@@ -704,3 +704,26 @@ Deno.test("nothing is decided from the pods before the pod watch's first list", 
   stop.abort();
   await follower.settled();
 });
+
+Deno.test("a follow on hold sets no timer, and one said done waits for the crash window's end alone", async () => {
+  const paused = {
+    workload: { ...progressing.workload, spec: { replicas: 2, paused: true } },
+    pods: [oldPod()],
+  };
+  const { clock, reader, follower } = setup(paused, 10_000);
+  follower.follow(request());
+  await clock.advanceTo(0);
+  // A thousand Deployments scaled to zero would otherwise wake a thousand times a second.
+  assert.deepEqual(clock.pending, [], "paused: only a change wakes the follow");
+  reader.change(complete);
+  await clock.advanceTo(SETTLE_MS);
+  assert.equal(follower.active, 1, "said done, watched through the crash window");
+  assert.equal(clock.pending.length, 1);
+  assert.ok(
+    clock.pending[0]! > 1_000,
+    `one wait for the window's end, not a recheck each second: ${clock.pending}`,
+  );
+  await pastCrashWindow(clock);
+  await follower.settled();
+  assert.equal(follower.active, 0);
+});
