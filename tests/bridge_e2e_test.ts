@@ -299,6 +299,15 @@ e2eTest(
           ),
         );
       }
+      // The image in use at start (v1) reaches each node first. Waited for before the next
+      // build: once web runs v2, v1 is no longer in use and never copied. The start's copies
+      // must also have ended before a node freezes below: an import under way then would hold
+      // the next copy back for its own bound (ten minutes).
+      for (const node of nodes) {
+        await loop.waitForLine(
+          new RegExp(`Copied docker\\.io/library/${repo}:v1 to node ${node.name}:`),
+        );
+      }
       const v2 = await buildOnBase(base, `${repo}:v2`);
       await waitForImages("Deployment", namespace, "web", { web: `${repo}:v2` }, 60_000);
       const name = `docker.io/library/${repo}:v2`;
@@ -312,13 +321,6 @@ e2eTest(
 
       // One node cannot take the next build: nothing is patched (though the other node has
       // it), one line names the node and the cause, and the copy is retried until it works.
-      // The start's copies of the image in use (v1) end first: an import under way when the
-      // node froze would hold the next copy back for its own bound (ten minutes).
-      for (const node of nodes) {
-        await loop.waitForLine(
-          new RegExp(`Copied docker\\.io/library/${repo}:v1 to node ${node.name}:`),
-        );
-      }
       await engine.run(["pause", worker.name]);
       const v3 = await buildOnBase(base, `${repo}:v3`);
       // A question to the node that was under way when it froze ends only at its own bound
