@@ -142,10 +142,13 @@ export class RolloutFollower {
         if (concerns(selector)) follow.bell.ring();
       }
     });
+    // One listener for every follow: a listener each would make each follow's start and end
+    // walk a list as long as the fan-out.
     signal.addEventListener("abort", () => {
       stopWorkloads();
       stopPods();
       this.#sayOpen();
+      for (const follow of this.#active.values()) follow.abort.abort(STOPPING);
     }, { once: true });
   }
 
@@ -204,15 +207,13 @@ export class RolloutFollower {
     const id = workloadId(request.key);
     const previous = this.#active.get(id);
     if (previous) {
-      previous.abort.abort();
+      previous.abort.abort(SUPERSEDED);
       log.debug("A newer update of {workload} replaces the rollout being followed", {
         workload: describeWorkload(request.key),
       });
       this.#reporter.count("superseded");
     }
     const abort = new AbortController();
-    const stop = () => abort.abort();
-    this.#signal.addEventListener("abort", stop, { once: true });
     const follow: Follow = {
       key: request.key,
       namespace: request.key.namespace,
@@ -230,7 +231,6 @@ export class RolloutFollower {
         });
       })
       .finally(() => {
-        this.#signal.removeEventListener("abort", stop);
         if (this.#active.get(id) === follow) this.#active.delete(id);
       });
   }
@@ -436,8 +436,13 @@ class Doorbell {
   }
 }
 
-/** The reason a doorbell's wait is cut short with. */
+/**
+ * The reasons a wait or a follow is cut short with: a reason, so no abort
+ * builds a DOMException with its stack (a fan-out replaces a thousand follows).
+ */
 const RUNG = "rung";
+const SUPERSEDED = "superseded";
+const STOPPING = "stopping";
 
 /** Resolves when `signal` aborts. */
 function abortOf(signal: AbortSignal): Promise<void> {

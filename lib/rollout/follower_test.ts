@@ -727,3 +727,35 @@ Deno.test("a follow on hold sets no timer, and one said done waits for the crash
   await follower.settled();
   assert.equal(follower.active, 0);
 });
+
+Deno.test("replacing and stopping follows adds no listener per follow and aborts none without a reason", async () => {
+  const { clock, stop, follower } = setup(progressing);
+  await clock.advanceTo(0);
+  // A listener per follow on the stop signal makes each follow's start and end walk a list as
+  // long as the fan-out; an abort without a reason builds a DOMException with its stack.
+  let added = 0;
+  const add = stop.signal.addEventListener.bind(stop.signal);
+  stop.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    added++;
+    add(...args);
+  }) as typeof add;
+  const reasons: unknown[] = [];
+  const abort = AbortController.prototype.abort;
+  AbortController.prototype.abort = function (this: AbortController, reason?: unknown) {
+    reasons.push(reason);
+    abort.call(this, reason);
+  };
+  try {
+    for (let i = 0; i < 100; i++) follower.follow({ ...request(), startedAt: T0 + i });
+    await clock.advanceTo(100);
+    assert.equal(follower.active, 1, "each follow replaced the one before");
+    stop.abort("test");
+    await follower.settled();
+  } finally {
+    AbortController.prototype.abort = abort;
+  }
+  assert.equal(follower.active, 0);
+  assert.equal(added, 0, "no listener per follow on the stop signal");
+  assert.ok(reasons.length >= 100, `the replaced follows and the stop: ${reasons.length}`);
+  assert.deepEqual(reasons.filter((reason) => reason === undefined), []);
+});
