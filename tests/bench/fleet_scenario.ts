@@ -3,14 +3,18 @@
  *
  * 1. an empty cluster: start to ready, idle memory;
  * 2. the largest fan-out set alone: start to ready, idle memory; then the
- *    other sets join and each is fanned out once;
+ *    other sets join and each is fanned out once, the largest last; then the
+ *    largest fan-out's floor (veryfreshpod stopped), right after it;
+ *    2b. more such pairs of the largest fan-out and its floor, each image
+ *    store in turn, each by a program of its own warmed up by the smaller
+ *    fan-outs; every fan-out and floor waits for a quiet machine first;
  * 3. API requests (requests_scenario.ts), on the same workloads;
  * 4. bystanders up to the largest size: start to ready, then the largest
- *    fan-out once more while the peak resident memory is recorded;
- * 5. the floor of the largest fan-out, veryfreshpod stopped.
+ *    fan-out once more while the peak resident memory is recorded.
  */
 import {
   type BenchContext,
+  type BenchStore,
   pause,
   startVeryfreshpod,
   storeSuffix,
@@ -28,7 +32,8 @@ import {
 import { cpuSecondsOf, type Memory, type RunningProgram } from "./program.ts";
 import { requestRows } from "./requests_scenario.ts";
 import { largestFanout, workloads } from "./sizes.ts";
-import { summarize } from "./stats.ts";
+import { waitQuiet } from "./quiet.ts";
+import { percentile, summarize } from "./stats.ts";
 import { formatCount, formatMiB, formatMs, type Row, verdictOf } from "./table.ts";
 
 /**
@@ -114,66 +119,142 @@ interface FanoutResult {
   readonly notUpdated?: NotUpdated;
 }
 
-/**
- * A fan-out as a row; `floorMs` is the floor of the largest fan-out, measured
- * in the same run, which the 1,000-workload target is relative to.
- */
-function fanoutRow(result: FanoutResult, floorMs: number): Row {
+/** A fan-out as a row, for the sizes without a target (the largest has `largestRow`). */
+function fanoutRow(result: FanoutResult): Row {
   const { size, suffix, on } = result;
-  const limited = size === FANOUT_LIMIT.workloads;
-  const limitMs = FANOUT_LIMIT.timesFloor * floorMs;
-  const target = limited ? `≤ ${FANOUT_LIMIT.timesFloor} × floor = ${formatMs(limitMs)}` : "";
   const id = `fanout${suffix}.${size}`;
   const figure = `fan-out${on}: one tag over ${workloads(size)}, tag returned → last PATCH visible`;
-  if (result.notUpdated !== undefined) {
-    const error = result.notUpdated;
-    return {
-      id,
-      figure,
-      measured: `not finished: ${formatCount(error.behind)} of ${formatCount(error.total)} ` +
-        `still on the old tag after ${formatMs(error.timeoutMs)}`,
-      target,
-      verdict: "missed",
-      values: { notUpdated: error.behind, workloads: error.total, timeoutMs: error.timeoutMs },
-    };
-  }
+  if (result.notUpdated !== undefined) return notFinishedRow(id, figure, "", result.notUpdated);
   const eachMs = result.eachMs!;
-  const cpuSeconds = result.cpuSeconds!;
   const last = Math.max(...eachMs);
   return {
     id,
     figure,
     measured: `${formatMs(last)} (half of them in ${formatMs(summarize(eachMs).p50)}; ` +
-      `veryfreshpod's CPU time ${formatMs(cpuSeconds * 1000)})`,
-    target,
-    verdict: limited ? verdictOf(last <= limitMs) : "no target",
+      `veryfreshpod's CPU time ${formatMs(result.cpuSeconds! * 1000)})`,
+    target: "",
+    verdict: "no target",
     values: {
       ms: last,
       p50Ms: summarize(eachMs).p50,
       workloads: size,
-      cpuSeconds,
-      ...(limited ? { limitMs } : {}),
+      cpuSeconds: result.cpuSeconds!,
     },
   };
 }
 
-/** The floor of the largest fan-out: the benchmark's own PATCHes and Events, veryfreshpod stopped. */
-async function floorRow(context: BenchContext, set: FanoutSet): Promise<[Row, number]> {
+function notFinishedRow(id: string, figure: string, target: string, error: NotUpdated): Row {
+  return {
+    id,
+    figure,
+    measured: `not finished: ${formatCount(error.behind)} of ${formatCount(error.total)} ` +
+      `still on the old tag after ${formatMs(error.timeoutMs)}`,
+    target,
+    verdict: "missed",
+    values: { notUpdated: error.behind, workloads: error.total, timeoutMs: error.timeoutMs },
+  };
+}
+
+/** The largest fan-out on one store, and the floor measured right after it. */
+interface Pair {
+  readonly fanout: FanoutResult;
+  readonly floor: Floor;
+}
+
+/** A floor: the benchmark's own PATCHes and Events, veryfreshpod stopped. */
+interface Floor {
+  readonly lastMs: number;
+  readonly p50Ms: number;
+  /** The benchmark's CPU time meanwhile. */
+  readonly cpuSeconds: number;
+}
+
+/**
+ * The largest fan-out on one store as a row: each measurement beside the
+ * floor measured right after it, in the same state of the cluster (its
+ * ReplicaSets and Events grow with every fan-out, and the floor with them);
+ * the verdict is on the median of the ratios.
+ */
+function largestRow(pairs: readonly Pair[]): Row {
+  const { size, suffix, on } = pairs[0]!.fanout;
+  const limited = size === FANOUT_LIMIT.workloads;
+  const id = `fanout${suffix}.${size}`;
+  const figure = `fan-out${on}: one tag over ${workloads(size)}, tag returned → last PATCH ` +
+    `visible, against the floor measured right after it (${pairs.length} ` +
+    `${pairs.length === 1 ? "time" : "times, the median"})`;
+  const target = limited ? `≤ ${FANOUT_LIMIT.timesFloor} × floor` : "";
+  const unfinished = pairs.find((pair) => pair.fanout.notUpdated !== undefined);
+  if (unfinished !== undefined) {
+    return notFinishedRow(id, figure, target, unfinished.fanout.notUpdated!);
+  }
+  const ratios = pairs.map((pair) => pair.fanout.lastMs / pair.floor.lastMs);
+  const ratio = percentile(ratios, 50);
+  const median = (values: number[]) => percentile(values, 50);
+  const each = pairs.map((pair) =>
+    `${formatMs(pair.fanout.lastMs)} / ${formatMs(pair.floor.lastMs)}`
+  );
+  return {
+    id,
+    figure,
+    measured: `${ratio.toFixed(2)} × floor (${each.join(", ")}; veryfreshpod's CPU time ` +
+      `${formatMs(median(pairs.map((pair) => pair.fanout.cpuSeconds!)) * 1000)})`,
+    target,
+    verdict: limited ? verdictOf(ratio <= FANOUT_LIMIT.timesFloor) : "no target",
+    values: {
+      ratio,
+      ms: median(pairs.map((pair) => pair.fanout.lastMs)),
+      floorMs: median(pairs.map((pair) => pair.floor.lastMs)),
+      workloads: size,
+      cpuSeconds: median(pairs.map((pair) => pair.fanout.cpuSeconds!)),
+      ...Object.fromEntries(pairs.flatMap((pair, i) => [
+        [`pair${i + 1}Ms`, pair.fanout.lastMs],
+        [`pair${i + 1}FloorMs`, pair.floor.lastMs],
+        [`pair${i + 1}CpuSeconds`, pair.fanout.cpuSeconds!],
+      ])),
+      ...(limited ? { limitRatio: FANOUT_LIMIT.timesFloor } : {}),
+    },
+  };
+}
+
+/** The floors of every pair as one row: what the API server takes, veryfreshpod stopped. */
+function floorRow(floors: readonly Floor[], size: number): Row {
+  const median = (values: number[]) => percentile(values, 50);
+  const lastMs = median(floors.map((floor) => floor.lastMs));
+  return {
+    id: "fanout.floor",
+    figure: `floor: the benchmark itself sends ${formatCount(size)} PATCHes + ` +
+      `${formatCount(size)} Events, ${FLOOR_CONCURRENCY} at a time, alone → last PATCH visible ` +
+      `(right after each fan-out over ${formatCount(size)}; the median of ${floors.length})`,
+    measured: `${formatMs(lastMs)} (${floors.map((floor) => formatMs(floor.lastMs)).join(", ")}; ` +
+      `the benchmark's CPU time ${formatMs(median(floors.map((f) => f.cpuSeconds)) * 1000)})`,
+    target: "",
+    verdict: "no target",
+    values: {
+      ms: lastMs,
+      p50Ms: median(floors.map((floor) => floor.p50Ms)),
+      workloads: size,
+      cpuSeconds: median(floors.map((floor) => floor.cpuSeconds)),
+      ...Object.fromEntries(floors.map((floor, i) => [`floor${i + 1}Ms`, floor.lastMs])),
+    },
+  };
+}
+
+/** The floor of the largest fan-out, once the machine is quiet. */
+async function measureFloor(context: BenchContext, set: FanoutSet): Promise<Floor> {
+  await waitQuiet(context.progress);
   context.progress(`floor: ${formatCount(set.size)} PATCHes and Events from the benchmark itself`);
   const cpuBefore = cpuSecondsOf(Deno.pid);
   const { eachMs } = await fanOutFloor(context, set);
-  const cpuSeconds = cpuSecondsOf(Deno.pid) - cpuBefore;
-  const last = Math.max(...eachMs);
-  return [{
-    id: "fanout.floor",
-    figure: `floor: the benchmark itself sends ${formatCount(set.size)} PATCHes + ` +
-      `${formatCount(set.size)} Events, ${FLOOR_CONCURRENCY} at a time, alone → last PATCH visible`,
-    measured: `${formatMs(last)} (half of them in ${formatMs(summarize(eachMs).p50)}; ` +
-      `the benchmark's CPU time ${formatMs(cpuSeconds * 1000)})`,
-    target: "",
-    verdict: "no target",
-    values: { ms: last, p50Ms: summarize(eachMs).p50, workloads: set.size, cpuSeconds },
-  }, last];
+  return {
+    lastMs: Math.max(...eachMs),
+    p50Ms: summarize(eachMs).p50,
+    cpuSeconds: cpuSecondsOf(Deno.pid) - cpuBefore,
+  };
+}
+
+/** The tags another store makes of a set's repository: `<repository>:<store>0`, `…1`, … */
+function storeSequence(set: FanoutSet, store: BenchStore): TagSequence {
+  return new TagSequence(set.namespace, store.images, store.store);
 }
 
 /** Samples the resident memory every 20 ms while `work` runs; resolves with the largest. */
@@ -200,54 +281,77 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
   starts.push(measured);
   await program.stop();
 
-  // 2. The largest fan-out set, then the others join while it runs.
+  // 2. The largest fan-out set, then the others join while it runs; the smaller fan-outs are
+  // measured, then the largest, then its floor.
   const largest = largestFanout(sizes);
   const sets = new Map<number, FanoutSet>();
   sets.set(largest, await createFanoutSet(context, largest));
   [program, measured] = await start(context, largest);
   starts.push(measured);
+  const pairs = new Map<BenchStore, Pair[]>(context.stores.map((store) => [store, []]));
+  const [defaultStore] = context.stores as [BenchStore];
+  let first: FanoutResult;
   try {
     for (const size of sizes.fanouts) {
       if (!sets.has(size)) sets.set(size, await createFanoutSet(context, size));
     }
     await pause(2_000); // the watches bring the new sets into its index
-    for (const size of sizes.fanouts) {
+    for (const size of sizes.fanouts.filter((size) => size !== largest)) {
       context.progress(`fan-out over ${workloads(size)}`);
       fanouts.push(await measureFanout(context, program, sets.get(size)!));
     }
+    await waitQuiet(context.progress);
+    context.progress(`fan-out over ${workloads(largest)}`);
+    first = await measureFanout(context, program, sets.get(largest)!);
   } finally {
     await program.stop();
   }
+  // The floor leaves the set on a tag that no engine has. A later start leaves it be: every
+  // container was changed since veryfreshpod set it (lib/loop/resume.ts), and its rollout is
+  // not followed again (the workload no longer runs what the record names).
+  pairs.get(defaultStore)!.push({
+    fanout: first,
+    floor: await measureFloor(context, sets.get(largest)!),
+  });
 
-  // 2b. The largest fan-out once on each other image store (a tag made in that dockerd), by
-  // a program warmed up by the smaller fan-outs, unmeasured.
-  for (const store of context.stores.slice(1)) {
-    const on = ` on Docker's ${store.store} image store`;
-    context.progress(`fan-out over ${workloads(largest)}${on}`);
-    const other = await startVeryfreshpod(context, undefined, store.engine);
-    try {
-      // Warmed up as the default store's program is, by the smaller fan-outs before its
-      // largest (V8 compiles the hot paths meanwhile): the stores compared like with like.
-      for (const size of sizes.fanouts.filter((size) => size !== largest)) {
-        const smaller = sets.get(size)!;
-        const engine = store.engine;
-        await fanOut(context, smaller, {
-          engine,
-          tags: new TagSequence(smaller.namespace, store.images, store.store),
-        });
-      }
-      const set = sets.get(largest)!;
-      const tags = new TagSequence(set.namespace, store.images, store.store);
-      fanouts.push(
-        await measureFanout(context, other, set, {
-          engine: store.engine,
-          tags,
-          suffix: storeSuffix(context, store),
-          on,
-        }),
+  // 2b. More pairs, each store in turn: a program of its own, warmed up by the smaller
+  // fan-outs (unmeasured; V8 compiles the hot paths meanwhile), the largest fan-out, its floor.
+  // Another store tags the same repositories in its own dockerd, with tags of its own.
+  const storeTags = new Map(
+    context.stores.slice(1).map((store) => [
+      store,
+      new Map(sizes.fanouts.map((size) => [size, storeSequence(sets.get(size)!, store)])),
+    ]),
+  );
+  const via = (store: BenchStore, size: number) =>
+    store === defaultStore
+      ? undefined
+      : { engine: store.engine, tags: storeTags.get(store)!.get(size)! };
+  for (let round = 0; round < sizes.fanoutPairs; round++) {
+    for (const store of context.stores) {
+      if (round === 0 && store === defaultStore) continue;
+      const on = store === defaultStore ? "" : ` on Docker's ${store.store} image store`;
+      context.progress(
+        `fan-out over ${workloads(largest)}${on} (${round + 1} of ${sizes.fanoutPairs})`,
       );
-    } finally {
-      await other.stop();
+      const other = await startVeryfreshpod(context, undefined, store.engine);
+      let fanout: FanoutResult;
+      try {
+        for (const size of sizes.fanouts.filter((size) => size !== largest)) {
+          await fanOut(context, sets.get(size)!, via(store, size));
+        }
+        await waitQuiet(context.progress);
+        const through = via(store, largest);
+        fanout = await measureFanout(
+          context,
+          other,
+          sets.get(largest)!,
+          through && { ...through, suffix: storeSuffix(context, store), on },
+        );
+      } finally {
+        await other.stop();
+      }
+      pairs.get(store)!.push({ fanout, floor: await measureFloor(context, sets.get(largest)!) });
     }
   }
 
@@ -288,14 +392,11 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
   } finally {
     await program.stop();
   }
-  // Last: the floor leaves the set on a tag that veryfreshpod's own record does not
-  // name, which a later start would take for a fan-out cut short and complete.
-  const [floor, floorMs] = await floorRow(context, sets.get(largest)!);
-
   const [empty, middle] = starts as [Start, Start, Start];
   return [
-    ...fanouts.map((result) => fanoutRow(result, floorMs)),
-    floor,
+    ...fanouts.map(fanoutRow),
+    ...context.stores.map((store) => largestRow(pairs.get(store)!)),
+    floorRow([...pairs.values()].flat().map((pair) => pair.floor), largest),
     ...rows,
     ...starts.map(readyRow),
     {

@@ -12,6 +12,11 @@ export interface Sizes {
   readonly samples: number;
   /** Fan-out sizes, ascending; the largest is also the middle start-to-ready size. */
   readonly fanouts: readonly number[];
+  /**
+   * How many times the largest fan-out is measured on each store, each time
+   * with its floor right after it: the verdict is on the median ratio.
+   */
+  readonly fanoutPairs: number;
   /** Start to ready with 0, with the largest fan-out, and with the most workloads. */
   readonly tracked: readonly [0, number, number];
   /** The fan-out whose API requests are counted. */
@@ -34,6 +39,7 @@ export const FULL: Sizes = {
   cliRuns: 10,
   samples: 100,
   fanouts: [10, 100, 1_000],
+  fanoutPairs: 3,
   tracked: [0, 1_000, 10_000],
   requestsFanout: 100,
   restSeconds: 10,
@@ -49,6 +55,7 @@ export const QUICK: Sizes = {
   cliRuns: 3,
   samples: 10,
   fanouts: [10, 100],
+  fanoutPairs: 1,
   tracked: [0, 100, 200],
   requestsFanout: 10,
   restSeconds: 2,
