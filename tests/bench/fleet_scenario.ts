@@ -241,7 +241,7 @@ function floorRow(floors: readonly Floor[], size: number): Row {
 
 /** The floor of the largest fan-out, once the machine is quiet. */
 async function measureFloor(context: BenchContext, set: FanoutSet): Promise<Floor> {
-  await waitQuiet(context.progress);
+  await waitQuiet(context.progress, { timeoutMs: context.sizes.quietSeconds * 1000 });
   context.progress(`floor: ${formatCount(set.size)} PATCHes and Events from the benchmark itself`);
   const cpuBefore = cpuSecondsOf(Deno.pid);
   const { eachMs } = await fanOutFloor(context, set);
@@ -300,7 +300,7 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
       context.progress(`fan-out over ${workloads(size)}`);
       fanouts.push(await measureFanout(context, program, sets.get(size)!));
     }
-    await waitQuiet(context.progress);
+    await waitQuiet(context.progress, { timeoutMs: context.sizes.quietSeconds * 1000 });
     context.progress(`fan-out over ${workloads(largest)}`);
     first = await measureFanout(context, program, sets.get(largest)!);
   } finally {
@@ -340,7 +340,7 @@ export async function fleetRows(context: BenchContext): Promise<Row[]> {
         for (const size of sizes.fanouts.filter((size) => size !== largest)) {
           await fanOut(context, sets.get(size)!, via(store, size));
         }
-        await waitQuiet(context.progress);
+        await waitQuiet(context.progress, { timeoutMs: context.sizes.quietSeconds * 1000 });
         const through = via(store, largest);
         fanout = await measureFanout(
           context,

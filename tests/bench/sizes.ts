@@ -17,6 +17,8 @@ export interface Sizes {
    * with its floor right after it: the verdict is on the median ratio.
    */
   readonly fanoutPairs: number;
+  /** How long a fan-out or a floor waits at most for a quiet machine (quiet.ts). */
+  readonly quietSeconds: number;
   /** Start to ready with 0, with the largest fan-out, and with the most workloads. */
   readonly tracked: readonly [0, number, number];
   /** The fan-out whose API requests are counted. */
@@ -40,6 +42,7 @@ export const FULL: Sizes = {
   samples: 100,
   fanouts: [10, 100, 1_000],
   fanoutPairs: 3,
+  quietSeconds: 120,
   tracked: [0, 1_000, 10_000],
   requestsFanout: 100,
   restSeconds: 10,
@@ -56,6 +59,7 @@ export const QUICK: Sizes = {
   samples: 10,
   fanouts: [10, 100],
   fanoutPairs: 1,
+  quietSeconds: 10,
   tracked: [0, 100, 200],
   requestsFanout: 10,
   restSeconds: 2,
