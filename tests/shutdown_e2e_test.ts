@@ -82,3 +82,34 @@ e2eTest("a restart completes a fan-out that a SIGKILL cut short", async () => {
     throw error;
   }
 });
+
+e2eTest("a rollback after a whole fan-out is not undone by a restart", async () => {
+  const repo = uniqueRepository("rollback");
+  const ns = await fanOut(repo);
+  {
+    await using loop = await startLoop(["-n", ns, "--resync-period", "3600"]);
+    await buildAndTag(`${repo}:v2`);
+    await eventually(`every Deployment of ${ns} on v2`, async () => {
+      assert.deepEqual(await imageCounts(ns), { [`${repo}:v2`]: COUNT });
+      return true;
+    }, 60_000);
+  }
+  // Someone rolls every Deployment back (kubectl set image, kubectl rollout undo). The fan-out's
+  // patches were milliseconds apart: only the last one's record is as new as the move.
+  for (let start = 0; start < COUNT; start += 20) {
+    await Promise.all(
+      Array.from({ length: Math.min(20, COUNT - start) }, (_, i) =>
+        api(
+          "PATCH",
+          `/apis/apps/v1/namespaces/${ns}/deployments/web-${start + i}`,
+          { spec: { template: { spec: { containers: [{ name: "app", image: `${repo}:v1` }] } } } },
+          "application/strategic-merge-patch+json",
+        )),
+    );
+  }
+  await using restarted = await startLoop(["-n", ns, "--resync-period", "3600"]);
+  // A restart completes a fan-out cut short within a second of its start (the test above).
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  assert.deepEqual(await imageCounts(ns), { [`${repo}:v1`]: COUNT });
+  assert.deepEqual(restarted.lines.filter((line) => /Updated Deployment/.test(line)), []);
+});

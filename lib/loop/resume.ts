@@ -88,11 +88,30 @@ export function planResume(
       if (!(move.at > restored)) return false;
       if ((ref.tag ?? DEFAULT_TAG) === move.tag) return false;
       const own = record[container.name];
-      return own === undefined || !(Date.parse(own.at) >= move.at);
+      if (own === undefined) return true;
+      if (Date.parse(own.at) >= move.at) return false;
+      // Set to this very build by the same fan-out (its patches are milliseconds apart, the
+      // move's time is its last) and changed since by someone, a rollback perhaps: left alone.
+      return !namesBuild(own, move, snapshot.get(`${move.repository}:${move.tag}`)?.id);
     });
     if (containers.length > 0) lagging.push({ ...workload, containers });
   }
   return plan(changes, lagging, snapshot, options);
+}
+
+/**
+ * True when a container's own record names the moved tag and the build the
+ * tag names now (a record without an ID: the tag alone).
+ */
+function namesBuild(
+  own: { image: string; id?: string },
+  move: Move,
+  id: string | undefined,
+): boolean {
+  const ref = parseOrUndefined(own.image);
+  if (ref === undefined || ref.repository !== move.repository) return false;
+  if ((ref.tag ?? DEFAULT_TAG) !== move.tag) return false;
+  return own.id === undefined || own.id === id;
 }
 
 /** When the workload was last restored (ms since the epoch), else 0. */

@@ -22,6 +22,21 @@ function moved(name: string, image: string, recorded: string, at: string): Track
   };
 }
 
+/** `moved`, with the image ID the record names. */
+function movedTo(
+  name: string,
+  image: string,
+  recorded: string,
+  id: string,
+  at: string,
+): TrackedWorkload {
+  const workload = deployment(name, image);
+  return {
+    ...workload,
+    annotations: { [UPDATES_ANNOTATION]: JSON.stringify({ app: { image: recorded, id, at } }) },
+  };
+}
+
 /** `name: from -> to` for each image update planned. */
 function resume(workloads: TrackedWorkload[], images: Record<string, string>): string[] {
   const result = planResume(recordedMoves(workloads), workloads, snapshot(images), OPTIONS);
@@ -38,6 +53,8 @@ function restored(workload: TrackedWorkload, at: string): TrackedWorkload {
 const IMAGES = { "app:v1": "sha256:1", "app:v2": "sha256:2", "app:v3": "sha256:3" };
 const T1 = "2026-11-25T21:00:00.000Z";
 const T2 = "2026-11-25T21:05:00.000Z";
+/** Some milliseconds before T1: an earlier patch of the same fan-out. */
+const T1_EARLIER = "2026-11-25T20:59:59.994Z";
 const T3 = "2026-11-25T21:10:00.000Z";
 
 Deno.test("planResume() completes a fan-out from the workloads' own record", async (t) => {
@@ -65,6 +82,24 @@ Deno.test("planResume() completes a fan-out from the workloads' own record", asy
       name: "a container veryfreshpod set at the move and someone changed back is left alone",
       workloads: [moved("a", "app:v2", "app:v2", T1), moved("b", "app:v1", "app:v2", T1)],
       expected: [],
+    },
+    {
+      name: "containers the same fan-out set milliseconds apart and someone changed back are " +
+        "left alone (a rollback after the fan-out, then a restart)",
+      workloads: [
+        movedTo("a", "app:v2", "app:v2", "sha256:2", T1),
+        movedTo("b", "app:v1", "app:v2", "sha256:2", T1_EARLIER),
+        moved("c", "app:v1", "app:v2", T1_EARLIER),
+      ],
+      expected: [],
+    },
+    {
+      name: "a container set to an earlier build of the moved tag is moved to the newer one",
+      workloads: [
+        movedTo("a", "app:v2", "app:v2", "sha256:2", T1),
+        movedTo("b", "app:v1", "app:v2", "sha256:old", T1_EARLIER),
+      ],
+      expected: ["b: app:v1 -> app:v2"],
     },
     {
       name: "a moved tag the engine no longer has moves nothing",
