@@ -87,7 +87,7 @@ e2eTest("a rollback after a whole fan-out is not undone by a restart", async () 
   const repo = uniqueRepository("rollback");
   const ns = await fanOut(repo);
   {
-    await using loop = await startLoop(["-n", ns, "--resync-period", "3600"]);
+    await using _loop = await startLoop(["-n", ns, "--resync-period", "3600"]);
     await buildAndTag(`${repo}:v2`);
     await eventually(`every Deployment of ${ns} on v2`, async () => {
       assert.deepEqual(await imageCounts(ns), { [`${repo}:v2`]: COUNT });
