@@ -9,7 +9,7 @@ import { Backoff } from "../util/backoff.ts";
 import { errorMessage } from "../util/errors.ts";
 import { imageKey, parseReference } from "../model/image_ref.ts";
 import { logger } from "../util/log.ts";
-import type { ImageSnapshot } from "../model/image_snapshot.ts";
+import { type ImageSnapshot, withLearnedConfigId } from "../model/image_snapshot.ts";
 import type { TrackedWorkload } from "../model/workload.ts";
 import type { WorkloadUpdate } from "../model/plan_types.ts";
 import type { BridgeImage, NodeFeed } from "./feed.ts";
@@ -147,8 +147,7 @@ export class ImageBridge {
 
   /** `image` with the config digest a node told, when its engine told none. */
   #withLearned(image: BridgeImage): BridgeImage {
-    const configId = image.configId ?? this.#configIds.get(image.id);
-    return configId === image.configId ? image : { ...image, configId };
+    return withLearnedConfigId(image, this.#configIds);
   }
 
   #learnedFor(images: readonly BridgeImage[]): Map<string, string> {

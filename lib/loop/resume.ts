@@ -14,7 +14,12 @@ import type { ImageSnapshot, TagChanged } from "../model/image_snapshot.ts";
 import { DEFAULT_TAG, parseReference } from "../model/image_ref.ts";
 import type { TrackedWorkload } from "../model/workload.ts";
 import { plan, type PlanOptions, type PlanResult } from "../decision/plan.ts";
-import { parseUpdates, RESTORED_ANNOTATION, UPDATES_ANNOTATION } from "../model/record.ts";
+import {
+  type ContainerRecord,
+  parseUpdates,
+  RESTORED_ANNOTATION,
+  UPDATES_ANNOTATION,
+} from "../model/record.ts";
 
 /** The last move veryfreshpod recorded for one repository. */
 export interface Move {
@@ -104,7 +109,7 @@ export function planResume(
  * tag names now (a record without an ID: the tag alone).
  */
 function namesBuild(
-  own: { image: string; id?: string },
+  own: ContainerRecord,
   move: Move,
   id: string | undefined,
 ): boolean {

@@ -33,19 +33,26 @@ export interface TaggedImage {
 export type ImageSnapshot = ReadonlyMap<string, TaggedImage>;
 
 /**
- * `snapshot` with the config digests learned elsewhere (image ID -> config
- * digest: the nodes the bridge copied to) on the images that had none.
+ * `item` (an image, or a change that records one) with the config digest
+ * learned elsewhere (image ID -> config digest: the nodes the bridge copied
+ * to), when it had none; `item` itself otherwise.
  */
+export function withLearnedConfigId<
+  T extends { readonly id?: string | undefined; readonly configId?: string | undefined },
+>(item: T, configIds: ReadonlyMap<string, string>): T {
+  if (item.configId !== undefined || item.id === undefined) return item;
+  const configId = configIds.get(item.id);
+  return configId === undefined ? item : { ...item, configId };
+}
+
+/** `snapshot` with the config digests learned elsewhere on the images that had none. */
 export function withConfigIds(
   snapshot: ImageSnapshot,
   configIds: ReadonlyMap<string, string>,
 ): ImageSnapshot {
   if (configIds.size === 0) return snapshot;
   const result = new Map<string, TaggedImage>();
-  for (const [key, image] of snapshot) {
-    const configId = image.configId === undefined ? configIds.get(image.id) : undefined;
-    result.set(key, configId === undefined ? image : { ...image, configId });
-  }
+  for (const [key, image] of snapshot) result.set(key, withLearnedConfigId(image, configIds));
   return result;
 }
 

@@ -5,6 +5,7 @@
  * in decision/restore_plan.ts and carried out by kube/restore_patch.ts.
  */
 import type { WorkloadKey } from "./workload.ts";
+import { withLearnedConfigId } from "./image_snapshot.ts";
 
 /** The pod-template annotation that records the image ID each tag had when rolled. */
 export const ROLLOUT_ANNOTATION = "veryfreshpod.io/image-ids";
@@ -78,16 +79,10 @@ export function withConfigIdsOf(
   update: WorkloadUpdate,
   configIds: ReadonlyMap<string, string>,
 ): WorkloadUpdate {
-  const fill = <T extends { id?: string | undefined; configId?: string | undefined }>(item: T) => {
-    const configId = item.configId === undefined && item.id !== undefined
-      ? configIds.get(item.id)
-      : undefined;
-    return configId === undefined ? item : { ...item, configId };
-  };
   return {
     ...update,
-    imageUpdates: update.imageUpdates.map(fill),
-    rebuilds: update.rebuilds.map(fill),
+    imageUpdates: update.imageUpdates.map((u) => withLearnedConfigId(u, configIds)),
+    rebuilds: update.rebuilds.map((r) => withLearnedConfigId(r, configIds)),
   };
 }
 

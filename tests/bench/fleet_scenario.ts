@@ -127,16 +127,17 @@ function fanoutRow(result: FanoutResult): Row {
   if (result.notUpdated !== undefined) return notFinishedRow(id, figure, "", result.notUpdated);
   const eachMs = result.eachMs!;
   const last = Math.max(...eachMs);
+  const { p50 } = summarize(eachMs);
   return {
     id,
     figure,
-    measured: `${formatMs(last)} (half of them in ${formatMs(summarize(eachMs).p50)}; ` +
+    measured: `${formatMs(last)} (half of them in ${formatMs(p50)}; ` +
       `veryfreshpod's CPU time ${formatMs(result.cpuSeconds! * 1000)})`,
     target: "",
     verdict: "no target",
     values: {
       ms: last,
-      p50Ms: summarize(eachMs).p50,
+      p50Ms: p50,
       workloads: size,
       cpuSeconds: result.cpuSeconds!,
     },
@@ -153,6 +154,11 @@ function notFinishedRow(id: string, figure: string, target: string, error: NotUp
     verdict: "missed",
     values: { notUpdated: error.behind, workloads: error.total, timeoutMs: error.timeoutMs },
   };
+}
+
+/** The middle value (nearest rank, as every figure of the table). */
+function median(values: readonly number[]): number {
+  return percentile(values, 50);
 }
 
 /** The largest fan-out on one store, and the floor measured right after it. */
@@ -188,8 +194,7 @@ function largestRow(pairs: readonly Pair[]): Row {
     return notFinishedRow(id, figure, target, unfinished.fanout.notUpdated!);
   }
   const ratios = pairs.map((pair) => pair.fanout.lastMs / pair.floor.lastMs);
-  const ratio = percentile(ratios, 50);
-  const median = (values: number[]) => percentile(values, 50);
+  const ratio = median(ratios);
   const each = pairs.map((pair) =>
     `${formatMs(pair.fanout.lastMs)} / ${formatMs(pair.floor.lastMs)}`
   );
@@ -218,7 +223,6 @@ function largestRow(pairs: readonly Pair[]): Row {
 
 /** The floors of every pair as one row: what the API server takes, veryfreshpod stopped. */
 function floorRow(floors: readonly Floor[], size: number): Row {
-  const median = (values: number[]) => percentile(values, 50);
   const lastMs = median(floors.map((floor) => floor.lastMs));
   return {
     id: "fanout.floor",
