@@ -75,6 +75,8 @@ e2eTest("a patch that conflicts with another writer is planned again, not forced
   const now = await getWorkload("Deployment", ns, "web");
   assert.equal(imagesOf(now).app, "conflict:v2");
   assert.equal(now.metadata.labels.edited, "yes", "the other writer's change is kept");
+  // The Event is recorded after the patch, by the time the queue is idle.
+  await patcher.idle();
   const events = await eventsIn(ns);
   assert.ok(events.some((e) => e.startsWith("Deployment/web ImageUpdated")), events.join("; "));
 });

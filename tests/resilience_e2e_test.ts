@@ -110,13 +110,15 @@ e2eTest(
     // And events flow again on the new stream.
     await buildAndTag(`${after}:v2`);
     await waitForImages("Deployment", ns, "after", { app: `${after}:v2` });
-    const events = await eventsIn(ns);
-    for (const name of ["during", "after"]) {
-      assert.ok(
-        events.some((e) => e.startsWith(`Deployment/${name} ImageUpdated`)),
-        events.join("; "),
+    // Each update's Event is recorded right after its patch.
+    const events = await eventually("an ImageUpdated Event on both", async () => {
+      const recorded = await eventsIn(ns);
+      const both = ["during", "after"].every((name) =>
+        recorded.some((e) => e.startsWith(`Deployment/${name} ImageUpdated`))
       );
-    }
+      return both ? recorded : undefined;
+    });
+    assert.equal(events.filter((e) => e.includes(" ImageUpdated ")).length, 2, events.join("; "));
     assert.ok(loop.lines.some((line) => /WARN +Lost the connection to docker/.test(line)));
   },
 );

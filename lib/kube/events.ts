@@ -27,6 +27,8 @@ export interface WorkloadEvent {
     | "ImageRestored";
   readonly type: "Normal" | "Warning";
   readonly message: string;
+  /** When it happened (epoch ms), when that is before it is recorded; else now. */
+  readonly at?: number;
 }
 
 /** Creates core/v1 Events in the workload's namespace. */
@@ -42,7 +44,7 @@ export class EventRecorder {
   /** Records the event; logs (does not throw) when that fails. */
   async record(event: WorkloadEvent): Promise<void> {
     const { workload } = event;
-    const now = new Date().toISOString();
+    const now = new Date(event.at ?? Date.now()).toISOString();
     try {
       await this.#client.json(
         "POST",

@@ -8,7 +8,10 @@
  * concurrently too); throttling, server errors and an unreachable API server
  * are retried with backoff, waiting without holding a worker. After
  * `deferAfter` failed attempts an update is reported deferred (one warning)
- * and tried on, less often, until it goes through or is replaced.
+ * and tried on, less often, until it goes through or is replaced. An applied
+ * patch's record (its Events) runs within the same concurrency once no patch
+ * is ready to start: in a fan-out every rollout starts before the records
+ * catch up (client-go's event recorder is asynchronous for the same reason).
  */
 import { Backoff } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
@@ -71,6 +74,10 @@ export class PatchQueue {
   readonly #entries = new Map<string, Entry>();
   readonly #ready: string[] = [];
   readonly #closed = new AbortController();
+  /** Records of applied patches, waiting for a worker no patch needs. */
+  readonly #records: Array<() => Promise<void>> = [];
+  /** Records being written. */
+  #recording = 0;
   #running = 0;
   #idle: Array<() => void> = [];
 
@@ -83,6 +90,11 @@ export class PatchQueue {
   /** Workloads with an update not yet through (waiting, running or between retries). */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Records of applied patches not yet written (waiting or under way). */
+  get unrecorded(): number {
+    return this.#records.length + this.#recording;
   }
 
   /** The updates not yet through, for the log line at shutdown. */
@@ -137,9 +149,9 @@ export class PatchQueue {
     });
   }
 
-  /** Resolves once every update is through, or `signal` aborts. */
+  /** Resolves once every update is through and recorded, or `signal` aborts. */
   idle(signal?: AbortSignal): Promise<void> {
-    if (this.#entries.size === 0 || signal?.aborted) return Promise.resolve();
+    if (this.#isIdle() || signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         signal?.removeEventListener("abort", done);
@@ -150,12 +162,20 @@ export class PatchQueue {
     });
   }
 
-  /** Stops: nothing new starts, retry waits end; returns what was left. */
-  close(): WorkloadUpdate[] {
-    const left = this.left;
+  /**
+   * Stops: nothing new starts, retry waits end; returns the updates left and
+   * how many applied ones will not be recorded (records under way finish).
+   */
+  close(): { updates: WorkloadUpdate[]; unrecorded: number } {
+    const left = { updates: this.left, unrecorded: this.#records.length };
     this.#closed.abort();
+    this.#records.length = 0;
     for (const entry of this.#entries.values()) entry.wait?.abort();
     return left;
+  }
+
+  #isIdle(): boolean {
+    return this.#entries.size === 0 && this.unrecorded === 0;
   }
 
   #backoff(): Backoff {
@@ -164,21 +184,34 @@ export class PatchQueue {
   }
 
   #pump(): void {
-    while (
-      !this.#closed.signal.aborted && this.#running < this.#options.concurrency &&
-      this.#ready.length > 0
-    ) {
-      const id = this.#ready.shift()!;
-      const entry = this.#entries.get(id);
-      if (entry === undefined || entry.state !== "ready") continue;
-      entry.state = "running";
+    while (!this.#closed.signal.aborted && this.#running < this.#options.concurrency) {
+      const id = this.#ready.shift();
+      if (id !== undefined) {
+        const entry = this.#entries.get(id);
+        if (entry === undefined || entry.state !== "ready") continue;
+        entry.state = "running";
+        this.#running++;
+        this.#run(id, entry).finally(() => this.#workerFree());
+        continue;
+      }
+      // No patch is ready: a worker records an applied one.
+      const record = this.#records.shift();
+      if (record === undefined) return;
       this.#running++;
-      this.#run(id, entry).finally(() => {
-        this.#running--;
-        this.#pump();
-        if (this.#entries.size === 0) { for (const done of this.#idle.splice(0)) done(); }
+      this.#recording++;
+      record().catch((error) => {
+        log.warn("Cannot record an update: {error}", { error: errorMessage(error) });
+      }).finally(() => {
+        this.#recording--;
+        this.#workerFree();
       });
     }
+  }
+
+  #workerFree(): void {
+    this.#running--;
+    this.#pump();
+    if (this.#isIdle()) { for (const done of this.#idle.splice(0)) done(); }
   }
 
   async #run(id: string, entry: Entry): Promise<void> {
@@ -190,6 +223,8 @@ export class PatchQueue {
     } catch (error) {
       attempt = { result: "retry", error: errorMessage(error) };
     }
+    // Whatever comes next for this workload, an applied change is recorded.
+    if (attempt.result === "applied" && attempt.record) this.#records.push(attempt.record);
     if (attempt.result === "conflict") {
       // Someone else changed the workload since it was read: plan it again from its
       // current state rather than overwrite their change.

@@ -125,7 +125,16 @@ export function shortId(id: string | undefined): string {
  * which owns retries, concurrency and supersession.
  */
 export type PatchAttempt =
-  | { readonly result: "applied" | "dry-run" | "gone" | "forbidden" | "failed" }
+  | {
+    readonly result: "applied";
+    /**
+     * Records the applied change (its Kubernetes Events). The patch queue runs
+     * it once no other patch is ready to go: a fan-out's rollouts start first,
+     * their records follow.
+     */
+    readonly record?: () => Promise<void>;
+  }
+  | { readonly result: "dry-run" | "gone" | "forbidden" | "failed" }
   /** 409: someone changed the workload since it was read; plan it again. */
   | { readonly result: "conflict" }
   /** Throttled, a server error or no answer: worth trying again. */
@@ -143,7 +152,7 @@ export class WorkloadPatcher {
     this.#options = options;
   }
 
-  /** Patches once; an applied change is logged and recorded as Events. */
+  /** Patches once; an applied change is logged, and its Events are returned to record. */
   async attempt(update: WorkloadUpdate): Promise<PatchAttempt> {
     const workload = describeWorkload(update.workload);
     if (this.#options.dryRun) {
@@ -185,15 +194,19 @@ export class WorkloadPatcher {
       return { result: "retry", error: apiMessage(error) };
     }
     this.#logChanges(update, false);
-    this.#options.onApplied?.(update, patched, Date.now());
-    for (const event of describeChanges(update)) {
-      await this.#events.record({
-        ...event,
-        uid: patched.metadata?.uid,
-        resourceVersion: patched.metadata?.resourceVersion,
-      });
-    }
-    return { result: "applied" };
+    const at = Date.now();
+    this.#options.onApplied?.(update, patched, at);
+    const record = async () => {
+      for (const event of describeChanges(update)) {
+        await this.#events.record({
+          ...event,
+          uid: patched.metadata?.uid,
+          resourceVersion: patched.metadata?.resourceVersion,
+          at,
+        });
+      }
+    };
+    return { result: "applied", record };
   }
 
   #logChanges(update: WorkloadUpdate, dryRun: boolean): void {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { ROLLOUT_ANNOTATION, type WorkloadUpdate } from "../model/plan_types.ts";
 import { UPDATES_ANNOTATION } from "../model/record.ts";
-import { describeChanges, patchBody, shortId } from "./patcher.ts";
+import { json, withServer } from "../testing/kube_test_server.ts";
+import { testClusterConfig } from "../testing/fake_cluster_config.ts";
+import { EventRecorder } from "./events.ts";
+import { KubeClient } from "./rest.ts";
+import { describeChanges, patchBody, shortId, WorkloadPatcher } from "./patcher.ts";
 
 const update: WorkloadUpdate = {
   workload: { kind: "Deployment", namespace: "dev", name: "web" },
@@ -110,4 +114,45 @@ Deno.test("describeChanges() names the old and new image ID of a rebuild", () =>
 Deno.test("shortId() shortens IDs and says unknown for none", () => {
   assert.equal(shortId("sha256:0123456789abcdef"), "sha256:0123456789ab");
   assert.equal(shortId(undefined), "unknown");
+});
+
+Deno.test("attempt() only patches; its record posts one Event per change, stamped with the change's time", async () => {
+  const seen: Array<{ method: string; path: string; body: Record<string, unknown> }> = [];
+  await withServer(async (request) => {
+    const body = await request.json();
+    seen.push({ method: request.method, path: new URL(request.url).pathname, body });
+    return json({ metadata: { uid: "u-1", resourceVersion: "43" } });
+  }, async (server) => {
+    const client = await KubeClient.create(testClusterConfig(server, { token: "t" }));
+    try {
+      const patcher = new WorkloadPatcher(client, new EventRecorder(client, "node-1"), {
+        dryRun: false,
+      });
+      const attempt = await patcher.attempt(update);
+      assert.equal(attempt.result, "applied");
+      assert.deepEqual(seen.map((r) => r.method), ["PATCH"], "no Event before its record runs");
+      const changedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(attempt.result === "applied" && attempt.record);
+      await attempt.record();
+      const events = seen.slice(1);
+      assert.deepEqual(events.map((r) => [r.method, r.path]), [
+        ["POST", "/api/v1/namespaces/dev/events"],
+        ["POST", "/api/v1/namespaces/dev/events"],
+      ]);
+      for (const { body } of events) {
+        assert.deepEqual(body.involvedObject, {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          name: "web",
+          namespace: "dev",
+          uid: "u-1",
+          resourceVersion: "43",
+        });
+        assert.ok(Date.parse(body.firstTimestamp as string) <= changedAt, "the change's time");
+      }
+    } finally {
+      client.close();
+    }
+  });
 });

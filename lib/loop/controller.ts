@@ -213,14 +213,22 @@ export class Controller {
     await watching;
   }
 
-  /** Gives the updates already planned `shutdownMs` to go through; logs what is left. */
+  /** Gives the updates already planned, and the records of those applied, `shutdownMs` to go through; logs what is left. */
   async #finish(): Promise<void> {
-    if (this.#queue.size > 0) {
+    if (this.#queue.size > 0 || this.#queue.unrecorded > 0) {
       const bound = this.#options.shutdownMs ?? 20_000;
-      log.info("Stopping: applying {updates} first (at most {seconds} s)", {
-        updates: plural(this.#queue.size, "planned update"),
-        seconds: bound / 1000,
-      });
+      const fields = { seconds: bound / 1000 };
+      if (this.#queue.size > 0) {
+        log.info("Stopping: applying {updates} first (at most {seconds} s)", {
+          ...fields,
+          updates: plural(this.#queue.size, "planned update"),
+        });
+      } else {
+        log.info("Stopping: recording the Events of {updates} first (at most {seconds} s)", {
+          ...fields,
+          updates: plural(this.#queue.unrecorded, "update"),
+        });
+      }
       const timeUp = new AbortController();
       const timer = this.#clock.sleep(bound, timeUp.signal).then(() => timeUp.abort());
       await this.#queue.idle(timeUp.signal);
@@ -228,12 +236,18 @@ export class Controller {
       await timer;
     }
     const left = this.#queue.close();
-    if (left.length > 0) {
-      const names = left.slice(0, 10).map((u) => describeWorkload(u.workload));
+    if (left.updates.length > 0) {
+      const names = left.updates.slice(0, 10).map((u) => describeWorkload(u.workload));
       log.warn("Stopped with {updates} not applied: {workloads}", {
-        updates: plural(left.length, "planned update"),
-        workloads: names.join(", ") + (left.length > names.length ? ", …" : ""),
-        count: left.length,
+        updates: plural(left.updates.length, "planned update"),
+        workloads: names.join(", ") + (left.updates.length > names.length ? ", …" : ""),
+        count: left.updates.length,
+      });
+    }
+    if (left.unrecorded > 0) {
+      log.warn("Stopped with the Events of {updates} not recorded (the updates are applied)", {
+        updates: plural(left.unrecorded, "update"),
+        count: left.unrecorded,
       });
     }
   }

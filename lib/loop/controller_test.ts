@@ -381,6 +381,54 @@ Deno.test("on the stop signal, what cannot be applied within the bound is logged
   assert.match(left[0]!, /WARN +Stopped with 1 planned update not applied: Deployment dev\/web/);
 });
 
+Deno.test("on the stop signal, applied updates are recorded within the bound; records left are said", async () => {
+  using logs = captureLogs("info");
+  const names = Array.from({ length: 40 }, (_, i) => `w${i}`);
+  const recorded: string[] = [];
+  const slow: { clock?: FakeClock } = {};
+  // Each record (its Events) takes 5 s: 40, 16 at a time, would take 15 s.
+  await using c = await started({
+    workloads: names.map((name) => deployment(name, "app:v1")),
+    options: { shutdownMs: 7_000 },
+    answer: (update, apply) => {
+      const attempt = apply();
+      if (attempt.result !== "applied") return attempt;
+      return {
+        result: "applied",
+        record: async () => {
+          await slow.clock!.sleep(5_000);
+          recorded.push(update.workload.name);
+        },
+      };
+    },
+  });
+  slow.clock = c.clock;
+  c.engine.tag("app:v2", "sha256:2");
+  c.engine.stream.send("tag");
+  await settle();
+  assert.deepEqual(new Set(Object.values(c.kube.images())), new Set(["app:v2"]), "all applied");
+  c.stop.abort();
+  await c.clock.advance(6_000);
+  assert.equal(recorded.length, 16);
+  assert.equal(c.ended, false, "still recording");
+  await c.clock.advance(1_000);
+  await settle();
+  assert.equal(c.ended, true, "ended at the bound");
+  assert.ok(
+    logs.lines.some((line) => /Stopping: recording the Events of 40 updates first/.test(line)),
+    logs.lines.join(""),
+  );
+  assert.ok(
+    logs.lines.some((line) =>
+      /WARN +Stopped with the Events of 8 updates not recorded \(the updates are applied\)/.test(
+        line,
+      )
+    ),
+    logs.lines.join(""),
+  );
+  assert.ok(!logs.lines.some((line) => /not applied/.test(line)));
+});
+
 Deno.test("a restart completes a fan-out that a stop past its bound cut short", async () => {
   const names = Array.from({ length: 10 }, (_, i) => `w${i}`);
   let down = true;

@@ -163,14 +163,29 @@ export class BenchCluster {
   /**
    * Lists `path`, then watches it from the list's resourceVersion: `view`
    * sees every object listed, added or modified, with the time it arrived
-   * (performance.now()). Resolves once the watch is open.
+   * (performance.now()). Resolves once the watch is open. `fieldSelector`
+   * narrows both; `listLimit` lists only that many (the watch still starts
+   * from now: for a view that only wants what comes next).
    */
-  async watch<T extends ObjectView>(path: string, view: T): Promise<T> {
-    const list = await this.request("GET", path);
+  async watch<T extends ObjectView>(
+    path: string,
+    view: T,
+    options: { readonly fieldSelector?: string; readonly listLimit?: number } = {},
+  ): Promise<T> {
+    const selector = new URLSearchParams(
+      options.fieldSelector ? { fieldSelector: options.fieldSelector } : {},
+    );
+    const listQuery = new URLSearchParams(selector);
+    if (options.listLimit !== undefined) listQuery.set("limit", String(options.listLimit));
+    const list = await this.request("GET", listQuery.size > 0 ? `${path}?${listQuery}` : path);
     const listed = performance.now();
     for (const item of list.items) view.see(item, listed);
-    const query =
-      `watch=1&allowWatchBookmarks=true&resourceVersion=${list.metadata.resourceVersion}`;
+    const query = new URLSearchParams({
+      ...Object.fromEntries(selector),
+      watch: "1",
+      allowWatchBookmarks: "true",
+      resourceVersion: list.metadata.resourceVersion,
+    });
     const response = await this.fetch(`${path}?${query}`, { signal: view.signal });
     if (!response.ok || !response.body) {
       throw new Error(`watch of ${path} answered ${response.status}: ${await response.text()}`);

@@ -8,6 +8,7 @@ import type { BenchContext } from "./context.ts";
 import type { BenchEngine } from "./engine.ts";
 import { TagSequence } from "./context.ts";
 import { benchName, type DeploymentWatch, forEachAtOnce } from "./cluster.ts";
+import { EventWatch } from "./event_watch.ts";
 import { formatCount } from "./table.ts";
 
 const FANOUT_TIMEOUT_MS = 180_000;
@@ -29,6 +30,8 @@ export interface Fanout {
   readonly lastMs: number;
   /** Each workload's time, same origin. */
   readonly eachMs: number[];
+  /** When the last of the fan-out's Events (one per workload) arrived, same origin. */
+  readonly eventsMs: number;
 }
 
 /** Creates the namespace and Deployments of one fan-out size, on `<repository>:v0`. */
@@ -104,18 +107,7 @@ export async function fanOut(
     tags: set.tags,
   },
 ): Promise<Fanout> {
-  const watch: DeploymentWatch = await context.cluster.watchDeployments(set.namespace);
-  try {
-    const seen = watch.waitFor(set.names, via.tags.upcoming, FANOUT_TIMEOUT_MS);
-    const returned = await via.tags.tag(via.engine);
-    const seenAt = await seen;
-    const eachMs = seenAt.map((at) => at - returned);
-    return { lastMs: Math.max(...eachMs), eachMs };
-  } finally {
-    watch.close();
-    // The deployment controller makes a ReplicaSet for each change: not under the next figure.
-    await waitSettled(context, set.namespace);
-  }
+  return await watching(context, set, via.tags.upcoming, () => via.tags.tag(via.engine));
 }
 
 /**
@@ -125,22 +117,49 @@ export async function fanOut(
  * every Deployment on the new image: what this API server can take.
  */
 export async function fanOutFloor(context: BenchContext, set: FanoutSet): Promise<Fanout> {
-  const watch: DeploymentWatch = await context.cluster.watchDeployments(set.namespace);
   // Another tag name of the same repository, never made in the engine: veryfreshpod,
   // started later, only acts on new tags, and moves these on like the others.
   const image = `${set.tags.repository}:floor-${floors++}`;
-  try {
-    const seen = watch.waitFor(set.names, image, FANOUT_TIMEOUT_MS);
+  return await watching(context, set, image, async () => {
     const started = performance.now();
     await forEachAtOnce(0, set.names.length, FLOOR_CONCURRENCY, async (i) => {
       const name = set.names[i]!;
       await context.cluster.setImage(set.namespace, name, image);
       await context.cluster.recordEvent(set.namespace, name, `floor: ${image}`);
     });
-    const eachMs = (await seen).map((at) => at - started);
-    return { lastMs: Math.max(...eachMs), eachMs };
+    return started;
+  });
+}
+
+/**
+ * Runs `change` (which resolves with the time it counts from) with the set's
+ * Deployments and Events watched, and times every Deployment seen on `image`
+ * and the last of one Event per Deployment naming it; then waits for the
+ * deployment controller to settle.
+ */
+async function watching(
+  context: BenchContext,
+  set: FanoutSet,
+  image: string,
+  change: () => Promise<number>,
+): Promise<Fanout> {
+  const [watch, events]: [DeploymentWatch, EventWatch] = await Promise.all([
+    context.cluster.watchDeployments(set.namespace),
+    EventWatch.start(context.cluster, set.namespace),
+  ]);
+  try {
+    const seen = watch.waitFor(set.names, image, FANOUT_TIMEOUT_MS);
+    const recorded = events.waitFor(image, set.names.length, FANOUT_TIMEOUT_MS);
+    // Neither may go unhandled while the other is awaited.
+    seen.catch(() => {});
+    recorded.catch(() => {});
+    const origin = await change();
+    const eachMs = (await seen).map((at) => at - origin);
+    return { lastMs: Math.max(...eachMs), eachMs, eventsMs: await recorded - origin };
   } finally {
     watch.close();
+    events.close();
+    // The deployment controller makes a ReplicaSet for each change: not under the next figure.
     await waitSettled(context, set.namespace);
   }
 }

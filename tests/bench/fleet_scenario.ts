@@ -93,8 +93,8 @@ async function measureFanout(
   const base = { size: set.size, suffix: via?.suffix ?? "", on: via?.on ?? "" };
   try {
     const cpuBefore = program.cpuSeconds();
-    const { eachMs, lastMs } = await fanOut(context, set, via);
-    return { ...base, eachMs, lastMs, cpuSeconds: program.cpuSeconds() - cpuBefore };
+    const { eachMs, lastMs, eventsMs } = await fanOut(context, set, via);
+    return { ...base, eachMs, lastMs, eventsMs, cpuSeconds: program.cpuSeconds() - cpuBefore };
   } catch (error) {
     if (!(error instanceof NotUpdated)) throw error;
     const complaints = program.process.lines.filter((line) => /\b(WARN|ERROR)\b/.test(line));
@@ -115,6 +115,8 @@ interface FanoutResult {
   readonly on: string;
   readonly lastMs: number;
   readonly eachMs?: number[];
+  /** When the last of its Events arrived (veryfreshpod records them after the patches). */
+  readonly eventsMs?: number;
   readonly cpuSeconds?: number;
   readonly notUpdated?: NotUpdated;
 }
@@ -131,13 +133,16 @@ function fanoutRow(result: FanoutResult): Row {
   return {
     id,
     figure,
-    measured: `${formatMs(last)} (half of them in ${formatMs(p50)}; ` +
-      `veryfreshpod's CPU time ${formatMs(result.cpuSeconds! * 1000)})`,
+    measured: `${formatMs(last)} (half of them in ${formatMs(p50)}; their Events all in after ` +
+      `${formatMs(result.eventsMs!)}; veryfreshpod's CPU time ${
+        formatMs(result.cpuSeconds! * 1000)
+      })`,
     target: "",
     verdict: "no target",
     values: {
       ms: last,
       p50Ms: p50,
+      eventsMs: result.eventsMs!,
       workloads: size,
       cpuSeconds: result.cpuSeconds!,
     },
@@ -171,6 +176,8 @@ interface Pair {
 interface Floor {
   readonly lastMs: number;
   readonly p50Ms: number;
+  /** When the last of its Events arrived. */
+  readonly eventsMs: number;
   /** The benchmark's CPU time meanwhile. */
   readonly cpuSeconds: number;
 }
@@ -198,10 +205,14 @@ function largestRow(pairs: readonly Pair[]): Row {
   const each = pairs.map((pair) =>
     `${formatMs(pair.fanout.lastMs)} / ${formatMs(pair.floor.lastMs)}`
   );
+  const events = pairs.map((pair) =>
+    `${formatMs(pair.fanout.eventsMs!)} / ${formatMs(pair.floor.eventsMs)}`
+  );
   return {
     id,
     figure,
-    measured: `${ratio.toFixed(2)} × floor (${each.join(", ")}; veryfreshpod's CPU time ` +
+    measured: `${ratio.toFixed(2)} × floor (${each.join(", ")}; the Events all in after ` +
+      `${events.join(", ")}; veryfreshpod's CPU time ` +
       `${formatMs(median(pairs.map((pair) => pair.fanout.cpuSeconds!)) * 1000)})`,
     target,
     verdict: limited ? verdictOf(ratio <= FANOUT_LIMIT.timesFloor) : "no target",
@@ -214,6 +225,8 @@ function largestRow(pairs: readonly Pair[]): Row {
       ...Object.fromEntries(pairs.flatMap((pair, i) => [
         [`pair${i + 1}Ms`, pair.fanout.lastMs],
         [`pair${i + 1}FloorMs`, pair.floor.lastMs],
+        [`pair${i + 1}EventsMs`, pair.fanout.eventsMs!],
+        [`pair${i + 1}FloorEventsMs`, pair.floor.eventsMs],
         [`pair${i + 1}CpuSeconds`, pair.fanout.cpuSeconds!],
       ])),
       ...(limited ? { limitRatio: FANOUT_LIMIT.timesFloor } : {}),
@@ -248,9 +261,10 @@ async function measureFloor(context: BenchContext, set: FanoutSet): Promise<Floo
   await waitQuiet(context.progress, { timeoutMs: context.sizes.quietSeconds * 1000 });
   context.progress(`floor: ${formatCount(set.size)} PATCHes and Events from the benchmark itself`);
   const cpuBefore = cpuSecondsOf(Deno.pid);
-  const { eachMs } = await fanOutFloor(context, set);
+  const { eachMs, eventsMs } = await fanOutFloor(context, set);
   return {
     lastMs: Math.max(...eachMs),
+    eventsMs,
     p50Ms: summarize(eachMs).p50,
     cpuSeconds: cpuSecondsOf(Deno.pid) - cpuBefore,
   };
