@@ -41,8 +41,9 @@ export function startVeryfreshpod(
   context: BenchContext,
   kubeconfig = context.cluster.kubeconfig,
   engine = context.engine,
+  extraArgs: string[] = [],
 ): Promise<RunningProgram> {
-  return startProgram({ kubeconfig, engineArgs: ["--docker-host", engine.host] });
+  return startProgram({ kubeconfig, engineArgs: ["--docker-host", engine.host], extraArgs });
 }
 
 /** The suffix of a store's row ids and names: none for the default, `.classic` for the other. */

@@ -3,7 +3,9 @@
  * new tag of their repository comes every 2 s (each one a fan-out: a PATCH
  * and an Event per Deployment), and its resident memory is read every 5 s.
  * The steady state is the highest reading of the second half, after the heap
- * has had time to find its size; the first reading is the start.
+ * has had time to find its size; the first reading is the start. veryfreshpod
+ * watches the soak's namespace only (`--namespace`), as a developer with one
+ * dev namespace may run it.
  */
 import { type BenchContext, pause, startVeryfreshpod, TagSequence } from "./context.ts";
 import { waitSettled } from "./fleet.ts";
@@ -29,7 +31,12 @@ export async function soakRows(context: BenchContext): Promise<Row[]> {
     () => tags.current,
   );
   await waitSettled(context, namespace);
-  const program = await startVeryfreshpod(context);
+  // Its own namespace only: what is measured is 20 Deployments over time, not what other
+  // scenarios of the same run left in the cluster (the fleet's 10,000 workloads).
+  const program = await startVeryfreshpod(context, undefined, undefined, [
+    "--namespace",
+    namespace,
+  ]);
   const samples: number[] = [];
   let tagged = 0;
   try {
@@ -64,7 +71,7 @@ export async function soakRows(context: BenchContext): Promise<Row[]> {
     figure:
       `resident memory in a ${
         minutes >= 1 ? `${minutes}-minute` : `${sizes.soakSeconds} s`
-      } soak: ${sizes.soakWorkloads} Deployments, a new tag every 2 s ` +
+      } soak: ${sizes.soakWorkloads} Deployments (\`--namespace ${namespace}\`), a new tag every 2 s ` +
       `(${formatCount(tagged)} tags, ${formatCount(updates)} updates)`,
     measured: `${formatMiB(steady)} steady (${formatMiB(start)} at start, ${
       formatMiB(Math.max(...samples))
