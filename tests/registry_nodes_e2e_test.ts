@@ -40,8 +40,7 @@ import {
 } from "./helpers/workloads.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { runVeryfreshpod } from "./helpers/veryfreshpod_process.ts";
-
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+import { escapeRegExp as escape } from "./helpers/regexp.ts";
 
 /** `veryfreshpod status -o json` of a namespace. */
 // deno-lint-ignore no-explicit-any

@@ -172,16 +172,18 @@ export class BenchCluster {
     view: T,
     options: { readonly fieldSelector?: string; readonly listLimit?: number } = {},
   ): Promise<T> {
-    const selector = new URLSearchParams(
-      options.fieldSelector ? { fieldSelector: options.fieldSelector } : {},
-    );
-    const listQuery = new URLSearchParams(selector);
-    if (options.listLimit !== undefined) listQuery.set("limit", String(options.listLimit));
+    const selector: Record<string, string> = options.fieldSelector
+      ? { fieldSelector: options.fieldSelector }
+      : {};
+    const listQuery = new URLSearchParams({
+      ...selector,
+      ...(options.listLimit !== undefined ? { limit: String(options.listLimit) } : {}),
+    });
     const list = await this.request("GET", listQuery.size > 0 ? `${path}?${listQuery}` : path);
     const listed = performance.now();
     for (const item of list.items) view.see(item, listed);
     const query = new URLSearchParams({
-      ...Object.fromEntries(selector),
+      ...selector,
       watch: "1",
       allowWatchBookmarks: "true",
       resourceVersion: list.metadata.resourceVersion,

@@ -2,6 +2,7 @@
  * The Events recorded on a namespace's workloads as a watch shows them, with
  * the time each arrived: when the Events of a fan-out are all in.
  */
+import { escapeRegExp } from "../helpers/regexp.ts";
 import { type BenchCluster, ObjectView } from "./cluster.ts";
 
 /** The reason veryfreshpod (and the floor) records a changed image with. */
@@ -33,7 +34,7 @@ export class EventWatch extends ObjectView {
    * `timeoutMs` or when the watch breaks.
    */
   waitFor(image: string, count: number, timeoutMs: number): Promise<number> {
-    const names = new RegExp(`${image.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w.:@-])`);
+    const names = new RegExp(`${escapeRegExp(image)}(?![\\w.:@-])`);
     let got = 0;
     let next = 0;
     return new Promise((resolve, reject) => {
